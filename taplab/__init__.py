@@ -1,0 +1,3 @@
+"""taplab: a Mininet-based teaching testbed for container and pod networking."""
+
+__version__ = "0.1.0"

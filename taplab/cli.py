@@ -1,0 +1,60 @@
+"""The ``taplab`` command: discovers subcommands in ``taplab.commands``.
+
+Each module in ``taplab/commands/`` defines ``register(subparsers)`` that adds
+its parser and sets ``func`` (taking the parsed args, returning an exit code).
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from taplab import __version__, commands
+from taplab.errors import UserError
+from taplab.output import errors
+
+EPILOG = """examples:
+  sudo taplab doctor                     what this kernel can do, and the fallbacks
+  sudo taplab lab cluster --run pingall  build a lab, run a command, tear it down
+  sudo taplab clean                      remove what a killed lab left behind
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taplab", description="A teaching testbed for container and pod networking.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"taplab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and Mininet logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"taplab.commands.{module.name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except UserError as exc:
+        if args.debug:
+            raise
+        errors.print(f"[bold red]taplab:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        errors.print("taplab: interrupted; everything the lab created was removed.")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        errors.print(f"[bold red]taplab: internal error:[/] {exc} "
+                     "(run again with --debug for the traceback).", highlight=False)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

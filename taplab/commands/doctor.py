@@ -1,0 +1,34 @@
+"""``taplab doctor``: what this kernel and these tools can do, and the fallbacks."""
+
+from dataclasses import asdict
+
+from rich.table import Table
+
+from taplab import capabilities
+from taplab.commands import subcommand
+from taplab.output import console, print_json
+
+
+def register(sub) -> None:
+    p = subcommand(sub, "doctor", "probe the kernel and tools and say what taplab can do here",
+                   ["sudo taplab doctor", "sudo taplab doctor --json --refresh"])
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--refresh", action="store_true", help="probe again instead of the boot cache")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    features = capabilities.features(refresh=args.refresh)
+    if args.json:
+        print_json({"features": {n: {k: v for k, v in asdict(f).items() if k != "name"}
+                                 for n, f in features.items()}})
+        return 0
+    table = Table(title="taplab doctor: what this machine can do")
+    for column in ("feature", "available", "taplab uses instead", "how to get it"):
+        table.add_column(column)
+    for name, f in features.items():
+        mark = "[green]yes[/]" if f.available else "[red]no[/]"
+        detail = "" if f.available else f"{f.reason}; {f.fix}"
+        table.add_row(name, mark, f.fallback or ("" if f.available else "[red]nothing[/]"), detail)
+    console.print(table)
+    return 0

@@ -1,0 +1,214 @@
+"""The Lab: owns every namespace, link, switch, process and file it creates.
+
+Each resource is written to the lab's state file (``/run/taplab/labs/<id>.json``)
+the moment it exists, and everything is torn down in reverse order on normal
+exit, on exceptions, on SIGINT, SIGTERM and SIGHUP. After a ``kill -9``,
+``taplab clean`` tears down from the same record::
+
+    with Lab("cluster") as lab:
+        pod1, pod2 = lab.add_host("pod1"), lab.add_host("pod2")
+        bridge = lab.add_switch("bridge")
+        lab.add_link(pod1, bridge); lab.add_link(pod2, bridge)
+        lab.start()
+"""
+
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import Host, Node, OVSSwitch, RemoteController
+
+from taplab import capabilities
+from taplab.errors import UserError, require_root
+from taplab.nodes import NamespacedBridge
+from taplab.procs import ProcessId
+from taplab.resources import Resource, describe, remove
+from taplab.shell import run
+from taplab.state import LabState
+
+
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def teardown(state: LabState, log=None) -> list[str]:
+    """Remove a lab's recorded resources in reverse order; return what failed."""
+    failures = []
+    for resource in reversed(state.resources):
+        try:
+            remove(resource)
+        except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+            failures.append(f"{describe(resource)}: {exc}")
+        if log:
+            log(describe(resource))
+    state.delete()
+    return failures
+
+
+class Lab:
+    """A running lab: a Mininet network plus a record of everything created."""
+
+    def __init__(self, name: str, debug: bool = False):
+        require_root(f"building the '{name}' lab")
+        setLogLevel("info" if debug else "output")
+        self.name = name
+        self.state: LabState | None = None
+        self.net: Mininet | None = None
+        self._dpids = 0
+        self._saved_handlers: dict = {}
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self._saved_handlers[sig] = signal.signal(sig, _exit_on_signal)
+        self._saved_handlers[signal.SIGINT] = signal.signal(
+            signal.SIGINT, signal.default_int_handler)
+        self.state = LabState.create(self.name)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.record({"kind": "path", "path": str(self.workdir)})
+        self.net = Mininet(topo=None, build=False, controller=None, cleanup=False,
+                           autoSetMacs=False, waitConnected=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear everything down; safe to call twice; Ctrl-C cannot interrupt it."""
+        if self.state is None:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            teardown(self.state)
+        finally:
+            self.state = None
+            for sig, handler in self._saved_handlers.items():
+                signal.signal(sig, handler)
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+    @property
+    def workdir(self) -> Path:
+        return self.state.workdir
+
+    def record(self, resource: Resource) -> Resource:
+        """Write a resource to the state file; call right after creating it."""
+        self.state.add(resource)
+        return resource
+
+    def set_meta(self, **meta) -> None:
+        """Publish facts other taplab commands need (addresses, roles, ports)."""
+        self.state.meta.update(meta)
+        self.state.save()
+
+    def root_name(self, name: str) -> str:
+        """A root-namespace name unique to this lab (OVS bridges, root links)."""
+        return f"{self.id}{name}"
+
+    # -- nodes and links ---------------------------------------------------
+    def netns(self, node: Node | str) -> str:
+        """The named network namespace of a host (usable with ``ip netns exec``)."""
+        return f"{self.id}-{node}"
+
+    def _attach_netns(self, node: Node) -> None:
+        self.record({"kind": "process", "pid": node.pid, "cmd": f"shell of {node}",
+                     "started": ProcessId.of(node.pid).started, "grace": 0.5})
+        ns = self.netns(node)
+        run(["ip", "netns", "attach", ns, str(node.pid)])
+        self.record({"kind": "netns", "name": ns})
+        nodes = self.state.meta.setdefault("nodes", {})
+        nodes[node.name] = ns
+        self.state.save()
+
+    def add_host(self, name: str, cls=Host, **params) -> Host:
+        """A Mininet host in its own named namespace (a pod, a node, a router)."""
+        params.setdefault("ip", None)
+        host = self.net.addHost(name, cls=cls, **params)
+        self._attach_netns(host)
+        return host
+
+    def add_switch(self, name: str, kind: str = "bridge", **params):
+        """A switch: ``bridge`` (Linux bridge in its own namespace) or ``ovs``.
+
+        OVS switches live in the root namespace, so their names are prefixed
+        with the lab id; they use the kernel datapath when the kernel has one
+        and the userspace datapath otherwise.
+        """
+        self._dpids += 1
+        params.setdefault("dpid", f"{int(self.id[1:], 36):08x}{self._dpids:08x}")
+        if kind == "bridge":
+            switch = self.net.addSwitch(name, cls=NamespacedBridge, **params)
+            self._attach_netns(switch)
+            return switch
+        if kind == "ovs":
+            capabilities.require("ovs_user")
+            datapath = "kernel" if capabilities.available("ovs_kernel") else "user"
+            params.setdefault("protocols", "OpenFlow13")
+            params.setdefault("failMode", "standalone")
+            switch = self.net.addSwitch(self.root_name(name), cls=OVSSwitch,
+                                        datapath=datapath, **params)
+            self.record({"kind": "ovs_bridge", "name": switch.name})
+            return switch
+        raise UserError(f"unknown switch kind '{kind}': use bridge or ovs.")
+
+    def add_link(self, a: Node, b: Node, **params):
+        """A veth link; a link with an end in the root namespace is recorded."""
+        link = self.net.addLink(a, b, **params)
+        for intf in (link.intf1, link.intf2):
+            if not intf.node.inNamespace:
+                self.record({"kind": "link", "name": intf.name})
+        for intf in (link.intf1, link.intf2):
+            if self.net.built and hasattr(intf.node, "attach"):
+                intf.node.attach(intf)
+        return link
+
+    def add_controller(self, port: int, ip: str = "127.0.0.1"):
+        """Point OVS switches at an OpenFlow controller listening on ip:port."""
+        return self.net.addController(self.root_name("c0"), controller=RemoteController,
+                                      ip=ip, port=port)
+
+    def start(self) -> None:
+        """Configure hosts and start switches (Mininet's build and start)."""
+        self.net.start()
+
+    def node(self, name: str) -> Node:
+        """A node by name, with a clear error for an unknown one."""
+        try:
+            return self.net[name]
+        except KeyError:
+            known = ", ".join(sorted(n.name for n in self.net.hosts)) or "none"
+            raise UserError(f"no node named '{name}' in this lab (nodes: {known}).") from None
+
+    # -- processes -----------------------------------------------------------
+    def popen(self, argv: Sequence[str], node: Node | None = None, log: str | None = None,
+              grace: float = 3.0, **kwargs) -> subprocess.Popen:
+        """Start a process (inside node's namespace when given) that the lab stops."""
+        if node is not None:
+            argv = ["ip", "netns", "exec", self.netns(node), *argv]
+        out = open(self.workdir / log, "ab") if log else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    **kwargs)
+        finally:
+            if log:
+                out.close()
+        try:
+            started = ProcessId.of(proc.pid).started
+        except ProcessLookupError:
+            return proc  # it has already exited: nothing to stop later
+        self.record({"kind": "process", "pid": proc.pid, "cmd": " ".join(argv[-3:]),
+                     "started": started, "grace": grace})
+        return proc
+
+    def cli(self) -> None:
+        """Mininet's interactive CLI on this lab."""
+        from mininet.cli import CLI
+
+        CLI(self.net)

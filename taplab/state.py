@@ -1,0 +1,85 @@
+"""The state file of a lab: who owns it and every resource it has created, in order.
+
+Files live under ``/run/taplab/labs/<id>.json`` (tmpfs: a reboot clears them,
+together with what they describe). Each write is atomic (write, then rename).
+"""
+
+import json
+import os
+import secrets
+import string
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from taplab.procs import ProcessId
+from taplab.resources import Resource
+
+RUN_DIR = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab"))
+LABS_DIR = RUN_DIR / "labs"
+ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass
+class LabState:
+    """A lab's record: id, name, owning process, resources in creation order, and
+    ``meta``, what other taplab commands need to find their way in a running lab
+    (node name to namespace, roles, addresses)."""
+
+    id: str
+    name: str
+    owner_pid: int
+    owner_started: int
+    resources: list[Resource] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return LABS_DIR / f"{self.id}.json"
+
+    @property
+    def workdir(self) -> Path:
+        """The lab's own folder for logs, pcaps and sockets."""
+        return LABS_DIR / self.id
+
+    def owner(self) -> ProcessId:
+        return ProcessId(self.owner_pid, self.owner_started)
+
+    def add(self, resource: Resource) -> None:
+        self.resources.append(resource)
+        self.save()
+
+    def save(self) -> None:
+        LABS_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, self.path)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    @classmethod
+    def create(cls, name: str) -> "LabState":
+        """A new state with a short id that no recorded lab uses (used in root-namespace names)."""
+        LABS_DIR.mkdir(parents=True, exist_ok=True)
+        me = ProcessId.of(os.getpid())
+        while True:
+            lab_id = "t" + "".join(secrets.choice(ID_ALPHABET) for _ in range(3))
+            if not (LABS_DIR / f"{lab_id}.json").exists():
+                state = cls(lab_id, name, me.pid, me.started)
+                state.save()
+                return state
+
+    @classmethod
+    def load(cls, path: Path) -> "LabState":
+        return cls(**json.loads(path.read_text()))
+
+
+def recorded_labs() -> list[LabState]:
+    """Every lab with a state file, readable ones only."""
+    labs = []
+    for path in sorted(LABS_DIR.glob("*.json")):
+        try:
+            labs.append(LabState.load(path))
+        except (OSError, ValueError, TypeError):
+            continue
+    return labs

@@ -1,0 +1,64 @@
+"""Shared fixtures: skips use the same capability probe as the code."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from taplab import capabilities
+from taplab.state import LABS_DIR
+
+TAPLAB = [sys.executable, "-m", "taplab.cli"]
+
+
+def needs(*features: str):
+    """Skip unless every feature is available, giving the probe's reason."""
+    if os.geteuid() != 0:
+        return pytest.mark.skip(reason="needs root to build real networks")
+    missing = [f for f in features if not capabilities.available(f)]
+    return pytest.mark.skipif(bool(missing), reason="; ".join(
+        capabilities.unavailable_reason(f) for f in missing))
+
+
+def taplab(*args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
+    """Run the taplab command as a user would."""
+    return subprocess.run([*TAPLAB, *args], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def wait_for(condition, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
+    """Poll condition() until it returns something truthy, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def netns_names() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def ovs_bridges() -> set[str]:
+    out = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def lab_leftovers(lab_id: str) -> list[str]:
+    """Whatever of lab lab_id still exists: namespaces, OVS bridges, state, links."""
+    left = [f"netns {n}" for n in netns_names() if n.startswith(f"{lab_id}-")]
+    left += [f"ovs bridge {b}" for b in ovs_bridges() if b.startswith(lab_id)]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    left += [f"link {ln.split(':')[1].strip()}" for ln in links.splitlines()
+             if ln.split(":")[1].strip().startswith(lab_id)]
+    if (LABS_DIR / f"{lab_id}.json").exists():
+        left.append("state file")
+    if Path(LABS_DIR / lab_id).exists():
+        left.append("work dir")
+    return left

@@ -1,0 +1,62 @@
+"""taplab doctor: the probe's answers, their shape, and that code obeys them."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from taplab import capabilities
+from taplab.errors import UserError
+from tests.conftest import taplab
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="probing the kernel needs root")
+
+
+def test_doctor_json_has_every_feature_with_reason_and_fallback():
+    result = taplab("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    features = json.loads(result.stdout)["features"]
+    assert set(features) == {spec.name for spec in capabilities.SPECS}
+    for name, f in features.items():
+        assert isinstance(f["available"], bool), name
+        assert f["reason"], name
+        if f["available"]:
+            assert f["fallback"] is None, name
+        else:
+            assert f["fix"], f"{name} is unavailable but says no fix"
+
+
+def test_doctor_prints_a_table():
+    result = taplab("doctor")
+    assert result.returncode == 0
+    assert "feature" in result.stdout and "vxlan" in result.stdout
+
+
+@pytest.mark.parametrize("feature,argv", [
+    ("vxlan", "ip link add p0 type vxlan id 7 dstport 4789"),
+    ("gre", "ip link add p0 type gre local 10.1.1.1 remote 10.1.1.2"),
+    ("netem", "tc qdisc add dev lo root netem delay 1ms"),
+])
+def test_probe_agrees_with_trying_it(feature, argv):
+    """The cached answer matches what the kernel does right now."""
+    tried = subprocess.run(["unshare", "--net", "sh", "-c", argv], capture_output=True)
+    assert capabilities.available(feature) == (tried.returncode == 0)
+
+
+def test_require_names_the_fix_for_a_missing_feature():
+    missing = [f.name for f in capabilities.features().values() if not f.available]
+    if not missing:
+        pytest.skip("every feature is available on this kernel")
+    with pytest.raises(UserError) as err:
+        capabilities.require(missing[0])
+    message = str(err.value)
+    assert "unavailable" in message and capabilities.feature(missing[0]).fix in message
+
+
+def test_cache_is_used_and_refresh_probes_again():
+    before = capabilities.CACHE.stat().st_mtime_ns
+    capabilities.features()
+    assert capabilities.CACHE.stat().st_mtime_ns == before
+    capabilities.features(refresh=True)
+    assert capabilities.CACHE.stat().st_mtime_ns > before
