@@ -10,6 +10,10 @@ exit, on exceptions, on SIGINT, SIGTERM and SIGHUP. After a ``kill -9``,
         bridge = lab.add_switch("bridge")
         lab.add_link(pod1, bridge); lab.add_link(pod2, bridge)
         lab.start()
+
+Other taplab processes (``taplab tap attach`` while ``taplab lab`` runs) work
+on the same lab through a ``LabHandle``: what they create is recorded in the
+same state file and removed with the lab.
 """
 
 import signal
@@ -27,7 +31,7 @@ from taplab.nodes import NamespacedBridge
 from taplab.procs import ProcessId
 from taplab.resources import Resource, describe, remove
 from taplab.shell import run
-from taplab.state import LabState
+from taplab.state import LabState, find_lab
 
 
 def _exit_on_signal(signum, _frame):
@@ -48,19 +52,97 @@ def teardown(state: LabState, log=None) -> list[str]:
     return failures
 
 
-class Lab:
-    """A running lab: a Mininet network plus a record of everything created."""
+class LabHandle:
+    """Records resources into a lab and starts processes in its namespaces."""
 
-    def __init__(self, name: str, debug: bool = False):
+    def __init__(self, state: LabState | None = None):
+        self.state = state
+
+    @classmethod
+    def find(cls, lab_id: str | None = None) -> "LabHandle":
+        """The running lab with this id (or the only one running)."""
+        require_root("working on a lab")
+        return cls(find_lab(lab_id))
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+    @property
+    def workdir(self) -> Path:
+        """The lab's folder for logs, pcaps and sockets (removed with the lab)."""
+        return self.state.workdir
+
+    @property
+    def meta(self) -> dict:
+        return self.state.meta
+
+    def record(self, resource: Resource) -> Resource:
+        """Write a resource to the state file; call right after creating it."""
+        self.state.add(resource)
+        return resource
+
+    def set_meta(self, **meta) -> None:
+        """Publish facts other taplab commands need (addresses, roles, ports)."""
+        self.state.update_meta(**meta)
+
+    def root_name(self, name: str) -> str:
+        """A root-namespace name unique to this lab (OVS bridges, root links)."""
+        return f"{self.id}{name}"
+
+    def netns(self, node: Node | str) -> str:
+        """The named network namespace of a node (usable with ``ip netns exec``)."""
+        name = str(node)
+        nodes = self.state.meta.get("nodes", {})
+        if name not in nodes:
+            known = ", ".join(sorted(nodes)) or "none"
+            raise UserError(f"no node named '{name}' in lab {self.id} (nodes: {known}).")
+        return nodes[name]
+
+    def sh(self, node: Node | str, argv: Sequence[str], check: bool = True) -> str:
+        """Run a command to completion inside a node; return its output."""
+        return run(argv, check=check, netns=self.netns(node))
+
+    def popen(self, argv: Sequence[str], node: Node | str | None = None, log: str | None = None,
+              grace: float = 3.0, **kwargs) -> subprocess.Popen:
+        """Start a process (inside node's namespace when given) that the lab stops."""
+        if node is not None:
+            argv = ["ip", "netns", "exec", self.netns(node), *argv]
+        out = open(self.workdir / log, "ab") if log else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        finally:
+            if log:
+                out.close()
+        try:
+            started = ProcessId.of(proc.pid).started
+        except ProcessLookupError:
+            return proc  # it has already exited: nothing to stop later
+        self.record({"kind": "process", "pid": proc.pid, "cmd": " ".join(argv[-3:]),
+                     "started": started, "grace": grace})
+        return proc
+
+
+class Lab(LabHandle):
+    """A running lab: a Mininet network plus a record of everything created.
+
+    controller_apps: os-ken/Ryu apps for OVS switches; when not None, the first
+    OVS switch starts a controller running them (an empty list: taplab's
+    default apps) and every OVS switch uses it.
+    """
+
+    def __init__(self, name: str, debug: bool = False, controller_apps: list[str] | None = None):
         require_root(f"building the '{name}' lab")
+        super().__init__()
         setLogLevel("info" if debug else "output")
         self.name = name
-        self.state: LabState | None = None
+        self.debug = debug
+        self.controller_apps = controller_apps
         self.net: Mininet | None = None
         self._dpids = 0
         self._saved_handlers: dict = {}
 
-    # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "Lab":
         for sig in (signal.SIGTERM, signal.SIGHUP):
             self._saved_handlers[sig] = signal.signal(sig, _exit_on_signal)
@@ -89,42 +171,14 @@ class Lab:
             for sig, handler in self._saved_handlers.items():
                 signal.signal(sig, handler)
 
-    @property
-    def id(self) -> str:
-        return self.state.id
-
-    @property
-    def workdir(self) -> Path:
-        return self.state.workdir
-
-    def record(self, resource: Resource) -> Resource:
-        """Write a resource to the state file; call right after creating it."""
-        self.state.add(resource)
-        return resource
-
-    def set_meta(self, **meta) -> None:
-        """Publish facts other taplab commands need (addresses, roles, ports)."""
-        self.state.meta.update(meta)
-        self.state.save()
-
-    def root_name(self, name: str) -> str:
-        """A root-namespace name unique to this lab (OVS bridges, root links)."""
-        return f"{self.id}{name}"
-
     # -- nodes and links ---------------------------------------------------
-    def netns(self, node: Node | str) -> str:
-        """The named network namespace of a host (usable with ``ip netns exec``)."""
-        return f"{self.id}-{node}"
-
     def _attach_netns(self, node: Node) -> None:
         self.record({"kind": "process", "pid": node.pid, "cmd": f"shell of {node}",
                      "started": ProcessId.of(node.pid).started, "grace": 0.5})
-        ns = self.netns(node)
+        ns = f"{self.id}-{node}"
         run(["ip", "netns", "attach", ns, str(node.pid)])
         self.record({"kind": "netns", "name": ns})
-        nodes = self.state.meta.setdefault("nodes", {})
-        nodes[node.name] = ns
-        self.state.save()
+        self.set_meta(nodes={**self.meta.get("nodes", {}), node.name: ns})
 
     def add_host(self, name: str, cls=Host, **params) -> Host:
         """A Mininet host in its own named namespace (a pod, a node, a router)."""
@@ -148,14 +202,23 @@ class Lab:
             return switch
         if kind == "ovs":
             capabilities.require("ovs_user")
+            if self.controller_apps is not None and not self.net.controllers:
+                self._start_controller()
             datapath = "kernel" if capabilities.available("ovs_kernel") else "user"
             params.setdefault("protocols", "OpenFlow13")
-            params.setdefault("failMode", "standalone")
+            params.setdefault("failMode", "secure" if self.net.controllers else "standalone")
             switch = self.net.addSwitch(self.root_name(name), cls=OVSSwitch,
                                         datapath=datapath, **params)
             self.record({"kind": "ovs_bridge", "name": switch.name})
             return switch
         raise UserError(f"unknown switch kind '{kind}': use bridge or ovs.")
+
+    def _start_controller(self) -> None:
+        from taplab.controllers import runtime
+
+        port = runtime.start(self, self.controller_apps)
+        self.net.addController(self.root_name("c0"), controller=RemoteController,
+                               ip="127.0.0.1", port=port)
 
     def add_link(self, a: Node, b: Node, **params):
         """A veth link; a link with an end in the root namespace is recorded."""
@@ -163,15 +226,9 @@ class Lab:
         for intf in (link.intf1, link.intf2):
             if not intf.node.inNamespace:
                 self.record({"kind": "link", "name": intf.name})
-        for intf in (link.intf1, link.intf2):
             if self.net.built and hasattr(intf.node, "attach"):
                 intf.node.attach(intf)
         return link
-
-    def add_controller(self, port: int, ip: str = "127.0.0.1"):
-        """Point OVS switches at an OpenFlow controller listening on ip:port."""
-        return self.net.addController(self.root_name("c0"), controller=RemoteController,
-                                      ip=ip, port=port)
 
     def start(self) -> None:
         """Configure hosts and start switches (Mininet's build and start)."""
@@ -184,31 +241,3 @@ class Lab:
         except KeyError:
             known = ", ".join(sorted(n.name for n in self.net.hosts)) or "none"
             raise UserError(f"no node named '{name}' in this lab (nodes: {known}).") from None
-
-    # -- processes -----------------------------------------------------------
-    def popen(self, argv: Sequence[str], node: Node | None = None, log: str | None = None,
-              grace: float = 3.0, **kwargs) -> subprocess.Popen:
-        """Start a process (inside node's namespace when given) that the lab stops."""
-        if node is not None:
-            argv = ["ip", "netns", "exec", self.netns(node), *argv]
-        out = open(self.workdir / log, "ab") if log else subprocess.DEVNULL
-        try:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    **kwargs)
-        finally:
-            if log:
-                out.close()
-        try:
-            started = ProcessId.of(proc.pid).started
-        except ProcessLookupError:
-            return proc  # it has already exited: nothing to stop later
-        self.record({"kind": "process", "pid": proc.pid, "cmd": " ".join(argv[-3:]),
-                     "started": started, "grace": grace})
-        return proc
-
-    def cli(self) -> None:
-        """Mininet's interactive CLI on this lab."""
-        from mininet.cli import CLI
-
-        CLI(self.net)

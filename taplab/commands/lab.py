@@ -12,7 +12,13 @@ def register(sub) -> None:
                    ["sudo taplab lab cluster", "sudo taplab lab cluster --run pingall",
                     "sudo taplab lab cluster --pods 3 --run 'pod1 ping -c1 pod3'"])
     p.add_argument("topology", help="topology name (see `taplab topo list`)")
+    p.add_argument("--nodes", type=int, help="cluster nodes")
     p.add_argument("--pods", type=int, help="pods per node")
+    p.add_argument("--overlay", choices=["vxlan", "gre", "host-gw"], help="pod network overlay")
+    p.add_argument("--switch", choices=["lxbr", "ovs"], help="bridges: Linux (lxbr) or OVS")
+    p.add_argument("--controller", action="append", metavar="APP",
+                   help="os-ken/Ryu app for OVS switches (file or module; repeatable); "
+                        "with --switch ovs the default is taplab's learning switch and lambdas")
     p.add_argument("--run", action="append", metavar="CMD", default=[],
                    help="run a lab CLI command instead of the interactive CLI (repeatable); "
                         "exit 1 if one fails")
@@ -21,12 +27,15 @@ def register(sub) -> None:
 
 def topology_options(args) -> dict:
     """The topology options given on the command line."""
-    return {"pods": args.pods}
+    return {"nodes": args.nodes, "pods": args.pods, "overlay": args.overlay,
+            "switch": args.switch}
 
 
 def run(args) -> int:
     registry.builder(args.topology)  # an unknown name fails before anything is built
-    with Lab(args.topology, debug=args.debug) as lab:
+    # With OVS, an empty app list means taplab's default apps; None means no controller.
+    apps = args.controller or ([] if args.switch == "ovs" else None)
+    with Lab(args.topology, debug=args.debug, controller_apps=apps) as lab:
         with console.status(f"building {args.topology} ..."):
             registry.build(lab, args.topology, **topology_options(args))
         cli = LabCLI(lab)
