@@ -1,16 +1,26 @@
-"""The interactive lab CLI: Mininet's CLI, with failures that scripts can see.
+"""The interactive lab CLI: Mininet's CLI plus taplab's commands.
 
-``--run`` lines go through the same commands as typed ones; a line fails when
-a node command exits non-zero, ``pingall`` loses packets, or the command is
-unknown.
+Typed and ``--run`` lines go through the same commands; a line fails when a
+node command exits non-zero, ``pingall`` loses packets, a taplab command
+returns non-zero, or the command is unknown. taplab commands (``tap``,
+``attack``, ``traffic``, ``lambda``, ``detect``, ``measure``, ``topo``) are the
+``taplab`` subcommands of the same name, run on this lab::
+
+    taplab> measure pod1 pod2 --time 3
+    taplab> tap attach pod2 --kind ebpf
 """
 
+import shlex
 import sys
 from cmd import Cmd
 from select import poll
 
 from mininet.cli import CLI
 from mininet.log import error, output
+
+from taplab.errors import UserError
+
+LAB_COMMANDS = ("tap", "attack", "traffic", "lambda", "detect", "measure", "topo")
 
 
 class LabCLI(CLI):
@@ -27,6 +37,7 @@ class LabCLI(CLI):
         self.inPoller.register(stdin)
         self.inputFile = None
         self.failed = False
+        self._parser = None
         Cmd.__init__(self, stdin=stdin)
 
     def interact(self) -> None:
@@ -45,6 +56,7 @@ class LabCLI(CLI):
                 failures.append(line)
         return failures
 
+    # -- Mininet commands, with failures visible ---------------------------
     def do_pingall(self, line):
         """Ping between all hosts; fails on any loss."""
         if self.mn.pingAll(line) > 0:
@@ -58,6 +70,9 @@ class LabCLI(CLI):
 
     def default(self, line):
         first, _args, _line = self.parseline(line)
+        if first in LAB_COMMANDS:
+            self.run_taplab(line)
+            return
         if first not in self.mn:
             error(f"*** Unknown command: {line}\n")
             self.failed = True
@@ -66,3 +81,69 @@ class LabCLI(CLI):
         status = self.mn[first].cmd("echo $?").strip()
         if status != "0":
             self.failed = True
+
+    # -- taplab commands -----------------------------------------------------
+    @property
+    def parser(self):
+        if self._parser is None:
+            from taplab.cli import build_parser
+
+            self._parser = build_parser()
+        return self._parser
+
+    def _subcommands(self) -> dict:
+        action = next(a for a in self.parser._actions if a.dest == "command")
+        return action.choices
+
+    def run_taplab(self, line: str) -> None:
+        """Run a taplab subcommand on this lab (``--lab`` is filled in)."""
+        argv = shlex.split(line)
+        sub = self._subcommands().get(argv[0])
+        if sub is None:
+            error(f"*** {argv[0]} is not available in this installation\n")
+            self.failed = True
+            return
+        if _takes_lab(sub, argv[1:]):
+            argv += ["--lab", self.lab.id]
+        try:
+            args = self.parser.parse_args(argv)
+            code = args.func(args) if getattr(args, "func", None) else 2
+        except SystemExit as exc:  # argparse: usage error or --help
+            code = exc.code or 0
+        except UserError as exc:
+            error(f"*** {exc}\n")
+            code = 2
+        if code:
+            self.failed = True
+
+    def do_help(self, arg):
+        """help [COMMAND]: list commands, or show one with an example."""
+        if arg in LAB_COMMANDS and arg in self._subcommands():
+            self._subcommands()[arg].print_help()
+            return
+        super().do_help(arg)
+        if not arg:
+            output("taplab commands (help NAME for usage and an example):\n  "
+                   + "  ".join(c for c in LAB_COMMANDS if c in self._subcommands()) + "\n")
+
+    def completenames(self, text, *ignored):
+        names = super().completenames(text, *ignored)
+        return names + [c for c in LAB_COMMANDS if c.startswith(text)]
+
+    def completedefault(self, text, line, begidx, endidx):
+        """Complete node names anywhere after the command."""
+        return sorted(n for n in self.mn if n.startswith(text))
+
+
+def _takes_lab(parser, argv: list[str]) -> bool:
+    """True if the (possibly nested) subcommand named in argv accepts --lab."""
+    if "--lab" in argv:
+        return False
+    for action in parser._actions:
+        if "--lab" in action.option_strings:
+            return True
+        if action.choices and isinstance(action.choices, dict):
+            nested = next((a for a in argv if a in action.choices), None)
+            if nested is not None:
+                return _takes_lab(action.choices[nested], argv)
+    return False
