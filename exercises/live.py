@@ -1,0 +1,133 @@
+"""What a grader sees of a running lab: JSON from ``ip``, ``bridge``, ``tc``,
+rules from ``iptables-save``, and probes (ping, TCP connect) run inside nodes.
+
+Every method takes a node name from the lab (``pod1``, ``node1``) and runs the
+tool inside that node's named network namespace, so grading changes nothing.
+"""
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from taplab.lab import LabHandle
+from taplab.shell import run
+
+# Connect to host:port with a timeout and print what happened: a RST means the
+# packet reached the other end; a timeout means something dropped it.
+_CONNECT = """
+import socket, sys
+s = socket.socket(); s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
+except ConnectionRefusedError: print("refused")
+except OSError: print("timeout")
+"""
+
+# Send HTTP GETs and print each answer's body (or the error) on one line.
+_HTTP_GET = """
+import sys, urllib.request
+for _ in range(int(sys.argv[2])):
+    try:
+        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip())
+    except Exception as exc:
+        print("error:", exc)
+"""
+
+
+class LiveLab:
+    """A running lab, as graders inspect it."""
+
+    def __init__(self, handle: LabHandle):
+        self.handle = handle
+
+    @property
+    def id(self) -> str:
+        return self.handle.id
+
+    @property
+    def meta(self) -> dict:
+        return self.handle.meta
+
+    def netns(self, node: str) -> str:
+        return self.handle.netns(node)
+
+    def sh(self, node: str, *argv: str, timeout: float = 30) -> str:
+        """Output of argv run inside node (failures included, never raises)."""
+        return run(list(argv), check=False, netns=self.netns(node), timeout=timeout)
+
+    def succeeds(self, node: str, *argv: str, timeout: float = 30) -> bool:
+        proc = subprocess.run(["ip", "netns", "exec", self.netns(node), *argv],
+                              capture_output=True, timeout=timeout)
+        return proc.returncode == 0
+
+    def json(self, node: str, *argv: str) -> Any:
+        """Parsed JSON output of a ``-j`` command (``[]`` when it printed nothing)."""
+        out = run(list(argv), check=False, netns=self.netns(node)).strip()
+        try:
+            return json.loads(out) if out else []
+        except json.JSONDecodeError:
+            return []
+
+    # -- interfaces -------------------------------------------------------
+    def links(self, node: str) -> dict[str, dict]:
+        """Interfaces by name, with details (``ip -j -d link``)."""
+        return {link["ifname"]: link for link in self.json(node, "ip", "-j", "-d", "link")}
+
+    def link(self, node: str, name: str) -> dict | None:
+        return self.links(node).get(name)
+
+    def addresses(self, node: str, dev: str | None = None) -> list[str]:
+        """IPv4 addresses with prefix (``10.244.1.2/24``) of node, or of one interface."""
+        found = []
+        for entry in self.json(node, "ip", "-j", "-4", "addr"):
+            if dev is None or entry.get("ifname") == dev:
+                found += [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", [])]
+        return found
+
+    def routes(self, node: str) -> list[dict]:
+        return self.json(node, "ip", "-j", "-4", "route")
+
+    def default_gateway(self, node: str) -> str | None:
+        for route in self.routes(node):
+            if route.get("dst") == "default":
+                return route.get("gateway")
+        return None
+
+    def bridge_ports(self, node: str, bridge: str) -> list[dict]:
+        """The interfaces enslaved to a bridge (``ip -j -d link``, master = bridge)."""
+        return [link for link in self.links(node).values() if link.get("master") == bridge]
+
+    def kind(self, link: dict | None) -> str | None:
+        """The link type (bridge, veth, vxlan, ...) of an ``ip -d`` entry."""
+        return (link or {}).get("linkinfo", {}).get("info_kind")
+
+    def sysctl(self, node: str, key: str) -> str:
+        return self.sh(node, "sysctl", "-n", key).strip()
+
+    def iptables_rules(self, node: str, table: str = "filter") -> list[str]:
+        """The ``-A ...`` lines of one iptables table in node."""
+        out = self.sh(node, "iptables-save", "-t", table)
+        return [line for line in out.splitlines() if line.startswith("-A ")]
+
+    # -- probes ----------------------------------------------------------
+    def ping(self, node: str, dst: str, size: int | None = None, dont_fragment: bool = False,
+             count: int = 2) -> bool:
+        """True when a ping from node to dst gets an answer."""
+        argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1"]
+        if size is not None:
+            argv += ["-s", str(size)]
+        if dont_fragment:
+            argv += ["-M", "do"]
+        return self.succeeds(node, *argv, dst)
+
+    def connect(self, node: str, host: str, port: int, timeout: float = 1.0) -> str:
+        """``connected``, ``refused`` (it got through) or ``timeout`` (it was dropped)."""
+        out = self.sh(node, sys.executable, "-c", _CONNECT, host, str(port), str(timeout))
+        return out.strip().splitlines()[-1] if out.strip() else "timeout"
+
+    def http_get(self, node: str, url: str, times: int = 1) -> list[str]:
+        """The body (or ``error: ...``) of each of ``times`` GET requests from node."""
+        out = self.sh(node, sys.executable, "-c", _HTTP_GET, url, str(times),
+                      timeout=10 + 3 * times)
+        return out.strip().splitlines()

@@ -1,0 +1,181 @@
+"""``taplab exercise``: list, read, start, solve, reset and stop graded exercises."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.markdown import Markdown
+from rich.table import Table
+
+from taplab.commands import subcommand
+from taplab.errors import UserError
+from taplab.exercises import apply, baseline, catalog
+from taplab.lab import Lab
+from taplab.labcli import LabCLI
+from taplab.output import console, print_json
+from taplab.state import LABS_DIR
+
+READY = "READY"
+
+
+def register(sub) -> None:
+    p = subcommand(sub, "exercise", "graded exercises: read, start a lab, solve, reset",
+                   ["taplab exercise list", "taplab exercise show 01",
+                    "sudo taplab exercise start 01",
+                    "sudo taplab exercise start 01 --background",
+                    "sudo taplab exercise run 01 exercises/01-pod-by-hand/pod_network.sh",
+                    "sudo taplab exercise solve 01", "sudo taplab exercise reset 01",
+                    "sudo taplab exercise stop 01"])
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the exercises and what they need")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=list_exercises)
+    show = actions.add_parser("show", help="print an exercise's README")
+    show.add_argument("exercise", help="number, e.g. 01")
+    show.set_defaults(func=show_exercise)
+    start = actions.add_parser("start", help="build the exercise's starting lab")
+    start.add_argument("exercise", help="number, e.g. 01")
+    mode = start.add_mutually_exclusive_group()
+    mode.add_argument("--background", action="store_true",
+                      help="keep the lab running in the background (stop it with `stop`)")
+    mode.add_argument("--hold", action="store_true",
+                      help="print 'READY <lab id>' and keep the lab until Ctrl-C or SIGTERM")
+    mode.add_argument("--run", action="append", metavar="CMD", default=[],
+                      help="run a lab CLI command instead of the interactive CLI (repeatable)")
+    start.set_defaults(func=start_lab)
+    for name, help_text, func in (
+            ("solve", "reset the running lab, then apply the solution", solve),
+            ("reset", "bring the running lab back to its starting state", reset),
+            ("stop", "stop a lab started with --background", stop)):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("exercise", help="number, e.g. 01")
+        action.add_argument("--lab", metavar="ID", help="lab id when several are running")
+        action.set_defaults(func=func)
+    run_files = actions.add_parser("run", help="run your files in the nodes they name")
+    run_files.add_argument("exercise", help="number, e.g. 01")
+    run_files.add_argument("files", nargs="+", type=Path, help="files with a '# node:' line")
+    run_files.add_argument("--lab", metavar="ID", help="lab id when several are running")
+    run_files.set_defaults(func=run_student_files)
+
+
+def list_exercises(args) -> int:
+    rows = []
+    for ex in catalog.exercises():
+        checks = ex.module("check").CHECKS
+        rows.append({"number": ex.number, "title": ex.title, "folder": str(ex.path),
+                     "checks": len(checks), "points": sum(c.points for c in checks),
+                     "requires": list(ex.requires)})
+    if args.json:
+        print_json({"exercises": rows})
+        return 0
+    table = Table(title="taplab exercises")
+    for column in ("#", "exercise", "checks", "points", "needs"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["number"], row["title"], str(row["checks"]), f"{row['points']:g}",
+                      " ".join(row["requires"]))
+    console.print(table)
+    return 0
+
+
+def show_exercise(args) -> int:
+    console.print(Markdown(catalog.get(args.exercise).readme))
+    return 0
+
+
+def start_lab(args) -> int:
+    exercise = catalog.get(args.exercise)
+    if args.background:
+        return _start_in_background(exercise, args.debug)
+    with Lab(exercise.lab_name, debug=args.debug) as lab:
+        with console.status(f"building the lab of exercise {exercise.number} ..."):
+            exercise.build(lab)
+        if args.hold:
+            _hold(lab.id)
+            return 0
+        cli = LabCLI(lab)
+        if not args.run:
+            console.print(f"lab {lab.id} of exercise {exercise.number} ready; in another "
+                          f"terminal: `sudo taplab grade {exercise.number}`. "
+                          "Type [bold]exit[/] to tear it down.")
+            cli.interact()
+            return 0
+        failures = cli.run_script(args.run)
+    for line in failures:
+        console.print(f"[red]failed:[/] {line}")
+    return 1 if failures else 0
+
+
+def _hold(lab_id: str) -> None:
+    """Say the lab is ready, then wait for a signal (the Lab tears down on it)."""
+    sys.stdout.write(f"{READY} {lab_id}\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # whoever started us may stop reading
+    os.dup2(devnull, 2)
+    while True:
+        signal.pause()
+
+
+def _start_in_background(exercise: catalog.Exercise, debug: bool) -> int:
+    argv = [sys.executable, "-m", "taplab.cli", *(["--debug"] if debug else []),
+            "exercise", "start", exercise.number, "--hold"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with console.status(f"building the lab of exercise {exercise.number} ..."):
+        line = proc.stdout.readline().split()
+    if len(line) != 2 or line[0] != READY:
+        proc.wait()
+        message = proc.stderr.read().strip().splitlines()
+        raise UserError(message[-1].removeprefix("taplab: ") if message else
+                        f"the lab of exercise {exercise.number} failed to start.")
+    console.print(f"lab {line[1]} of exercise {exercise.number} runs in the background: "
+                  f"`sudo taplab grade {exercise.number}`, then "
+                  f"`sudo taplab exercise stop {exercise.number}`.")
+    return 0
+
+
+def solve(args) -> int:
+    exercise = catalog.get(args.exercise)
+    handle = exercise.running_lab(args.lab)
+    baseline.restore(handle)
+    files = apply.run_folder(handle, exercise.solution)
+    console.print(f"applied the solution of exercise {exercise.number} to lab {handle.id}: "
+                  + ", ".join(p.name for p in files))
+    return 0
+
+
+def run_student_files(args) -> int:
+    exercise = catalog.get(args.exercise)
+    handle = exercise.running_lab(args.lab)
+    for path in args.files:
+        if not path.is_file():
+            raise UserError(f"no file {path}.")
+        console.print(apply.run_file(handle, path.resolve()), end="")
+        console.print(f"ran {path.name} in {apply.node_of(path)}")
+    return 0
+
+
+def reset(args) -> int:
+    exercise = catalog.get(args.exercise)
+    handle = exercise.running_lab(args.lab)
+    baseline.restore(handle)
+    console.print(f"lab {handle.id} is back at the start of exercise {exercise.number}.")
+    return 0
+
+
+def stop(args) -> int:
+    exercise = catalog.get(args.exercise)
+    handle = exercise.running_lab(args.lab)
+    owner = handle.state.owner()
+    os.kill(owner.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while (LABS_DIR / f"{handle.id}.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if owner.alive():
+        raise UserError(f"lab {handle.id} did not stop within 60 s: run `sudo taplab clean`.")
+    console.print(f"lab {handle.id} of exercise {exercise.number} stopped and removed.")
+    return 0

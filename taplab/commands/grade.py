@@ -1,0 +1,109 @@
+"""``taplab grade NN``: check the live lab of an exercise and write Gradescope's results.json.
+
+Exit 0 at full marks, 1 below, 2 when it cannot grade (no lab, a broken
+grader); results.json is written in every case.
+"""
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from taplab.commands import subcommand
+from taplab.errors import UserError
+from taplab.exercises import apply, catalog, grading
+from taplab.exercises.live import LiveLab
+from taplab.lab import Lab, LabHandle
+from taplab.output import console, errors, print_json
+
+
+def register(sub) -> None:
+    p = subcommand(sub, "grade", "grade an exercise on its running lab (Gradescope results.json)",
+                   ["sudo taplab grade 01",
+                    "sudo taplab grade 01 --results /autograder/results/results.json",
+                    "sudo taplab grade 02 --submission submissions/alice --json"])
+    p.add_argument("exercise", help="exercise number, e.g. 01")
+    p.add_argument("--lab", metavar="ID", help="lab id when several labs of it are running")
+    p.add_argument("--submission", metavar="DIR", type=Path,
+                   help="build a fresh lab, run DIR's files in it, grade, tear it down")
+    p.add_argument("--results", metavar="FILE", type=Path, help="write Gradescope results.json")
+    p.add_argument("--show-hidden", action="store_true",
+                   help="show the reasons of checks hidden until the due date")
+    p.add_argument("--json", action="store_true", help="print results.json instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    title = f"exercise {args.exercise}"
+    try:
+        exercise = catalog.get(args.exercise)
+        title = exercise.title
+        if args.submission:
+            outcomes, notes = _grade_submission(exercise, args.submission, args.debug)
+        else:
+            outcomes, notes = _grade(exercise, exercise.running_lab(args.lab)), []
+    except UserError as exc:
+        return _cannot_grade(args, title, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a broken grader still writes results.json
+        if args.debug:
+            raise
+        return _cannot_grade(args, title, f"the grader crashed ({type(exc).__name__}: {exc}).")
+    results = grading.results_json(outcomes, title)
+    if notes:
+        results["output"] += " " + " ".join(notes)
+    _write(args.results, results)
+    if args.json:
+        print_json(results)
+    else:
+        _print_table(outcomes, results, args.show_hidden)
+    score, max_score = grading.total(outcomes)
+    return 0 if score >= max_score else 1
+
+
+def _grade(exercise: catalog.Exercise, handle: LabHandle) -> list[grading.Outcome]:
+    checks = exercise.module("check").CHECKS
+    return grading.grade(checks, LiveLab(handle))
+
+
+def _grade_submission(exercise: catalog.Exercise, folder: Path,
+                      debug: bool) -> tuple[list[grading.Outcome], list[str]]:
+    """Grade a student's files on a lab of their own, removed afterwards."""
+    if not folder.is_dir():
+        raise UserError(f"no submission folder {folder}.")
+    notes = []
+    with Lab(exercise.lab_name, debug=debug) as lab:
+        exercise.build(lab)
+        for path in apply.runnable(folder.resolve()):
+            try:
+                apply.run_file(lab, path)
+            except UserError as exc:
+                notes.append(str(exc))
+        return _grade(exercise, lab), notes
+
+
+def _cannot_grade(args, title: str, why: str) -> int:
+    results = grading.failure_results(title, why)
+    _write(args.results, results)
+    if args.json:
+        print_json(results)
+    errors.print(f"[bold red]taplab:[/] cannot grade {title}: {why}", highlight=False)
+    return 2
+
+
+def _write(path: Path | None, results: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _print_table(outcomes: list[grading.Outcome], results: dict, show_hidden: bool) -> None:
+    table = Table(title=results["output"], show_lines=False)
+    for column in ("check", "points", "", "reason"):
+        table.add_column(column)
+    for o in outcomes:
+        mark = "[green]✓[/]" if o.passed else "[red]✗[/]"
+        reason = o.reason
+        if o.check.hidden and not show_hidden:
+            mark, reason = "?", "hidden until the due date"
+        table.add_row(o.check.description, f"{o.score:g}/{o.check.points:g}", mark, reason)
+    console.print(table)
