@@ -1,0 +1,112 @@
+"""Non-parametric CUSUM SYN flood detection, per destination.
+
+Algorithm: Wang, Zhang, Shin, "Detecting SYN Flooding Attacks", IEEE INFOCOM
+2002 (SYN against FIN), and "Change-Point Monitoring for the Detection of DoS
+Attacks", IEEE TDSC 2004 (SYN against SYN-ACK). Every ``interval`` seconds, for
+each destination, count SYNs towards it and the packets that balance them (the
+``balance`` kinds: "fin" towards it, "synack" from it, "rst" towards it). With
+K the running mean of the balance rate (at least ``floor`` per second):
+
+    X_n = (syn_rate_n - balance_rate_n) / K
+    y_n = max(0, y_{n-1} + X_n - drift)     alarm when y_n > threshold
+
+Normal traffic opens and closes its connections, so X_n stays near 0 and the
+drift ``drift`` pulls y back to 0; a flood's unanswered SYNs make y climb.
+The default balance is FIN towards the destination: a flood at an open port is
+answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
+so only completed connections tell it apart. ``smoothing`` is the weight of
+the newest interval in K. The alert names the source that sent the most SYNs
+to the destination while y climbed. It can also be fed per-interval counters
+directly (``observe_counts``), which is how the in-kernel eBPF counter uses it.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from taplab.detectors.observation import Observation
+
+from taplab.lambdas import Alert
+
+BALANCE_KINDS = ("fin", "synack", "rst")
+
+
+@dataclass
+class _Destination:
+    y: float = 0.0
+    mean_balance: float | None = None
+    alarmed: bool = False
+    syn: int = 0
+    balance: int = 0
+    sources: Counter = field(default_factory=Counter)
+
+
+class CusumSynFlood:
+    name = "cusum"
+
+    def __init__(self, interval: float = 0.2, drift: float = 1.0, threshold: float = 5.0,
+                 floor: float = 20.0, smoothing: float = 0.1,
+                 balance: tuple[str, ...] = ("fin",)):
+        unknown = set(balance) - set(BALANCE_KINDS)
+        if unknown or not balance:
+            raise ValueError(f"balance kinds must come from {BALANCE_KINDS}, got {balance}")
+        self.interval, self.drift, self.threshold = interval, drift, threshold
+        self.floor, self.smoothing, self.balance = floor, smoothing, balance
+        self.dests: dict[str, _Destination] = {}
+        self.bin_end: float | None = None
+
+    def observe(self, obs: Observation) -> list[Alert]:
+        alerts = self.tick(obs.time)
+        if obs.proto != "tcp":
+            return alerts
+        if obs.pure_syn:
+            dest = self.dests.setdefault(obs.dst, _Destination())
+            dest.syn += 1
+            dest.sources[obs.src] += 1
+        elif obs.syn_ack and "synack" in self.balance:
+            self.dests.setdefault(obs.src, _Destination()).balance += 1
+        elif (obs.fin and "fin" in self.balance) or (obs.rst and "rst" in self.balance):
+            self.dests.setdefault(obs.dst, _Destination()).balance += 1
+        return alerts
+
+    def tick(self, now: float) -> list[Alert]:
+        """Close every interval that ended by now."""
+        if self.bin_end is None:
+            self.bin_end = now + self.interval
+        alerts = []
+        while now >= self.bin_end:
+            for dst, dest in self.dests.items():
+                alert = self._update(dst, dest)
+                if alert:
+                    alerts.append(alert)
+                dest.syn = dest.balance = 0
+            self.bin_end += self.interval
+        return alerts
+
+    def observe_counts(self, dst: str, syn: int, balance: int,
+                       top_source: str | None = None) -> list[Alert]:
+        """Feed one interval's counters for dst (from an in-kernel counter)."""
+        dest = self.dests.setdefault(dst, _Destination())
+        dest.syn, dest.balance = syn, balance
+        if top_source:
+            dest.sources[top_source] += syn
+        alert = self._update(dst, dest)
+        dest.syn = dest.balance = 0
+        return [alert] if alert else []
+
+    def _update(self, dst: str, dest: _Destination) -> Alert | None:
+        syn_rate, balance_rate = dest.syn / self.interval, dest.balance / self.interval
+        norm = max(self.floor, dest.mean_balance or 0.0)
+        dest.y = max(0.0, dest.y + (syn_rate - balance_rate) / norm - self.drift)
+        if dest.y == 0.0:
+            dest.alarmed = False
+            dest.sources.clear()
+            dest.mean_balance = (balance_rate if dest.mean_balance is None else
+                                 (1 - self.smoothing) * dest.mean_balance
+                                 + self.smoothing * balance_rate)
+        if dest.y > self.threshold and not dest.alarmed:
+            dest.alarmed = True
+            top = dest.sources.most_common(1)
+            return Alert("syn-flood", src=top[0][0] if top else None, dst=dst,
+                         detail=f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
+                                f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s")
+        return None

@@ -1,0 +1,60 @@
+"""One observed packet, the same for every source detectors read.
+
+Detectors consume ``Observation`` values, whatever produced them: the live
+sensor in a node's namespace (``taplab.detectors.sensor``), the controller's
+``packet_in`` events, or tap/collector events. ``flags`` is scapy-style for TCP
+("S", "SA", "R", "RA", "F", "PA", ...); for ICMP it is "echo", "echo-reply" or
+"unreach"; for ARP "who-has" or "is-at". An ICMP unreachable carries the ports
+of the packet it answers, seen from the replier: ``sport`` is the port that was
+probed on ``src``, ``dport`` the prober's port.
+"""
+
+from dataclasses import astuple, dataclass
+
+from taplab.lambdas import Event
+
+
+@dataclass(frozen=True)
+class Observation:
+    time: float
+    src: str
+    dst: str
+    proto: str  # "tcp", "udp", "icmp", "arp"
+    sport: int | None = None
+    dport: int | None = None
+    flags: str = ""
+    length: int = 0
+
+    @property
+    def pure_syn(self) -> bool:
+        return self.proto == "tcp" and "S" in self.flags and "A" not in self.flags
+
+    @property
+    def syn_ack(self) -> bool:
+        return self.proto == "tcp" and "S" in self.flags and "A" in self.flags
+
+    @property
+    def fin(self) -> bool:
+        return self.proto == "tcp" and "F" in self.flags
+
+    @property
+    def rst(self) -> bool:
+        return self.proto == "tcp" and "R" in self.flags
+
+    def row(self) -> list:
+        """A compact JSON-able row (the sensor's output format)."""
+        return list(astuple(self))
+
+    @classmethod
+    def from_row(cls, row: list) -> "Observation":
+        return cls(*row)
+
+
+def from_event(event: Event) -> Observation | None:
+    """The observation in a ``packet_in`` or ``tap`` event; None for other kinds."""
+    if event.kind not in ("packet_in", "tap") or not event.src or not event.dst:
+        return None
+    data = event.data
+    return Observation(event.time, event.src, event.dst, str(data.get("proto", "")),
+                       data.get("sport"), data.get("dport"), str(data.get("flags", "")),
+                       int(data.get("len", 0) or 0))
