@@ -1,42 +1,219 @@
-"""The ``cluster`` topology: Kubernetes-like nodes with a CNI bridge and pods.
+"""The ``cluster`` topology: Kubernetes-like nodes, a CNI bridge each, pods, an overlay.
 
-One node, two pods (the default)::
+``taplab lab cluster --nodes 2 --pods 2 --overlay vxlan``::
 
-      pod1 10.244.1.2      pod2 10.244.1.3
-         \\                 /
-          +--- cni0 (10.244.1.1, in node1's namespace)
+    pod1 .1.2  pod2 .1.3              pod3 .2.2  pod4 .2.3
+        \\      /                          \\      /
+      cni0 10.244.1.1/24                cni0 10.244.2.1/24
+      node1 (router) vxlan0            node2 (router) vxlan0
+      eth 192.168.0.1 --- underlay --- eth 192.168.0.2
+
+Pods are numbered across nodes (``pod1..podN`` in node order) and get
+addresses from their node's pod CIDR (``10.244.<i>.0/24``) with a default route
+via ``cni0``. A node is a host with forwarding on; its ``cni0`` is a Linux
+bridge in the node's namespace, or with ``--switch ovs`` an OVS switch
+(``<lab>c<i>``) joined to the node by a veth called ``cni0``; the underlay is
+a Linux bridge in its own namespace or an OVS switch. MTUs of pod interfaces,
+bridges and tunnels come from the overlay (``overlays.MTU``). Services
+(``services``) are kube-proxy iptables rules in every node; their ``whoami``
+backend answers with the pod name.
+
+Published with ``lab.set_meta``: ``k8s_nodes``, ``pods``, ``overlay``,
+``services``. ``add_pod(lab, "node1", "attacker")`` adds a pod later.
 """
 
+import ipaddress
+import sys
+
 from mininet.link import Intf
+from taplab.topologies import overlays, services, topofile
 from taplab.topologies.registry import topology
 
+from taplab import capabilities
+from taplab.errors import UserError
 
-def pod_cidr(node_index: int) -> str:
-    return f"10.244.{node_index}.0/24"
+DEFAULT_UNDERLAY = "192.168.0.0/24"
+MAX_PODS_PER_NODE = 250
 
 
-def add_node(lab, index: int, pods: int) -> list:
-    """A node (a router host) with a ``cni0`` bridge and its pods."""
-    node = lab.add_host(f"node{index}")
-    node.cmd("sysctl -qw net.ipv4.ip_forward=1")
-    node.cmd("ip link add cni0 type bridge && ip link set cni0 up")
-    # Register the bridge as the node's default interface so `node1 ping pod2` works;
-    # it already lives in the node's namespace, so Mininet must not move it.
-    Intf("cni0", node=node, moveIntfFn=lambda *_: True)
-    node.setIP(f"10.244.{index}.1/24", intf="cni0")
-    added = []
-    for j in range(1, pods + 1):
-        pod = lab.add_host(f"pod{(index - 1) * pods + j}")
-        link = lab.add_link(pod, node)
-        node.cmd(f"ip link set {link.intf2} master cni0 up")
-        pod.setIP(f"10.244.{index}.{j + 1}/24", intf=link.intf1)
-        pod.cmd(f"ip route add default via 10.244.{index}.1")
-        added.append(pod)
-    return added
+def pod_cidr(index: int) -> str:
+    return f"10.244.{index}.0/24"
+
+
+def resize(spec: dict, nodes: int | None, pods: int | None) -> dict:
+    """The spec with ``--nodes`` / ``--pods`` applied (node<i>, pod CIDR 10.244.<i>.0/24)."""
+    if nodes is None and pods is None:
+        return spec
+    n = len(spec["nodes"]) if nodes is None else nodes
+    m = len(spec["nodes"][0]["pods"]) if pods is None else pods
+    if not 1 <= n <= 250:
+        raise UserError("--nodes must be between 1 and 250.")
+    if not 0 <= m <= MAX_PODS_PER_NODE:
+        raise UserError(f"--pods must be between 0 and {MAX_PODS_PER_NODE}.")
+    new_nodes = [{"name": f"node{i}", "cidr": pod_cidr(i), "pods": m} for i in range(1, n + 1)]
+    pod_names = {f"pod{k}" for k in range(1, n * m + 1)}
+    kept = []
+    for svc in spec["services"]:
+        svc = dict(svc)
+        if "endpoints" in svc:
+            svc["endpoints"] = [p for p in svc["endpoints"] if p in pod_names]
+            if not svc["endpoints"]:
+                del svc["endpoints"]  # every pod
+        kept.append(svc)
+    return topofile.check({**spec, "nodes": new_nodes, "services": kept if n * m else []},
+                          f"{spec['name']} (resized)")
+
+
+def _plan_cidrs(spec: dict) -> list[ipaddress.IPv4Network]:
+    cidrs = []
+    for i, node in enumerate(spec["nodes"], 1):
+        net = ipaddress.ip_network(node.get("cidr", pod_cidr(i)))
+        if net.version != 4 or net.num_addresses - 3 < len(node["pods"]):
+            raise UserError(f"node {node['name']}: pod CIDR {net} has no room for "
+                            f"{len(node['pods'])} IPv4 pods.")
+        cidrs.append(net)
+    return cidrs
 
 
 @topology("cluster")
-def build(lab, pods: int = 2) -> None:
-    """One node with a CNI bridge and ``pods`` pods."""
-    add_node(lab, 1, pods)
+def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
+          overlay: str | None = None, switch: str | None = None) -> None:
+    """N nodes with M pods each, joined by an overlay, with the file's services."""
+    spec = resize(spec, nodes, pods)
+    kind = overlay or spec.get("overlay", {}).get("type", "vxlan")
+    switch = switch or spec.get("switch", "lxbr")
+    overlays.check_available(kind)
+    if switch == "ovs":
+        capabilities.require("ovs_user")
+    cidrs = _plan_cidrs(spec)
+    underlay_net = ipaddress.ip_network(spec.get("underlay", DEFAULT_UNDERLAY))
+    if underlay_net.num_addresses - 2 < len(spec["nodes"]):
+        raise UserError(f"underlay {underlay_net} has no room for {len(spec['nodes'])} nodes.")
+    mtu = overlays.MTU[kind]
+    vni = spec.get("overlay", {}).get("vni", 1)
+    port = spec.get("overlay", {}).get("port", 4789)
+    lab.set_meta(overlay={"type": kind, "mtu": mtu, "vni": vni, "port": port,
+                          "switch": switch}, pods={}, k8s_nodes={})
+
+    underlay = lab.add_switch("underlay" if switch == "lxbr" else "ul",
+                              kind="bridge" if switch == "lxbr" else "ovs")
+    nets, addresses = [], underlay_net.hosts()
+    for i, (node, cidr) in enumerate(zip(spec["nodes"], cidrs, strict=True), 1):
+        host = _add_node(lab, node["name"], i, cidr, mtu, switch)
+        link = lab.add_link(host, underlay)
+        ip = str(next(addresses))
+        host.setIP(f"{ip}/{underlay_net.prefixlen}", intf=link.intf1)
+        nets.append(overlays.NodeNet(node["name"], i, host, str(cidr), ip, link.intf1.name))
+        k8s = lab.meta["k8s_nodes"]
+        k8s[node["name"]]["underlay_ip"] = ip
+        lab.set_meta(k8s_nodes=k8s)
+        for pod in node["pods"]:
+            add_pod(lab, node["name"], pod)
     lab.start()
+    overlays.setup(kind, nets, vni=vni, port=port)
+    _add_services(lab, spec["services"])
+
+
+def _add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int,
+              switch: str):
+    """A node: a router host whose default interface is ``cni0`` (its pods' gateway)."""
+    host = lab.add_host(name)
+    gateway = f"{cidr.network_address + 1}/{cidr.prefixlen}"
+    host.cmd("sysctl -qw net.ipv4.ip_forward=1")
+    if switch == "lxbr":
+        host.cmd(f"ip link add cni0 mtu {mtu} type bridge stp_state 0 forward_delay 0"
+                 " && ip link set cni0 up")
+        # The bridge already lives in the node's namespace: Mininet must not move it.
+        Intf("cni0", node=host, moveIntfFn=lambda *_: True)
+        cni = "cni0"
+    else:
+        bridge = lab.add_switch(f"c{index}", kind="ovs")
+        link = lab.add_link(host, bridge, intfName1="cni0")
+        _set_mtu(link, mtu)
+        cni = bridge.name
+    host.setIP(gateway, intf="cni0")
+    nodes = lab.meta["k8s_nodes"]
+    nodes[name] = {"index": index, "cidr": str(cidr), "gateway": str(cidr.network_address + 1),
+                   "mtu": mtu, "cni": cni}
+    lab.set_meta(k8s_nodes=nodes)
+    return host
+
+
+def _set_mtu(link, mtu: int) -> None:
+    for intf in (link.intf1, link.intf2):
+        intf.node.cmd(f"ip link set {intf} mtu {mtu} up")
+
+
+def add_pod(lab, node: str, name: str):
+    """Add pod name to node (before or after the lab started); return its host.
+
+    The pod gets the next free address of the node's pod CIDR, the overlay's
+    MTU and a default route via the node's ``cni0``.
+    """
+    info = lab.meta.get("k8s_nodes", {}).get(node)
+    if info is None:
+        raise UserError(f"no cluster node named '{node}' (nodes: "
+                        f"{', '.join(lab.meta.get('k8s_nodes', {})) or 'none'}).")
+    pods = lab.meta.get("pods", {})
+    if name in pods or name in lab.meta.get("nodes", {}):
+        raise UserError(f"a node named '{name}' already exists in lab {lab.id}.")
+    cidr = ipaddress.ip_network(info["cidr"])
+    used = {p["ip"] for p in pods.values()} | {info["gateway"]}
+    free = (str(a) for a in cidr.hosts() if str(a) not in used)
+    ip = next(free, None)
+    if ip is None:
+        raise UserError(f"node {node}'s pod CIDR {cidr} is full.")
+    pod = lab.add_host(name)
+    host = lab.node(node)
+    mtu = info["mtu"]
+    if info["cni"] == "cni0":
+        link = lab.add_link(pod, host)
+        host.cmd(f"ip link set {link.intf2} master cni0 mtu {mtu} up")
+    else:
+        link = lab.add_link(pod, lab.net[info["cni"]])
+        link.intf2.node.cmd(f"ip link set {link.intf2} mtu {mtu} up")
+    out = pod.cmd(f"ip addr add {ip}/{cidr.prefixlen} dev {link.intf1} && "
+                  f"ip link set {link.intf1} mtu {mtu} up && "
+                  f"ip route add default via {info['gateway']} && echo pod-ok")
+    if "pod-ok" not in out:
+        raise RuntimeError(f"configuring pod {name} failed: {out.strip()}")
+    link.intf1.ip, link.intf1.prefixLen = ip, cidr.prefixlen
+    pods[name] = {"node": node, "ip": ip}
+    lab.set_meta(pods=pods)
+    return pod
+
+
+def _add_services(lab, specs: list[dict]) -> None:
+    """kube-proxy rules in every node, and one whoami process for the endpoints."""
+    pods = lab.meta["pods"]
+    resolved = [{**svc, "endpoints": svc.get("endpoints") or list(pods)} for svc in specs]
+    if not resolved:
+        lab.set_meta(services={})
+        return
+    capabilities.require("iptables")
+    for name, info in lab.meta["k8s_nodes"].items():
+        services.install(lab.netns(name), resolved, pods, info["cidr"], "cni0")
+    backends = sorted({f"{lab.netns(p)}:{p}:{svc['target_port']}:{svc['protocol']}"
+                       for svc in resolved if svc["backend"] == "whoami"
+                       for p in svc["endpoints"]})
+    if backends:
+        proc = lab.popen([sys.executable, "-m", "taplab.topologies.whoami", *backends],
+                         log="whoami.log")
+        _wait_serving(lab, proc)
+    lab.set_meta(services={s["name"]: {k: v for k, v in s.items() if k != "name"}
+                           for s in resolved})
+
+
+def _wait_serving(lab, proc, timeout: float = 15.0) -> None:
+    import time
+
+    log = lab.workdir / "whoami.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and "serving" in log.read_text():
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    text = log.read_text().strip().splitlines() if log.exists() else []
+    raise RuntimeError(f"the whoami backend did not start: {text[-1] if text else 'no output'}")

@@ -1,7 +1,10 @@
-"""Named topologies: ``@topology("name")`` registers a builder ``build(lab, **options)``.
+"""Named topologies: ``@topology("kind")`` registers a builder ``build(lab, spec, **options)``.
 
-A builder adds nodes and links to a ``Lab`` (so cleanup is guaranteed), starts
-it, and publishes what other commands need with ``lab.set_meta``.
+A topology (a name or a YAML file, see ``topofile``) names its builder by
+``kind``. A builder adds nodes and links to a ``Lab`` (so cleanup is
+guaranteed), starts it, and publishes what other commands need with
+``lab.set_meta``. Command-line options (``--nodes``, ``--overlay``, ...) are
+keyword arguments of the builder; an option it does not take is a user error.
 """
 
 import importlib
@@ -9,15 +12,17 @@ import inspect
 import pkgutil
 from collections.abc import Callable
 
+from taplab.topologies import topofile
+
 from taplab.errors import UserError
 
 Builder = Callable[..., None]
-_TOPOLOGIES: dict[str, Builder] = {}
+_BUILDERS: dict[str, Builder] = {}
 
 
-def topology(name: str) -> Callable[[Builder], Builder]:
+def topology(kind: str) -> Callable[[Builder], Builder]:
     def register(builder: Builder) -> Builder:
-        _TOPOLOGIES[name] = builder
+        _BUILDERS[kind] = builder
         return builder
     return register
 
@@ -30,24 +35,33 @@ def _load_all() -> None:
 
 
 def names() -> list[str]:
+    """The named topologies (the YAML files shipped with taplab)."""
+    return topofile.names()
+
+
+def builder(kind: str) -> Builder:
     _load_all()
-    return sorted(_TOPOLOGIES)
+    if kind not in _BUILDERS:
+        raise UserError(f"no builder for topology kind '{kind}'.")
+    return _BUILDERS[kind]
 
 
-def builder(name: str) -> Builder:
-    _load_all()
-    if name not in _TOPOLOGIES:
-        raise UserError(f"unknown topology '{name}': choose one of {', '.join(names())}.")
-    return _TOPOLOGIES[name]
+def prepare(source: str, **options) -> Callable[..., None]:
+    """Check topology source (name or file) and options now; return ``build(lab)``.
 
-
-def build(lab, name: str, **options) -> None:
-    """Build topology name into lab; options it does not take are a user error."""
-    fn = builder(name)
+    Everything a user can get wrong is found here, before a lab exists.
+    """
+    spec = topofile.load(source)
+    fn = builder(spec["kind"])
     accepted = inspect.signature(fn).parameters
     given = {k: v for k, v in options.items() if v is not None}
     for key in given:
-        if key not in accepted:
+        if key not in accepted or key in ("lab", "spec"):
             flag = "--" + key.replace("_", "-")
-            raise UserError(f"topology '{name}' has no option {flag}.")
-    fn(lab, **given)
+            raise UserError(f"topology '{spec['name']}' has no option {flag}.")
+    return lambda lab: fn(lab, spec, **given)
+
+
+def build(lab, source: str, **options) -> None:
+    """Build topology source (name or file) into lab."""
+    prepare(source, **options)(lab)
