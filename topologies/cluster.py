@@ -144,13 +144,16 @@ def _set_mtu(link, mtu: int) -> None:
         intf.node.cmd(f"ip link set {intf} mtu {mtu} up")
 
 
-def add_pod(lab, node: str, name: str):
-    """Add pod name to node (before or after the lab started); return its host.
+def add_pod(lab, node: str | int, name: str):
+    """Add pod name to node (a name, or a 1-based node index) and return its host.
 
-    The pod gets the next free address of the node's pod CIDR, the overlay's
-    MTU and a default route via the node's ``cni0``.
+    Works before and after the lab started. The pod gets the next free address
+    of the node's pod CIDR, the overlay's MTU and a default route via ``cni0``.
     """
-    info = lab.meta.get("k8s_nodes", {}).get(node)
+    k8s = lab.meta.get("k8s_nodes", {})
+    if isinstance(node, int):
+        node = next((n for n, i in k8s.items() if i["index"] == node), f"node{node}")
+    info = k8s.get(node)
     if info is None:
         raise UserError(f"no cluster node named '{node}' (nodes: "
                         f"{', '.join(lab.meta.get('k8s_nodes', {})) or 'none'}).")

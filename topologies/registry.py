@@ -11,6 +11,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from functools import partial
 
 from taplab.topologies import topofile
 
@@ -46,10 +47,11 @@ def builder(kind: str) -> Builder:
     return _BUILDERS[kind]
 
 
-def prepare(source: str, **options) -> Callable[..., None]:
+def prepare(source: str, **options) -> partial:
     """Check topology source (name or file) and options now; return ``build(lab)``.
 
-    Everything a user can get wrong is found here, before a lab exists.
+    Everything a user can get wrong in the file or the options is found here,
+    before a lab exists; ``.keywords["spec"]`` is the checked topology.
     """
     spec = topofile.load(source)
     fn = builder(spec["kind"])
@@ -59,7 +61,7 @@ def prepare(source: str, **options) -> Callable[..., None]:
         if key not in accepted or key in ("lab", "spec"):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"topology '{spec['name']}' has no option {flag}.")
-    return lambda lab: fn(lab, spec, **given)
+    return partial(fn, spec=spec, **given)
 
 
 def build(lab, source: str, **options) -> None:

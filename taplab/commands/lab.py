@@ -8,14 +8,18 @@ from taplab.topologies import registry
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "lab", "build a named topology and open the lab CLI",
+    p = subcommand(sub, "lab", "build a named topology (or a topology file) and open the lab CLI",
                    ["sudo taplab lab cluster", "sudo taplab lab cluster --run pingall",
-                    "sudo taplab lab cluster --pods 3 --run 'pod1 ping -c1 pod3'"])
-    p.add_argument("topology", help="topology name (see `taplab topo list`)")
+                    "sudo taplab lab cluster --pods 3 --run 'pod1 ping -c1 pod3'",
+                    "sudo taplab lab my-cluster.yaml"])
+    p.add_argument("topology", help="topology name (see `taplab topo list`) or YAML file")
     p.add_argument("--nodes", type=int, help="cluster nodes")
     p.add_argument("--pods", type=int, help="pods per node")
     p.add_argument("--overlay", choices=["vxlan", "gre", "host-gw"], help="pod network overlay")
     p.add_argument("--switch", choices=["lxbr", "ovs"], help="bridges: Linux (lxbr) or OVS")
+    p.add_argument("--rules", type=int, help="bridge-policy: iptables rules on the bridge path")
+    p.add_argument("--variant", choices=["no-match", "match-top"],
+                   help="bridge-policy: no rule matches, or the first rule matches")
     p.add_argument("--controller", action="append", metavar="APP",
                    help="os-ken/Ryu app for OVS switches (file or module; repeatable); "
                         "with --switch ovs the default is taplab's learning switch and lambdas")
@@ -28,16 +32,18 @@ def register(sub) -> None:
 def topology_options(args) -> dict:
     """The topology options given on the command line."""
     return {"nodes": args.nodes, "pods": args.pods, "overlay": args.overlay,
-            "switch": args.switch}
+            "switch": args.switch, "rules": args.rules, "variant": args.variant}
 
 
 def run(args) -> int:
-    registry.builder(args.topology)  # an unknown name fails before anything is built
+    # A bad name, file or option fails here, before anything is built.
+    build = registry.prepare(args.topology, **topology_options(args))
+    name = build.keywords["spec"]["name"]
     # With OVS, an empty app list means taplab's default apps; None means no controller.
     apps = args.controller or ([] if args.switch == "ovs" else None)
-    with Lab(args.topology, debug=args.debug, controller_apps=apps) as lab:
-        with console.status(f"building {args.topology} ..."):
-            registry.build(lab, args.topology, **topology_options(args))
+    with Lab(name, debug=args.debug, controller_apps=apps) as lab:
+        with console.status(f"building {name} ..."):
+            build(lab)
         cli = LabCLI(lab)
         if not args.run:
             console.print(f"lab {lab.id} ready: type [bold]help[/] for commands, "
