@@ -173,9 +173,9 @@ def stop(args) -> int:
     owner = handle.state.owner()
     os.kill(owner.pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
-    while (LABS_DIR / f"{handle.id}.json").exists() and time.monotonic() < deadline:
+    while owner.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
-    if owner.alive():
+    if owner.alive() or (LABS_DIR / f"{handle.id}.json").exists():
         raise UserError(f"lab {handle.id} did not stop within 60 s: run `sudo taplab clean`.")
     console.print(f"lab {handle.id} of exercise {exercise.number} stopped and removed.")
     return 0

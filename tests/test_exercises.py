@@ -1,0 +1,99 @@
+"""Every exercise: its solution gets full marks on a live lab, its starter does not."""
+
+import json
+
+import pytest
+from taplab.exercises import apply, catalog, grading
+
+from taplab import capabilities
+from taplab.state import recorded_labs
+from tests.conftest import lab_leftovers, needs, taplab
+
+EXERCISES = catalog.exercises()
+
+
+def _skip_unless_possible(exercise: catalog.Exercise) -> None:
+    missing = [f for f in exercise.requires if not capabilities.available(f)]
+    if missing:
+        pytest.skip("; ".join(capabilities.unavailable_reason(f) for f in missing))
+
+
+def _grade_submission(exercise: catalog.Exercise, folder, tmp_path) -> tuple[int, dict]:
+    results = tmp_path / "results.json"
+    before = {s.id for s in recorded_labs()}
+    result = taplab("grade", exercise.number, "--submission", str(folder),
+                    "--results", str(results))
+    new = [s for s in recorded_labs() if s.id not in before and s.name == exercise.lab_name]
+    assert not new, f"the grading lab was left behind: {new}"
+    data = json.loads(results.read_text())
+    assert grading.results_problems(data) == []
+    return result.returncode, data
+
+
+@needs("iptables")
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.path.name for e in EXERCISES])
+def test_solution_gets_full_marks(exercise, tmp_path):
+    _skip_unless_possible(exercise)
+    code, data = _grade_submission(exercise, exercise.solution, tmp_path)
+    failed = [(t["name"], t["output"]) for t in data["tests"] if t["status"] != "passed"]
+    assert code == 0 and not failed, failed
+    assert data["score"] == sum(c.points for c in exercise.module("check").CHECKS)
+
+
+@needs("iptables")
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.path.name for e in EXERCISES])
+def test_untouched_starter_gets_less(exercise, tmp_path):
+    _skip_unless_possible(exercise)
+    code, data = _grade_submission(exercise, exercise.path, tmp_path)
+    assert code == 1
+    assert 0 <= data["score"] < sum(t["max_score"] for t in data["tests"])
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.path.name for e in EXERCISES])
+def test_every_exercise_has_the_same_shape(exercise):
+    text = exercise.readme
+    for section in ("## Goal", "## Background", "## Steps", "## Hints", "## Troubleshooting",
+                    "## Solution"):
+        assert section in text, f"{exercise.path.name}/README.md lacks {section}"
+    starters = exercise.starter_files()
+    assert starters, "no starter file with a TODO marker"
+    solution = {p.name for p in exercise.solution.iterdir()}
+    assert {p.name for p in starters} <= solution, "every starter file has a solved version"
+    assert apply.runnable(exercise.solution), "solution/ has nothing to run"
+    checks = exercise.module("check").CHECKS
+    assert checks and all(c.points > 0 and c.description for c in checks)
+
+
+@needs("iptables")
+def test_start_run_grade_reset_solve_stop_through_the_cli(tmp_path):
+    started = taplab("exercise", "start", "01", "--background")
+    assert started.returncode == 0, started.stderr
+    lab_id = started.stdout.split()[1]
+    try:
+        assert taplab("grade", "01", "--lab", lab_id).returncode == 1
+        starter = catalog.get("01").path / "pod_network.sh"
+        assert taplab("exercise", "run", "01", str(starter), "--lab", lab_id).returncode == 0
+        assert taplab("grade", "01", "--lab", lab_id).returncode == 1
+        assert taplab("exercise", "solve", "01", "--lab", lab_id).returncode == 0
+        graded = taplab("grade", "01", "--lab", lab_id, "--json")
+        assert graded.returncode == 0, graded.stdout
+        assert json.loads(graded.stdout)["score"] == 10
+        assert taplab("exercise", "reset", "01", "--lab", lab_id).returncode == 0
+        after_reset = json.loads(taplab("grade", "01", "--lab", lab_id, "--json").stdout)
+        assert after_reset["score"] == 0
+    finally:
+        stopped = taplab("exercise", "stop", "01", "--lab", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert lab_leftovers(lab_id) == []
+
+
+def test_list_show_and_bad_numbers():
+    listed = taplab("exercise", "list", "--json")
+    assert listed.returncode == 0
+    numbers = [e["number"] for e in json.loads(listed.stdout)["exercises"]]
+    assert numbers == [e.number for e in EXERCISES]
+    shown = taplab("exercise", "show", "1")
+    assert shown.returncode == 0 and "pod network by hand" in shown.stdout
+    bad = taplab("exercise", "show", "99")
+    assert bad.returncode == 2 and "no exercise '99'" in bad.stderr
+    assert "Traceback" not in bad.stderr
