@@ -65,11 +65,15 @@ def tick(detectors: list[Detector], now: float) -> list[Detection]:
 
 
 def run(detectors: list[Detector], observations: Iterable[Observation],
-        until: float | None = None) -> list[Detection]:
-    """Feed a whole stream, then let time run to ``until``; every detection."""
-    detections = []
+        until: float | None = None, step: float = 0.1) -> list[Detection]:
+    """Feed a whole stream, then let time run to ``until`` in steps; every detection."""
+    detections, now = [], None
     for obs in observations:
         detections += feed(detectors, obs)
+        now = obs.time
     if until is not None:
-        detections += tick(detectors, until)
+        now = until if now is None else now
+        while now < until:
+            now = min(until, now + step)
+            detections += tick(detectors, now)
     return detections
