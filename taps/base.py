@@ -1,0 +1,144 @@
+"""One interface for every tap kind: attach, live counters, detach.
+
+A tap is described by a record kept in the lab's meta (``meta["taps"][id]``),
+so ``taplab tap stats`` or ``detach`` in another process can rebuild it. Every
+resource a tap creates goes both into the lab (removed with the lab, by
+``taplab clean`` too) and into the tap's record (removed by ``detach``)::
+
+    @tap_kind
+    class PcapTap(Tap):
+        kind = "pcap"
+        def attach(self): self.start(["tcpdump", ...])
+        def counters(self): return {"packets": ..., "bytes": ..., "drops": ...}
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+from subprocess import Popen
+from typing import Any, ClassVar
+
+from taplab.taps import vxlan
+from taplab.taps.procstat import cpu_seconds, rss_mb
+from taplab.taps.target import Target
+
+from taplab.errors import UserError
+from taplab.procs import ProcessId
+from taplab.resources import Resource, remove
+
+KINDS: dict[str, type["Tap"]] = {}
+
+
+def write_stats(path: Path, data: dict[str, Any]) -> None:
+    """Replace a tap process's counters file atomically (readers never see half)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def tap_kind(cls: type["Tap"]) -> type["Tap"]:
+    """Register a Tap subclass under its ``kind``."""
+    KINDS[cls.kind] = cls
+    return cls
+
+
+class Tap:
+    """A tap of one kind on one interface of a lab node."""
+
+    kind: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ()  # capabilities (taplab.capabilities)
+    host_side: ClassVar[bool] = False  # on a pod's host-side veth rather than in the pod
+    mirrors: ClassVar[bool] = False  # sends copies to a collector over VXLAN
+    sees: ClassVar[str] = "both"  # directions counted: "both" or "from-pod"
+
+    def __init__(self, lab, record: dict[str, Any]):
+        self.lab = lab
+        self.record = record
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def target(self) -> Target:
+        return Target(**self.record["target"])
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.record["options"]
+
+    @property
+    def stats_path(self) -> Path:
+        return self.lab.workdir / f"{self.id}.json"
+
+    # -- resources -----------------------------------------------------------
+    def add(self, resource: Resource) -> Resource:
+        """Record a resource in the lab and in this tap, right after creating it."""
+        self.lab.record(resource)
+        self.record["resources"].append(resource)
+        return resource
+
+    def add_vxlan_device(self, name: str) -> None:
+        """A kernel VXLAN device in the tap's node sending to the collector (recorded)."""
+        self.sh("ip", "link", "add", name, "type", "vxlan", "id", str(self.options["vni"]),
+                "remote", self.record["collector_ip"], "dstport", str(vxlan.PORT), "nolearning")
+        self.add({"kind": "link", "name": name, "netns": self.target.netns})
+        self.sh("ip", "link", "set", name, "up")
+
+    def sh(self, *argv: str) -> str:
+        return self.lab.sh(self.target.node, list(argv))
+
+    def start(self, argv: list[str], node: str | None = None) -> Popen:
+        """Start a process in the tap's node (recorded in the lab and the tap)."""
+        proc = self.lab.popen(argv, node=node or self.target.node, log=f"{self.id}.log")
+        self.record["pids"].append(proc.pid)
+        try:
+            started = ProcessId.of(proc.pid).started
+        except ProcessLookupError:
+            raise UserError(f"{self.kind} tap process exited at once: {self.log_tail()}") from None
+        self.record["resources"].append({"kind": "process", "pid": proc.pid,
+                                         "started": started, "grace": 3.0})
+        return proc
+
+    def wait_ready(self, proc: Popen, timeout: float = 60) -> None:
+        """Wait until the tap's process has written its first counters."""
+        deadline = time.monotonic() + timeout
+        while not self.stats_path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise UserError(f"{self.kind} tap did not start: {self.log_tail()}")
+            time.sleep(0.05)
+
+    def log_tail(self) -> str:
+        try:
+            lines = (self.lab.workdir / f"{self.id}.log").read_text().strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no output"
+
+    def read_stats_file(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.stats_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    # -- the interface -------------------------------------------------------
+    def attach(self) -> None:
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, Any]:
+        """At least packets, bytes and drops seen by the tap since it was attached."""
+        raise NotImplementedError
+
+    def detach(self) -> None:
+        for resource in reversed(self.record["resources"]):
+            remove(resource)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters plus the CPU (average since attach) and memory of the tap's processes."""
+        pids = self.record["pids"]
+        elapsed = max(time.time() - self.record["attached"], 1e-6)
+        return {"id": self.id, "kind": self.kind, "node": self.target.node,
+                "intf": self.target.intf, **self.counters(),
+                "cpu_pct": round(100 * cpu_seconds(pids) / elapsed, 2),
+                "mem_mb": round(rss_mb(pids), 1)}

@@ -1,0 +1,169 @@
+"""The collector: receives VXLAN on UDP/4789, decapsulates, counts per flow.
+
+Runs inside a lab node (``python -m taplab.taps.collector --stats FILE``) and
+writes its counters to a JSON file every ``--interval`` seconds (and on exit)::
+
+    {"packets": 1200, "bytes": 1.7e6, "malformed": 0, "socket_drops": 0,
+     "vnis": {"42": 1200},
+     "flows": [{"vni": 42, "src": "10.244.1.2", "dst": "10.244.1.3", "proto": 17,
+                "sport": 5000, "dport": 9, "packets": 1200, "bytes": 1.7e6}]}
+
+With ``--pcap FILE`` it also writes every decapsulated inner frame to FILE.
+``ensure`` starts one collector per lab node (recorded in ``meta["collectors"]``)
+and ``release`` stops it when no tap uses it any more.
+"""
+
+import argparse
+import json
+import signal
+import socket
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from taplab.taps import vxlan
+from taplab.taps.base import write_stats
+from taplab.taps.pcapfile import PcapWriter
+
+from taplab.errors import UserError
+from taplab.measure import node_ip
+from taplab.procs import ProcessId
+from taplab.resources import remove
+
+MAX_FLOWS_REPORTED = 200
+SO_RCVBUFFORCE = 33  # Linux; not exported by Python's socket module
+
+
+def udp_drops(port: int) -> int:
+    """Receive-buffer drops of the UDP socket bound to port (this namespace)."""
+    drops = 0
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port:
+                drops += int(fields[-1])
+    return drops
+
+
+class Counters:
+    """Per-flow packet and byte counters of decapsulated frames."""
+
+    def __init__(self):
+        self.packets = self.bytes = self.malformed = 0
+        self.vnis: dict[int, int] = defaultdict(int)
+        self.flows: dict[tuple, list[int]] = {}
+
+    def add(self, datagram: bytes) -> bytes | None:
+        """Count one datagram; return its inner frame (None if it is not VXLAN)."""
+        decoded = vxlan.decap(datagram)
+        if decoded is None:
+            self.malformed += 1
+            return None
+        vni, frame = decoded
+        self.packets += 1
+        self.bytes += len(frame)
+        self.vnis[vni] += 1
+        key = (vni, *(vxlan.flow_of(frame) or ("", "", 0, 0, 0)))
+        entry = self.flows.get(key)
+        if entry is None:
+            self.flows[key] = [1, len(frame)]
+        else:
+            entry[0] += 1
+            entry[1] += len(frame)
+        return frame
+
+    def as_dict(self) -> dict:
+        top = sorted(self.flows.items(), key=lambda kv: -kv[1][0])[:MAX_FLOWS_REPORTED]
+        flows = [dict(zip(("vni", "src", "dst", "proto", "sport", "dport"), key, strict=True),
+                      packets=p, bytes=b) for key, (p, b) in top]
+        return {"packets": self.packets, "bytes": self.bytes, "malformed": self.malformed,
+                "vnis": {str(k): v for k, v in self.vnis.items()}, "flow_count": len(self.flows),
+                "flows": flows}
+
+
+def serve(stats: Path, port: int, interval: float, pcap: Path | None) -> None:
+    """Receive until SIGTERM, writing counters every interval seconds."""
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+    sock.bind(("0.0.0.0", port))
+    sock.settimeout(interval)
+    counters = Counters()
+    writer = PcapWriter(pcap) if pcap else None
+    next_write = 0.0
+    while not stop:
+        try:
+            frame = counters.add(sock.recv(65535))
+            if writer and frame is not None:
+                writer.write(frame)
+        except (TimeoutError, InterruptedError):
+            pass
+        now = time.monotonic()
+        if now >= next_write or stop:
+            write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
+            next_write = now + interval
+    write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
+    if writer:
+        writer.close()
+
+
+# -- in a lab ------------------------------------------------------------------
+def ensure(lab, node: str, pcap: bool = False) -> dict:
+    """The collector running on node, started (and recorded) if there is none."""
+    collectors = lab.meta.get("collectors", {})
+    if node in collectors:
+        return collectors[node]
+    stats = lab.workdir / f"collector-{node}.json"
+    argv = [sys.executable, "-m", "taplab.taps.collector", "--stats", str(stats)]
+    if pcap:
+        argv += ["--pcap", str(lab.workdir / f"collector-{node}.pcap")]
+    proc = lab.popen(argv, node=node, log=f"collector-{node}.log")
+    info = {"node": node, "ip": node_ip(lab, node), "port": vxlan.PORT, "stats": str(stats),
+            "pcap": argv[-1] if pcap else None, "pid": proc.pid,
+            "resources": [{"kind": "process", "pid": proc.pid,
+                           "started": ProcessId.of(proc.pid).started, "grace": 3.0}]}
+    deadline = time.monotonic() + 30
+    while not stats.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise UserError(f"the collector on {node} did not start; see "
+                            f"{lab.workdir / f'collector-{node}.log'}.")
+        time.sleep(0.05)
+    lab.set_meta(collectors={**collectors, node: info})
+    return info
+
+
+def release(lab, node: str) -> None:
+    """Stop node's collector when no tap sends to it any more."""
+    taps = lab.meta.get("taps", {}).values()
+    if any(t.get("collector") == node for t in taps):
+        return
+    collectors = dict(lab.meta.get("collectors", {}))
+    info = collectors.pop(node, None)
+    if info:
+        for resource in info["resources"]:
+            remove(resource)
+        lab.set_meta(collectors=collectors)
+
+
+def read(info: dict) -> dict:
+    """The collector's latest counters."""
+    try:
+        return json.loads(Path(info["stats"]).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stats", type=Path, required=True, help="JSON counters file")
+    parser.add_argument("--port", type=int, default=vxlan.PORT)
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between writes")
+    parser.add_argument("--pcap", type=Path, help="write decapsulated frames here")
+    args = parser.parse_args()
+    serve(args.stats, args.port, args.interval, args.pcap)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The ``ebpf`` tap: a bcc TC program (ebpf_tap.c) on the pod's host-side veth.
+
+Per-CPU counters per protocol and TCP flag, an LRU map of flows (its
+occupancy, and evictions = flows inserted minus flows still present), and an
+optional mirror into a VXLAN device to the collector: ``all`` packets, or
+``http500``, the published trigger: a TCP stream is mirrored from the first
+HTTP 500 response seen in it. A loader process in the node's namespace holds
+the program and writes the counters every ``--interval`` seconds::
+
+    python -m taplab.taps.ebpf --intf node1-eth1 --mode http500 --mirror-ifindex 7 \\
+        --stats /run/taplab/labs/<id>/tap1.json
+"""
+
+import argparse
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from taplab.taps.base import Tap, tap_kind, write_stats
+
+MODES = {"none": 0, "all": 1, "http500": 2}
+PROTOS = ("tcp", "udp", "icmp", "other_ip", "non_ip")
+FLAGS = ("fin", "syn", "rst", "psh", "ack", "urg")
+EVENTS = ("new_flows", "mirrored", "mirror_failed", "triggers")
+TC_INGRESS, TC_EGRESS = "ffff:fff2", "ffff:fff3"
+
+
+def per_cpu_sums(table) -> dict[str, dict[str, int]]:
+    """The counters array summed over CPUs, split as ebpf_tap.c lays it out."""
+    values = [int(sum(table[table.Key(i)])) for i in range(len(table))]
+    groups = {"packets": PROTOS, "bytes": PROTOS, "tcp_flags": FLAGS, "events": EVENTS}
+    result, start = {}, 0
+    for group, names in groups.items():
+        result[group] = dict(zip(names, values[start:start + len(names)], strict=True))
+        start += len(names)
+    return result
+
+
+def snapshot(bpf, capacity: int) -> dict:
+    """The program's counters, summed over CPUs, and the flow map's state."""
+    sums = per_cpu_sums(bpf["counters"])
+    packets, nbytes, events = sums["packets"], sums["bytes"], sums["events"]
+    flows = [(k, v) for k, v in bpf["flows"].items()]
+    top = sorted(flows, key=lambda kv: -kv[1].packets)[:20]
+    return {
+        "packets": sum(packets.values()), "bytes": sum(nbytes.values()),
+        "drops": events["mirror_failed"],
+        "protocols": {p: {"packets": packets[p], "bytes": nbytes[p]} for p in PROTOS},
+        "tcp_flags": sums["tcp_flags"],
+        "flow_map": {"occupancy": len(flows), "capacity": capacity,
+                     "inserted": events["new_flows"],
+                     "evictions": max(events["new_flows"] - len(flows), 0)},
+        "mirrored": events["mirrored"], "triggers": events["triggers"],
+        "streams_mirrored": len(bpf["mirrored"].items()),
+        "top_flows": [{"src": socket.inet_ntoa(k.saddr.to_bytes(4, "little")),
+                       "dst": socket.inet_ntoa(k.daddr.to_bytes(4, "little")),
+                       "proto": k.proto, "sport": k.sport, "dport": k.dport,
+                       "packets": v.packets, "bytes": v.bytes} for k, v in top],
+    }
+
+
+def run_loader(args) -> None:
+    from bcc import BPF
+    from pyroute2 import IPRoute
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    source = (Path(__file__).parent / "ebpf_tap.c").read_text()
+    bpf = BPF(text=source, cflags=[f"-DFLOW_ENTRIES={args.flows}", "-DMIRROR_ENTRIES=1024",
+                                   f"-DMIRROR_MODE={MODES[args.mode]}",
+                                   f"-DMIRROR_IFINDEX={args.mirror_ifindex}"])
+    fn = bpf.load_func("taplab_tap", BPF.SCHED_CLS)
+    with IPRoute() as ipr:
+        index = ipr.link_lookup(ifname=args.intf)[0]
+        for parent in (TC_INGRESS, TC_EGRESS):
+            ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent=parent,
+                   classid=1, direct_action=True)
+    while not stop:
+        write_stats(args.stats, snapshot(bpf, args.flows))
+        time.sleep(args.interval)
+    write_stats(args.stats, snapshot(bpf, args.flows))
+
+
+@tap_kind
+class EbpfTap(Tap):
+    kind = "ebpf"
+    needs = ("bcc", "tc_bpf")
+    host_side = True
+
+    @property
+    def mirrors(self) -> bool:
+        return self.options["mirror"] != "none"
+
+    def attach(self) -> None:
+        intf, ns = self.target.intf, self.target.netns
+        ifindex = 0
+        if self.mirrors:
+            device = f"vx{self.id}"
+            self.add_vxlan_device(device)
+            ifindex = int(self.sh("cat", f"/sys/class/net/{device}/ifindex"))
+        self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
+        self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
+        proc = self.start([sys.executable, "-m", "taplab.taps.ebpf", "--intf", intf,
+                           "--mode", self.options["mirror"], "--mirror-ifindex", str(ifindex),
+                           "--flows", str(self.options["flows"]),
+                           "--interval", str(self.options["interval"]),
+                           "--stats", str(self.stats_path)])
+        self.wait_ready(proc)
+
+    def counters(self) -> dict:
+        data = self.read_stats_file()
+        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
+                "drops": data.get("drops", 0),
+                **{k: data[k] for k in ("protocols", "tcp_flags", "flow_map", "mirrored",
+                                        "triggers", "top_flows") if k in data}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intf", required=True)
+    parser.add_argument("--mode", choices=list(MODES), default="none")
+    parser.add_argument("--mirror-ifindex", type=int, default=0)
+    parser.add_argument("--flows", type=int, default=1024, help="LRU flow map entries")
+    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--stats", type=Path, required=True)
+    run_loader(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""CPU and memory of a tap's processes, from /proc."""
+
+import os
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds used so far by pids (gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of pids in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1])
+        except OSError:
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle or iowait) since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / TICKS
+
+
+class CpuMeter:
+    """CPU share of pids over an interval: % of one core and % of the machine."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.start = (time.monotonic(), cpu_seconds(pids), machine_busy_seconds())
+
+    def read(self) -> dict[str, float]:
+        wall = time.monotonic() - self.start[0]
+        used = cpu_seconds(self.pids) - self.start[1]
+        busy = machine_busy_seconds() - self.start[2]
+        cores = os.cpu_count() or 1
+        wall = max(wall, 1e-6)
+        return {"cpu_pct_core": 100 * used / wall, "cpu_pct_node": 100 * used / wall / cores,
+                "machine_busy_pct": 100 * busy / wall / cores}

@@ -1,0 +1,106 @@
+"""Taps on a running lab: attach, detach, list, stats (what ``taplab tap`` does).
+
+    tap = attach(lab, "pod1", "sidecar", collector="pod3", vni=42)
+    stats(lab, tap["id"])  # packets, bytes, drops, cpu_pct, mem_mb, ...
+    detach(lab, tap["id"])
+"""
+
+import importlib
+import time
+from typing import Any
+
+from taplab.taps import collector as collectors
+from taplab.taps.base import KINDS, Tap
+from taplab.taps.target import resolve
+
+from taplab import capabilities
+from taplab.errors import UserError
+
+MODULES = ("sidecar", "tc_mirred", "ebpf", "pcap")
+DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots": 4096,
+                            "interval": 0.5, "snaplen": 262144, "size_mb": 10, "files": 4}
+
+
+def kinds() -> dict[str, type[Tap]]:
+    for module in MODULES:
+        importlib.import_module(f"taplab.taps.{module}")
+    return KINDS
+
+
+def _tap(lab, record: dict) -> Tap:
+    return kinds()[record["kind"]](lab, record)
+
+
+def records(lab) -> dict[str, dict]:
+    return lab.meta.get("taps", {})
+
+
+def _next_id(lab) -> str:
+    used = records(lab)
+    n = 1
+    while f"tap{n}" in used:
+        n += 1
+    return f"tap{n}"
+
+
+def attach(lab, spec: str, kind: str, collector: str | None = None,
+           collector_pcap: bool = False, **options) -> dict:
+    """Attach a tap of kind to NODE[:INTF]; return its record (with its id)."""
+    if kind not in kinds():
+        raise UserError(f"unknown tap kind '{kind}': choose one of {', '.join(sorted(KINDS))}.")
+    cls = KINDS[kind]
+    for feature in cls.needs:
+        capabilities.require(feature)
+    options = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    target = resolve(lab, spec, host_side=cls.host_side)
+    for other in records(lab).values():
+        if (other["target"]["netns"], other["target"]["intf"]) == (target.netns, target.intf):
+            raise UserError(f"{target.node}:{target.intf} already has tap {other['id']} "
+                            f"({other['kind']}); detach it first.")
+    record = {"id": _next_id(lab), "kind": kind, "target": vars(target), "options": options,
+              "resources": [], "pids": [], "attached": time.time(), "collector": None}
+    tap = cls(lab, record)
+    if tap.mirrors:
+        if not collector:
+            raise UserError(f"a {kind} tap sends copies to a collector: "
+                            "name the node with --collector NODE.")
+        info = collectors.ensure(lab, collector, pcap=collector_pcap)
+        record.update(collector=collector, collector_ip=info["ip"])
+    try:
+        tap.attach()
+    except BaseException:
+        tap.detach()
+        if record["collector"]:
+            collectors.release(lab, record["collector"])
+        raise
+    lab.set_meta(taps={**records(lab), record["id"]: record})
+    return record
+
+
+def get(lab, tap_id: str) -> dict:
+    taps = records(lab)
+    if tap_id not in taps:
+        known = ", ".join(sorted(taps)) or "none"
+        raise UserError(f"no tap '{tap_id}' in lab {lab.id} (taps: {known}).")
+    return taps[tap_id]
+
+
+def detach(lab, tap_id: str) -> dict:
+    """Remove a tap and everything it created; stop its collector if now unused."""
+    record = get(lab, tap_id)
+    _tap(lab, record).detach()
+    lab.set_meta(taps={k: v for k, v in records(lab).items() if k != tap_id})
+    if record["collector"]:
+        collectors.release(lab, record["collector"])
+    return record
+
+
+def stats(lab, tap_id: str) -> dict:
+    """A tap's live counters, CPU and memory, and its collector's counters."""
+    record = get(lab, tap_id)
+    result = _tap(lab, record).stats()
+    if record["collector"]:
+        info = lab.meta.get("collectors", {}).get(record["collector"])
+        if info:
+            result["collector"] = collectors.read(info)
+    return result

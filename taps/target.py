@@ -1,0 +1,62 @@
+"""Where a tap attaches: ``NODE[:INTF]`` resolved to a namespace and an interface.
+
+Taps that belong on the host side of a pod (``ebpf``, ``xdp-flowtable``) given
+a pod move to the peer of the pod's veth, in the node's namespace::
+
+    pod1 [pod1-eth0] ==veth== [node1-eth1] node1   <- ebpf attaches here
+"""
+
+import json
+from dataclasses import dataclass
+
+from taplab.errors import UserError
+
+
+@dataclass(frozen=True)
+class Target:
+    node: str
+    netns: str
+    intf: str
+
+
+def links(lab, node: str) -> list[dict]:
+    """``ip -j link`` of a node."""
+    return json.loads(lab.sh(node, ["ip", "-j", "link", "show"]) or "[]")
+
+
+def _default_intf(lab, node: str) -> str:
+    for link in links(lab, node):
+        if link["ifname"] != "lo" and "link_index" in link:
+            return link["ifname"]
+    raise UserError(f"node '{node}' has no veth interface to tap; give one as {node}:INTF.")
+
+
+def _peer(lab, node: str, intf: str) -> Target | None:
+    """The other end of a veth, when it is a bridge port in another node of the lab."""
+    mine = next(link for link in links(lab, node) if link["ifname"] == intf)
+    if "link_netnsid" not in mine or mine.get("master"):
+        return None
+    for other in lab.meta.get("nodes", {}):
+        if other == node:
+            continue
+        for link in links(lab, other):
+            if (link["ifindex"] == mine["link_index"] and link.get("master")
+                    and link.get("link_index") == mine["ifindex"]):
+                return Target(other, lab.netns(other), link["ifname"])
+    return None
+
+
+def resolve(lab, spec: str, host_side: bool = False) -> Target:
+    """NODE[:INTF] in lab; with host_side, a pod's default veth becomes its peer."""
+    node, _, intf = spec.partition(":")
+    netns = lab.netns(node)
+    if intf:
+        if not any(link["ifname"] == intf for link in links(lab, node)):
+            raise UserError(f"node '{node}' has no interface '{intf}'.")
+        return Target(node, netns, intf)
+    intf = _default_intf(lab, node)
+    if host_side:
+        peer = _peer(lab, node, intf)
+        if peer is not None:
+            return peer
+    return Target(node, netns, intf)
