@@ -29,7 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in pkgutil.iter_modules(commands.__path__):
         importlib.import_module(f"taplab.commands.{module.name}").register(sub)
+    for command in sub.choices.values():
+        _share_examples(command)
     return parser
+
+
+def _share_examples(parser: argparse.ArgumentParser) -> None:
+    """Give nested subcommands without examples (``tap attach``) their parent's
+    examples that use them."""
+    nested = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if nested is None or not parser.epilog:
+        return
+    command = parser.prog.split(" ", 1)[1]
+    for name, child in nested.choices.items():
+        lines = [ln for ln in parser.epilog.splitlines()[1:]
+                 if f"{command} {name}" in ln]
+        if lines and not child.epilog:
+            child.epilog = "examples:\n" + "\n".join(lines)
+            child.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: list[str] | None = None) -> int:

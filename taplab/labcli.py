@@ -10,6 +10,7 @@ returns non-zero, or the command is unknown. taplab commands (``tap``,
     taplab> tap attach pod2 --kind ebpf
 """
 
+import re
 import shlex
 import sys
 from cmd import Cmd
@@ -17,10 +18,17 @@ from select import poll
 
 from mininet.cli import CLI
 from mininet.log import error, output
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from taplab.errors import UserError
+from taplab.output import console
 
 LAB_COMMANDS = ("tap", "attack", "traffic", "lambda", "detect", "measure", "topo")
+# Examples for Mininet's own commands; taplab commands take theirs from their help.
+MININET_EXAMPLES = {"pingall": "pingall", "nodes": "nodes", "net": "net",
+                    "dump": "dump", "links": "links", "sh": "sh ovs-vsctl show",
+                    "py": "py lab.meta['pods']", "exit": "exit"}
 
 
 class LabCLI(CLI):
@@ -107,7 +115,13 @@ class LabCLI(CLI):
             argv += ["--lab", self.lab.id]
         try:
             args = self.parser.parse_args(argv)
-            code = args.func(args) if getattr(args, "func", None) else 2
+            if not getattr(args, "func", None):
+                code = 2
+            else:
+                with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                              TimeElapsedColumn(), console=console, transient=True) as bar:
+                    bar.add_task(line)
+                    code = args.func(args)
         except SystemExit as exc:  # argparse: usage error or --help
             code = exc.code or 0
         except UserError as exc:
@@ -116,15 +130,31 @@ class LabCLI(CLI):
         if code:
             self.failed = True
 
+    def example(self, name: str) -> str:
+        """One example line for a command, as typed at this prompt."""
+        if name in MININET_EXAMPLES:
+            return MININET_EXAMPLES[name]
+        sub = self._subcommands().get(name)
+        lines = (sub.epilog or "").splitlines() if sub else []
+        typed = [ln.strip()[len(self.prompt):] for ln in lines
+                 if ln.strip().startswith(self.prompt)]
+        shell = [ln.strip().split("taplab ", 1)[1] for ln in lines if "taplab " + name in ln]
+        return re.split(r"\s{2,}", (typed or shell or [name])[0])[0]
+
     def do_help(self, arg):
-        """help [COMMAND]: list commands, or show one with an example."""
+        """help [COMMAND]: list commands with an example each, or show one command."""
         if arg in LAB_COMMANDS and arg in self._subcommands():
             self._subcommands()[arg].print_help()
             return
-        super().do_help(arg)
-        if not arg:
-            output("taplab commands (help NAME for usage and an example):\n  "
-                   + "  ".join(c for c in LAB_COMMANDS if c in self._subcommands()) + "\n")
+        if arg:
+            super().do_help(arg)
+            return
+        table = Table("command", "example", title="lab CLI commands (help NAME for more)",
+                      box=None, title_justify="left")
+        for name in (*MININET_EXAMPLES, *(c for c in LAB_COMMANDS if c in self._subcommands())):
+            table.add_row(name, self.example(name))
+        table.add_row("NODE CMD", "pod1 ping -c1 pod2   (any command, in a node)")
+        console.print(table)
 
     def completenames(self, text, *ignored):
         names = super().completenames(text, *ignored)

@@ -7,7 +7,7 @@ import shlex
 import pytest
 
 from taplab.cli import build_parser
-from tests.conftest import taplab
+from tests.conftest import needs, taplab
 
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -87,3 +87,16 @@ def test_help_from_the_shell_shows_an_example():
     assert result.returncode == 0
     assert "usage: taplab demo" in result.stdout
     assert "sudo taplab demo" in examples(result.stdout)[0]
+
+
+@needs("iptables")
+def test_lab_cli_help_gives_an_example_for_every_taplab_command():
+    from taplab.labcli import LAB_COMMANDS
+
+    result = taplab("lab", "cluster", "--run", "help", "--run", "help measure")
+    assert result.returncode == 0, result.stdout + result.stderr
+    present = [c for c in LAB_COMMANDS if c in _subparsers(build_parser())]
+    assert "measure" in present
+    for name in present:  # "measure   measure pod1 pod3 --rate 100M"
+        assert re.search(rf"^\s*{name}\s+{name} \S", result.stdout, re.M), name
+    assert "usage: taplab measure" in result.stdout
