@@ -8,6 +8,7 @@ tool inside that node's named network namespace, so grading changes nothing.
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from taplab.lab import LabHandle
@@ -22,6 +23,29 @@ try:
     s.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
 except ConnectionRefusedError: print("refused")
 except OSError: print("timeout")
+"""
+
+# Receive one TCP connection on a port and print how many bytes arrived.
+_RECEIVE = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(float(sys.argv[2]))
+print("listening", flush=True)
+total = 0
+try:
+    conn, _ = s.accept(); conn.settimeout(float(sys.argv[2]))
+    while data := conn.recv(65536):
+        total += len(data)
+except OSError:
+    pass
+print(total)
+"""
+
+# Connect and send n bytes.
+_SEND = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[4]))
+s.sendall(b"x" * int(sys.argv[3])); s.close()
 """
 
 # Send HTTP GETs and print each answer's body (or the error) on one line.
@@ -131,3 +155,44 @@ class LiveLab:
         out = self.sh(node, sys.executable, "-c", _HTTP_GET, url, str(times),
                       timeout=10 + 3 * times)
         return out.strip().splitlines()
+
+    def tcp_transfer(self, src: str, dst: str, dst_ip: str, nbytes: int, port: int = 5201,
+                     timeout: float = 5.0) -> int:
+        """Bytes that arrived at dst when src sent nbytes over one TCP connection."""
+        receiver = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns(dst), sys.executable, "-c", _RECEIVE, str(port),
+             str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            if receiver.stdout.readline().strip() != "listening":
+                return 0
+            self.sh(src, sys.executable, "-c", _SEND, dst_ip, str(port), str(nbytes),
+                    str(timeout), timeout=timeout + 5)
+            out, _ = receiver.communicate(timeout=timeout + 5)
+            return int(out.strip() or 0)
+        finally:
+            receiver.kill()
+            receiver.wait()
+
+    def capture(self, node: str, dev: str, bpf: str, trigger: Callable[[], object],
+                count: int = 2, timeout: float = 5.0) -> list:
+        """Packets (scapy) seen on node's dev matching bpf while trigger() runs."""
+        from scapy.utils import rdpcap
+
+        path = self.handle.workdir / f"grade-{node}-{dev}.pcap"
+        tcpdump = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns(node), "tcpdump", "-i", dev, "-n", "-U",
+             "-c", str(count), "-w", str(path), bpf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            tcpdump.stderr.readline()  # "listening on ..." once the capture is open
+            trigger()
+            tcpdump.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            tcpdump.terminate()
+            tcpdump.wait()
+        try:
+            return list(rdpcap(str(path))) if path.exists() else []
+        finally:
+            path.unlink(missing_ok=True)
