@@ -89,9 +89,11 @@ class Tap:
     def sh(self, *argv: str) -> str:
         return self.lab.sh(self.target.node, list(argv))
 
-    def start(self, argv: list[str], node: str | None = None) -> Popen:
-        """Start a process in the tap's node (recorded in the lab and the tap)."""
-        proc = self.lab.popen(argv, node=node or self.target.node, log=f"{self.id}.log")
+    def start(self, argv: list[str], in_node: bool = True) -> Popen:
+        """Start a process in the tap's node, or in the root namespace (recorded in
+        the lab and in the tap)."""
+        node = self.target.node if in_node else None
+        proc = self.lab.popen(argv, node=node, log=f"{self.id}.log")
         self.record["pids"].append(proc.pid)
         try:
             started = ProcessId.of(proc.pid).started

@@ -1,0 +1,145 @@
+"""The ``xdp-flowtable`` tap: the published XDP flow table and its polling agent.
+
+xdp_flowtable.c keeps a fixed array of flows indexed by a hash of the 5-tuple
+(packets, bytes, SYN, RST, empty UDP; "keep if recent, else overwrite";
+collisions counted). The agent polls the table every ``--interval`` seconds
+(2 s as published), writes the counters and, when the lab runs a lambda
+server, sends every flow as a telemetry flow record (``controllers/telemetry``),
+which the server delivers to lambdas as ``telemetry`` events.
+
+The agent starts in the root namespace, opens its telemetry socket there (the
+lambda server listens on the root namespace's loopback), then enters the node's
+namespace to load and attach the program (XDP generic mode: ingress only, so on
+a pod's host-side veth it sees what the pod sends)::
+
+    python -m taplab.taps.xdp_flowtable --netns t1ab-s1 --intf s1-eth1 --interval 2 \\
+        --stats /run/taplab/labs/t1ab/tap1.json --telemetry-lab t1ab --switch-id 1
+"""
+
+import argparse
+import ctypes
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from taplab.controllers.telemetry import FlowRecord, TelemetrySender, flow_event
+from taplab.taps.base import Tap, tap_kind, write_stats
+
+from taplab.lab import LabHandle
+from taplab.shell import run
+
+CLONE_NEWNET = 0x40000000
+STATS = ("collisions", "overwrites", "not_ip")
+
+
+def enter_netns(name: str) -> None:
+    """Move this (single-threaded) process into named network namespace name."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {name} failed")
+    finally:
+        os.close(fd)
+
+
+def read_table(bpf) -> tuple[list[dict], dict[str, int]]:
+    """The occupied slots as flow dicts, and the program's counters."""
+    flows = []
+    for _slot, e in bpf["table"].items():
+        if e.packets:
+            flows.append({"src": socket.inet_ntoa(e.key.saddr.to_bytes(4, "little")),
+                          "dst": socket.inet_ntoa(e.key.daddr.to_bytes(4, "little")),
+                          "proto": e.key.proto, "sport": e.key.sport, "dport": e.key.dport,
+                          "packets": e.packets, "bytes": e.bytes, "syn": e.syn, "rst": e.rst,
+                          "empty_udp": e.empty_udp})
+    table = bpf["stats"]
+    counts = {name: int(sum(table[table.Key(i)])) for i, name in enumerate(STATS)}
+    return flows, counts
+
+
+def run_agent(args) -> None:
+    sender = None
+    if args.telemetry_lab:
+        sender = TelemetrySender.for_lab(LabHandle.find(args.telemetry_lab), args.switch_id)
+    enter_netns(args.netns)
+    from bcc import BPF
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    source = (Path(__file__).parent / "xdp_flowtable.c").read_text()
+    bpf = BPF(text=source, cflags=[f"-DSLOTS={args.slots}",
+                                   f"-DRECENT_NS={int(args.recent * 1e9)}ULL"])
+    bpf.attach_xdp(args.intf, bpf.load_func("taplab_xdp_ft", BPF.XDP), BPF.XDP_FLAGS_SKB_MODE)
+    polls = sent = 0
+    try:
+        while True:
+            flows, counts = read_table(bpf)
+            if sender and flows:
+                sent += sender.send([flow_event(FlowRecord(**f)) for f in flows])
+            polls += 1
+            top = sorted(flows, key=lambda f: -f["packets"])[:20]
+            write_stats(args.stats, {
+                "packets": sum(f["packets"] for f in flows),
+                "bytes": sum(f["bytes"] for f in flows), "drops": counts["collisions"],
+                **counts, "occupancy": len(flows), "slots": args.slots, "polls": polls,
+                "telemetry_transactions": sent, "flows": top})
+            if stop:
+                break
+            deadline = time.monotonic() + args.interval
+            while not stop and time.monotonic() < deadline:
+                time.sleep(min(0.05, args.interval))
+    finally:
+        bpf.remove_xdp(args.intf, BPF.XDP_FLAGS_SKB_MODE)
+
+
+@tap_kind
+class XdpFlowtableTap(Tap):
+    kind = "xdp-flowtable"
+    needs = ("bcc", "xdp")
+    host_side = True
+    sees = "from-pod"
+
+    def attach(self) -> None:
+        argv = [sys.executable, "-m", "taplab.taps.xdp_flowtable",
+                "--netns", self.target.netns, "--intf", self.target.intf,
+                "--slots", str(self.options["slots"]), "--interval", str(self.options["interval"]),
+                "--stats", str(self.stats_path)]
+        if "telemetry_port" in (self.lab.meta.get("controller") or {}):
+            argv += ["--telemetry-lab", self.lab.id,
+                     "--switch-id", str(int(self.id.removeprefix("tap")))]
+        self.wait_ready(self.start(argv, in_node=False))
+
+    def detach(self) -> None:
+        super().detach()
+        # The agent removes its program on SIGTERM; after a SIGKILL this does.
+        run(["ip", "link", "set", "dev", self.target.intf, "xdpgeneric", "off"],
+            check=False, netns=self.target.netns)
+
+    def counters(self) -> dict:
+        data = self.read_stats_file()
+        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
+                "drops": data.get("drops", 0),
+                **{k: data[k] for k in (*STATS, "occupancy", "slots", "polls",
+                                        "telemetry_transactions", "flows") if k in data}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--netns", required=True)
+    parser.add_argument("--intf", required=True)
+    parser.add_argument("--slots", type=int, default=4096)
+    parser.add_argument("--recent", type=float, default=2.0,
+                        help="seconds a slot's flow is kept against colliding flows")
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--telemetry-lab", help="send telemetry to this lab's lambda server")
+    parser.add_argument("--switch-id", type=int, default=1)
+    run_agent(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
