@@ -18,8 +18,8 @@ from taplab import capabilities
 from taplab.errors import UserError
 
 
-class SensorLog:
-    """A lab process printing JSON rows to a file, read incrementally."""
+class ProcessLog:
+    """A lab process printing JSON rows (and a `# ready` line) to a file, read incrementally."""
 
     def __init__(self, lab, path: Path, proc):
         self.lab, self.path, self.proc = lab, path, proc
@@ -34,7 +34,7 @@ class SensorLog:
                 break
             time.sleep(0.05)
         tail = self.path.read_text(errors="replace")[-300:] if self.path.exists() else ""
-        raise UserError(f"the sensor {self.path.name} did not start: {tail.strip() or 'no output'}")
+        raise UserError(f"{self.path.name} did not start: {tail.strip() or 'no output'}")
 
     def rows(self) -> list[list]:
         """The complete rows printed since the last call."""
@@ -59,22 +59,23 @@ class SensorLog:
                 self.proc.wait()
 
 
-def start_module(lab, node: str, module: str, name: str, *args: str) -> SensorLog:
-    """Run ``python -m taplab.detectors.<module>`` in node; its log in the workdir."""
+def start_module(lab, node: str, module: str, name: str, *args: str) -> ProcessLog:
+    """Run ``python -m <module>`` in node, log in the workdir; return once it is ready."""
     log = f"{name}-{node}-{time.time_ns()}.jsonl"
-    proc = lab.popen([sys.executable, "-m", f"taplab.detectors.{module}", *args],
+    proc = lab.popen([sys.executable, "-m", module, *args],
                      node=node, log=log, grace=2.0)
-    sensor = SensorLog(lab, lab.workdir / log, proc)
+    sensor = ProcessLog(lab, lab.workdir / log, proc)
     sensor.wait_ready()
     return sensor
 
 
-def start_sensor(lab, node: str) -> SensorLog:
+def start_sensor(lab, node: str) -> ProcessLog:
     """The packet sensor in node's namespace (see ``taplab.detectors.sensor``)."""
-    return start_module(lab, node, "sensor", "sensor")
+    return start_module(lab, node, "taplab.detectors.sensor", "sensor")
 
 
-def start_syn_counter(lab, node: str, interval: float = 0.2) -> SensorLog:
+def start_syn_counter(lab, node: str, interval: float = 0.2) -> ProcessLog:
     """The in-kernel SYN counter in node's namespace (see ``taplab.detectors.ebpf_syn``)."""
     capabilities.require("tc_bpf")
-    return start_module(lab, node, "ebpf_syn", "synctr", "--interval", str(interval))
+    return start_module(lab, node, "taplab.detectors.ebpf_syn", "synctr",
+                        "--interval", str(interval))
