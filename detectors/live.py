@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from taplab.detectors.catalog import Detection, feed, tick
+from taplab.detectors.cusum import CusumSynFlood
+from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.observation import Observation
 
 from taplab import capabilities
@@ -79,3 +82,49 @@ def start_syn_counter(lab, node: str, interval: float = 0.2) -> ProcessLog:
     capabilities.require("tc_bpf")
     return start_module(lab, node, "taplab.detectors.ebpf_syn", "synctr",
                         "--interval", str(interval))
+
+
+class LiveDetection:
+    """Detectors running on a live sensor in a lab node (and, optionally, the eBPF counter).
+
+        live = LiveDetection(lab, "node1", catalog.create(), ebpf=True).start()
+        while ...: for det in live.poll(): print(det)
+        live.stop()
+
+    The eBPF counter's rows feed a CUSUM detector of its own, named ``cusum-ebpf``.
+    """
+
+    def __init__(self, lab, node: str, detectors: list, ebpf: bool = False,
+                 interval: float = 0.2):
+        self.lab, self.node, self.detectors = lab, node, detectors
+        self.ebpf, self.interval = ebpf, interval
+        self.sensor: ProcessLog | None = None
+        self.counter: ProcessLog | None = None
+        self.kernel_cusum = CusumSynFlood(interval=interval)
+        self.observations: list[Observation] = []
+        self.detections: list[Detection] = []
+
+    def start(self) -> "LiveDetection":
+        if self.ebpf:
+            self.counter = start_syn_counter(self.lab, self.node, self.interval)
+        self.sensor = start_sensor(self.lab, self.node)
+        return self
+
+    def poll(self) -> list[Detection]:
+        """Feed what the sensors printed since the last poll; the new detections."""
+        found = []
+        for obs in self.sensor.observations():
+            self.observations.append(obs)
+            found += feed(self.detectors, obs)
+        found += tick(self.detectors, time.time())
+        if self.counter is not None:
+            for row in self.counter.rows():
+                found += [Detection(row[0], "cusum-ebpf", a)
+                          for a in counts_into(self.kernel_cusum, row)]
+        self.detections += found
+        return found
+
+    def stop(self) -> None:
+        for log in (self.sensor, self.counter):
+            if log is not None:
+                log.stop()

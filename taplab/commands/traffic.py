@@ -1,0 +1,90 @@
+"""``taplab traffic ...``: benign traffic in a running lab, with ground truth.
+
+Every run writes its ground truth (JSON) into the lab's workdir and ``--out``.
+"""
+
+from taplab.commands import subcommand
+from taplab.lab import LabHandle
+from taplab.output import console, print_json
+from taplab.traffic import benign, groundtruth
+from taplab.traffic.groundtruth import GroundTruth
+
+
+def common(p) -> None:
+    p.add_argument("--lab", help="lab id (default: the only running lab)")
+    p.add_argument("--out", metavar="DIR", help="also write the ground truth here")
+    p.add_argument("--json", action="store_true", help="print the ground truth as JSON")
+
+
+def report(args, lab, truth: GroundTruth) -> int:
+    """Print a finished run and where its ground truth is."""
+    if args.json:
+        print_json(truth.as_dict())
+        return 0
+    role = "attacker" if truth.malicious else "client"
+    console.print(f"[bold]{truth.kind}[/] by {truth.tool}: {role} {truth.attacker} "
+                  f"({', '.join(truth.attacker_ips)}) -> {', '.join(truth.targets[:4])}"
+                  f"{' ...' if len(truth.targets) > 4 else ''}, "
+                  f"{truth.end - truth.start:.1f}s, rate {truth.rate} {truth.rate_unit}")
+    console.print(f"  command: {truth.command}", highlight=False)
+    console.print(f"  ground truth: {groundtruth.folder(lab)}"
+                  + (f" and {args.out}" if args.out else ""), highlight=False)
+    return 0
+
+
+def register(sub) -> None:
+    p = subcommand(sub, "traffic", "run benign traffic in a lab (writes ground truth)",
+                   ["sudo taplab traffic iperf pod3 pod2 --time 5 --rate 20M",
+                    "sudo taplab traffic http pod3 pod2 --rate 200 --concurrency 20 "
+                    "--error-ratio 0.1",
+                    "sudo taplab traffic busy pod4 pod2 --rate 100"])
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    ip = subcommand(kinds, "iperf", "one iperf3 TCP flow", ["sudo taplab traffic iperf pod3 pod2"])
+    ip.add_argument("client")
+    ip.add_argument("server")
+    ip.add_argument("--time", type=float, default=5, help="seconds (default 5)")
+    ip.add_argument("--rate", default="20M", help="iperf3 -b rate (default 20M; 0: unlimited)")
+    ip.add_argument("--port", type=int, default=5201)
+    for name, what, rate, concurrency in (
+            ("http", "HTTP load: requests over concurrent keep-alive connections", 200, 20),
+            ("busy", "busy but benign: many short successful connections to one service",
+             100, None)):
+        hp = subcommand(kinds, name, what, [f"sudo taplab traffic {name} pod3 pod2"])
+        hp.add_argument("client")
+        hp.add_argument("server", help="node running the HTTP server (started if needed)")
+        hp.add_argument("--port", type=int, default=80)
+        hp.add_argument("--rate", type=float, default=rate, help=f"requests/s (default {rate})")
+        hp.add_argument("--time", type=float, default=5, help="seconds (default 5)")
+        hp.add_argument("--error-ratio", type=float, default=0.0,
+                        help="share of 500 answers if the server is started now (default 0)")
+        if concurrency:
+            hp.add_argument("--concurrency", type=int, default=concurrency)
+    for q in kinds.choices.values():
+        common(q)
+    p.set_defaults(func=run)
+
+
+def ensure_http_server(lab, node: str, port: int, error_ratio: float) -> None:
+    """Start the HTTP server in node unless this lab already runs one there on port."""
+    running = lab.meta.get("http_servers", {}).get(node)
+    if not running or running["port"] != port:
+        benign.http_server(lab, node, port, error_ratio)
+
+
+def run(args) -> int:
+    lab = LabHandle.find(args.lab)
+    if args.kind == "iperf":
+        with console.status(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
+            truth = benign.iperf_flow(lab, args.client, args.server, args.time,
+                                      None if args.rate == "0" else args.rate, args.port,
+                                      out=args.out)
+        return report(args, lab, truth)
+    ensure_http_server(lab, args.server, args.port, args.error_ratio)
+    with console.status(f"{args.kind} {args.client} -> {args.server} for {args.time:g}s ..."):
+        if args.kind == "http":
+            truth = benign.http_load(lab, args.client, args.server, args.port, args.rate,
+                                     args.concurrency, args.time, out=args.out)
+        else:
+            truth = benign.busy_client(lab, args.client, args.server, args.port, args.rate,
+                                       args.time, out=args.out)
+    return report(args, lab, truth)
