@@ -32,8 +32,7 @@ def flow(dp, match: dict | None = None, actions: Sequence = (), table: int = POL
         datapath=dp, table_id=table, priority=priority, match=parser.OFPMatch(**(match or {})),
         instructions=inst, idle_timeout=idle, hard_timeout=hard,
         command=ofp.OFPFC_ADD if command is None else command,
-        buffer_id=ofp.OFP_NO_BUFFER if buffer_id is None else buffer_id,
-        flags=ofp.OFPFF_SEND_FLOW_REM if hard or idle else 0)
+        buffer_id=ofp.OFP_NO_BUFFER if buffer_id is None else buffer_id)
 
 
 def to_controller(dp, max_len: int | None = None):

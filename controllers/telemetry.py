@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 V1, V2 = 1, 2
 MAX_TRANSACTION = 1435
@@ -69,9 +70,8 @@ class Rejected(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class TelemetryEvent:
-    """One event of a transaction: its id, ack flag and payload bytes."""
+class TelemetryEvent(NamedTuple):
+    """One event of a transaction: its id, payload bytes and ack flag."""
 
     event_id: int
     payload: bytes
@@ -217,8 +217,9 @@ class TransactionReceiver:
         except Rejected as rej:
             self.counts[rej.reason] += 1
             raise
-        self.counts["transactions"] += 1
-        self.counts["events"] += len(tx.events)
+        if not tx.duplicate:
+            self.counts["transactions"] += 1
+            self.counts["events"] += len(tx.events)
         return tx
 
     def _parse(self, data: bytes, addr) -> Transaction:
@@ -263,7 +264,7 @@ def _events(data: bytes, count: int, end: int) -> list[TelemetryEvent]:
             raise Rejected("truncated")
         if ack > 1:
             raise Rejected("malformed")
-        events.append(TelemetryEvent(event_id, data[offset:offset + length], bool(ack)))
+        events.append(TelemetryEvent(event_id, data[offset:offset + length], ack == 1))
         offset += length
     if offset != end:
         raise Rejected("malformed")

@@ -1,0 +1,49 @@
+"""Talks to a running lab's lambda server over its HTTP API (see ``lambda_api``)."""
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from taplab.errors import UserError
+
+
+class ControllerClient:
+    """The lambda server of one lab: URL and token from ``lab.meta["controller"]``."""
+
+    def __init__(self, url: str, token: str, lab_id: str = ""):
+        self.url, self.token, self.lab_id = url, token, lab_id
+
+    @classmethod
+    def for_lab(cls, lab) -> "ControllerClient":
+        meta = lab.meta.get("controller") or {}
+        if "api_url" not in meta:
+            raise UserError(f"lab {lab.id} runs no lambda server: start it with --switch ovs "
+                            "and the default controller apps.")
+        return cls(meta["api_url"], Path(meta["token_file"]).read_text().strip(), lab.id)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]
+            except (ValueError, KeyError):
+                message = f"HTTP {exc.code}"
+            raise UserError(message) from None
+        except OSError as exc:
+            raise UserError(f"the lambda server of lab {self.lab_id} does not answer at "
+                            f"{self.url} ({exc}).") from None
+
+    def load_file(self, path: str | Path) -> dict:
+        """Load (or replace) the lambda in a file; its name is the file's stem."""
+        path = Path(path)
+        try:
+            source = path.read_text()
+        except OSError as exc:
+            raise UserError(f"cannot read lambda file {path}: {exc.strerror}.") from None
+        return self.request("POST", "/lambdas", {"name": path.stem, "source": source})

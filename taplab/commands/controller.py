@@ -1,0 +1,59 @@
+"""``taplab controller run [APP ...]``: an os-ken controller in a managed process."""
+
+import time
+
+from taplab.commands import subcommand
+from taplab.controllers import runtime
+from taplab.controllers.api_client import ControllerClient
+from taplab.lab import Lab
+from taplab.output import console, print_json
+from taplab.procs import ProcessId
+
+
+def register(sub) -> None:
+    p = subcommand(sub, "controller", "run os-ken/Ryu controller apps",
+                   ["sudo taplab controller run ryu.app.simple_switch_13",
+                    "sudo taplab controller run my_app.py --port 6633",
+                    "sudo taplab controller run --lambda synflood.py"])
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = subcommand(actions, "run", "start apps (default: learning switch + lambda server) "
+                   "until Ctrl-C", ["sudo taplab controller run ryu.app.simple_switch_13"])
+    r.add_argument("apps", nargs="*", metavar="APP", help="app file or module name")
+    r.add_argument("--port", type=int, help="OpenFlow port (default 6653, or a free one)")
+    r.add_argument("--lambda", dest="lambdas", action="append", default=[], metavar="FILE",
+                   help="lambda file to load (repeatable; needs the lambda server)")
+    r.add_argument("--sample-rate", type=float, default=0.0,
+                   help="share of IPv4 flows copied to lambdas as packet_in (0..1)")
+    r.add_argument("--json", action="store_true", help="print the endpoints as JSON")
+    r.set_defaults(func=run)
+
+
+def run(args) -> int:
+    with Lab("controller", debug=args.debug) as lab:
+        runtime.start(lab, args.apps, port=args.port, sample_rate=args.sample_rate)
+        for path in args.lambdas:
+            ControllerClient.for_lab(lab).load_file(path)
+        meta = {"lab": lab.id, **lab.meta["controller"]}
+        if args.json:
+            print_json(meta)
+        else:
+            console.print(f"controller of lab {lab.id} listening on 127.0.0.1:"
+                          f"{meta['openflow_port']} (OpenFlow 1.3); log {meta['log']}")
+            if "api_url" in meta:
+                console.print(f"lambda API {meta['api_url']} (token in {meta['token_file']}); "
+                              f"telemetry udp/{meta['telemetry_port']}")
+            console.print("Ctrl-C stops it.")
+        proc_alive = _watch(meta["pid"])
+        return 0 if proc_alive else 1
+
+
+def _watch(pid: int) -> bool:
+    """Wait until Ctrl-C (True) or until the controller process dies (False)."""
+    controller = ProcessId.of(pid)
+    try:
+        while controller.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return True
+    console.print("[red]the controller exited[/]: see its log.")
+    return False
