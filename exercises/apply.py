@@ -37,7 +37,9 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           cwd=path.parent, env={**os.environ, "LAB": handle.id})
     if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines()
+                 if not line.startswith("Try `")]  # iptables' usage hint says nothing
+        last = lines[-1:] or ["no output"]
         raise UserError(f"{path.name} failed in {node} (exit {proc.returncode}): {last[0]}")
     return proc.stdout
 

@@ -42,8 +42,9 @@ class Exercise:
 
     @cached_property
     def title(self) -> str:
-        first = self.readme.splitlines()[0] if self.readme else self.slug
-        return first.lstrip("# ").strip()
+        readme = self.path / "README.md"
+        first = readme.read_text().splitlines()[:1] if readme.exists() else []
+        return first[0].lstrip("# ").strip() if first else f"Exercise {self.number}"
 
     @property
     def readme(self) -> str:

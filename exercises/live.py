@@ -48,7 +48,7 @@ s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.
 s.sendall(b"x" * int(sys.argv[3])); s.close()
 """
 
-# Send HTTP GETs and print each answer's body (or the error) on one line.
+# Send HTTP GETs and print each answer's body on one line; stop at the first error.
 _HTTP_GET = """
 import sys, urllib.request
 for _ in range(int(sys.argv[2])):
@@ -56,6 +56,7 @@ for _ in range(int(sys.argv[2])):
         print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip())
     except Exception as exc:
         print("error:", exc)
+        break
 """
 
 
@@ -151,7 +152,8 @@ class LiveLab:
         return out.strip().splitlines()[-1] if out.strip() else "timeout"
 
     def http_get(self, node: str, url: str, times: int = 1) -> list[str]:
-        """The body (or ``error: ...``) of each of ``times`` GET requests from node."""
+        """The body of each of ``times`` GET requests from node, up to the first
+        failure, which ends the list as ``error: ...``."""
         out = self.sh(node, sys.executable, "-c", _HTTP_GET, url, str(times),
                       timeout=10 + 3 * times)
         return out.strip().splitlines()
