@@ -135,6 +135,7 @@ class Tap:
     def detach(self) -> None:
         for resource in reversed(self.record["resources"]):
             remove(resource)
+        self.stats_path.unlink(missing_ok=True)
 
     def stats(self) -> dict[str, Any]:
         """Counters plus the CPU (average since attach) and memory of the tap's processes."""

@@ -101,8 +101,10 @@ def serve(stats: Path, port: int, interval: float, pcap: Path | None) -> None:
         except (TimeoutError, InterruptedError):
             pass
         now = time.monotonic()
-        if now >= next_write or stop:
+        if now >= next_write:
             write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
+            if writer:
+                writer.flush()
             next_write = now + interval
     write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
     if writer:

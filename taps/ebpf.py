@@ -68,9 +68,11 @@ def run_loader(args) -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     source = (Path(__file__).parent / "ebpf_tap.c").read_text()
+    collector = int.from_bytes(socket.inet_aton(args.collector or "0.0.0.0"), "little")
     bpf = BPF(text=source, cflags=[f"-DFLOW_ENTRIES={args.flows}", "-DMIRROR_ENTRIES=1024",
                                    f"-DMIRROR_MODE={MODES[args.mode]}",
-                                   f"-DMIRROR_IFINDEX={args.mirror_ifindex}"])
+                                   f"-DMIRROR_IFINDEX={args.mirror_ifindex}",
+                                   f"-DCOLLECTOR_IP={collector}"])
     fn = bpf.load_func("taplab_tap", BPF.SCHED_CLS)
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname=args.intf)[0]
@@ -95,8 +97,9 @@ class EbpfTap(Tap):
 
     def attach(self) -> None:
         intf, ns = self.target.intf, self.target.netns
-        ifindex = 0
+        ifindex, extra = 0, []
         if self.mirrors:
+            extra = ["--collector", self.record["collector_ip"]]
             device = f"vx{self.id}"
             self.add_vxlan_device(device)
             ifindex = int(self.sh("cat", f"/sys/class/net/{device}/ifindex"))
@@ -106,7 +109,7 @@ class EbpfTap(Tap):
                            "--mode", self.options["mirror"], "--mirror-ifindex", str(ifindex),
                            "--flows", str(self.options["flows"]),
                            "--interval", str(self.options["interval"]),
-                           "--stats", str(self.stats_path)])
+                           "--stats", str(self.stats_path), *extra])
         self.wait_ready(proc)
 
     def counters(self) -> dict:
@@ -122,6 +125,7 @@ def main() -> None:
     parser.add_argument("--intf", required=True)
     parser.add_argument("--mode", choices=list(MODES), default="none")
     parser.add_argument("--mirror-ifindex", type=int, default=0)
+    parser.add_argument("--collector", help="collector IPv4 address (its copies are skipped)")
     parser.add_argument("--flows", type=int, default=1024, help="LRU flow map entries")
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--stats", type=Path, required=True)

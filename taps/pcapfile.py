@@ -20,6 +20,9 @@ class PcapWriter:
         self.file.write(_RECORD.pack(int(now), int(now % 1 * 1e6), len(frame), len(frame)))
         self.file.write(frame)
 
+    def flush(self) -> None:
+        self.file.flush()
+
     def close(self) -> None:
         self.file.close()
 

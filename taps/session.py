@@ -36,10 +36,9 @@ def records(lab) -> dict[str, dict]:
 
 
 def _next_id(lab) -> str:
-    used = records(lab)
-    n = 1
-    while f"tap{n}" in used:
-        n += 1
+    """tap1, tap2, ...: never reused in a lab, so no file of an old tap is mistaken for it."""
+    n = lab.meta.get("taps_created", 0) + 1
+    lab.set_meta(taps_created=n)
     return f"tap{n}"
 
 
