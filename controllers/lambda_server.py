@@ -177,7 +177,7 @@ class LambdaServer:
                 sock.sendto(self.receiver.ack_for(tx), addr)
             if not tx.duplicate:
                 self._deliver("telemetry", ("telemetry_raw", arrival, tx.switch_id, None, None,
-                                            tx.events))
+                                            (tx.data, tx.end)))
 
     def _tick(self) -> None:
         interval = self.settings.timer_interval

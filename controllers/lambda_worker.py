@@ -33,7 +33,7 @@ import traceback
 from multiprocessing.connection import Connection
 
 from taplab.controllers.lambda_context import Context, LogBuffer
-from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record
+from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_events, iter_events
 
 from taplab.lambdas import Event
 
@@ -80,22 +80,27 @@ def handlers_of(name: str, source: str) -> dict[str, list]:
 
 
 def to_events(item: tuple) -> list[Event]:
-    """Events from a queued item; telemetry items carry raw (event id, payload) pairs."""
+    """Events from a queued item; telemetry items carry a checked raw transaction."""
     kind, arrival, dpid, src, dst, data = item
     if kind != "telemetry_raw":
         return [Event(kind, arrival, dpid, src, dst, data)]
-    events = []
-    for event_id, payload, _ack in data:
-        if event_id == FLOW_RECORD:
-            r = decode_flow_record(payload)
-            events.append(Event("telemetry", arrival, dpid, r.src, r.dst, {
-                "proto": r.proto, "sport": r.sport, "dport": r.dport, "packets": r.packets,
-                "bytes": r.bytes, "syn": r.syn, "rst": r.rst, "empty_udp": r.empty_udp,
-                "event_id": event_id}))
-        else:
-            events.append(Event("telemetry", arrival, dpid, None, None,
-                                {"event_id": event_id, "payload": payload}))
-    return events
+    raw, end = data
+    rows = flow_events(raw, end)
+    if rows is not None:
+        ntoa = socket.inet_ntoa
+        return [_flow_event(arrival, dpid, ntoa(r[3]), ntoa(r[4]), *r[5:]) for r in rows]
+    return [_flow_event(arrival, dpid, *decode_flow_record(e.payload))
+            if e.event_id == FLOW_RECORD else
+            Event("telemetry", arrival, dpid, None, None,
+                  {"event_id": e.event_id, "payload": e.payload})
+            for e in iter_events(raw, end)]
+
+
+def _flow_event(arrival, dpid, src, dst, proto, sport, dport, packets, nbytes, syn, rst,
+                empty_udp) -> Event:
+    return Event("telemetry", arrival, dpid, src, dst, {
+        "proto": proto, "sport": sport, "dport": dport, "packets": packets, "bytes": nbytes,
+        "syn": syn, "rst": rst, "empty_udp": empty_udp, "event_id": FLOW_RECORD})
 
 
 class SharedTime:

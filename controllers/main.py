@@ -14,6 +14,8 @@ from taplab.controllers.settings import ENV, ControllerSettings
 
 def main(argv: list[str]) -> int:
     settings = ControllerSettings.load(argv[0])
+    # A short GIL switch interval lets the telemetry thread answer ACKs promptly.
+    sys.setswitchinterval(0.0005)
     os.environ[ENV] = os.path.abspath(argv[0])
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

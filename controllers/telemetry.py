@@ -55,6 +55,7 @@ TRAILER = struct.Struct("!Q")
 MAC_LEN = 32
 TRAILER_LEN = TRAILER.size + MAC_LEN
 MAX_EVENTS = 255
+MIN_RTO = 0.001
 WINDOW = 1024
 FLOW_RECORD = 1
 _FLOW = struct.Struct("!4s4sBHHQQIII")
@@ -81,8 +82,7 @@ class TelemetryEvent(NamedTuple):
         return EVENT_HEADER.pack(len(self.payload), self.event_id, int(self.ack)) + self.payload
 
 
-@dataclass(frozen=True)
-class FlowRecord:
+class FlowRecord(NamedTuple):
     """Counters of one 5-tuple, as the XDP flow table keeps them."""
 
     src: str
@@ -135,10 +135,14 @@ def build(version: int, switch_id: int, seq: int, events: Sequence[bytes],
     return body
 
 
-def pack(events: Sequence[bytes], version: int = V2) -> list[list[bytes]]:
+def pack(events: Sequence[bytes], version: int = V2) -> list[Sequence[bytes]]:
     """Split encoded events into groups that each fit in one transaction."""
     room = MAX_TRANSACTION - TX_HEADER.size - (TRAILER_LEN if version == V2 else 0)
-    groups: list[list[bytes]] = []
+    sizes = set(map(len, events))
+    if len(sizes) == 1 and (size := sizes.pop()) <= room:  # fixed-size events: slice
+        step = min(room // size, MAX_EVENTS)
+        return [events[i:i + step] for i in range(0, len(events), step)]
+    groups: list[Sequence[bytes]] = []
     current: list[bytes] = []
     used = 0
     for ev in events:
@@ -156,18 +160,21 @@ def pack(events: Sequence[bytes], version: int = V2) -> list[list[bytes]]:
 
 @dataclass
 class Transaction:
-    """A checked transaction: who sent it and its events."""
+    """A checked transaction: who sent it, its raw bytes (events end at ``end``)."""
 
     version: int
     switch_id: int
     seq: int
     epoch: int
-    events: list[TelemetryEvent]
+    count: int
+    data: bytes
+    end: int
+    wants_ack: bool
     duplicate: bool = False
 
     @property
-    def wants_ack(self) -> bool:
-        return any(e.ack for e in self.events)
+    def events(self) -> list[TelemetryEvent]:
+        return list(iter_events(self.data, self.end))
 
 
 class ReplayWindow:
@@ -219,7 +226,7 @@ class TransactionReceiver:
             raise
         if not tx.duplicate:
             self.counts["transactions"] += 1
-            self.counts["events"] += len(tx.events)
+            self.counts["events"] += tx.count
         return tx
 
     def _parse(self, data: bytes, addr) -> Transaction:
@@ -239,43 +246,64 @@ class TransactionReceiver:
             if not hmac.compare_digest(mac, data[end + TRAILER.size:]):
                 raise Rejected("forged")
             (epoch,) = TRAILER.unpack_from(data, end)
-        events = _events(data, count, end)
+        wants_ack = _check_events(data, count, end)
         sender = switch_id if version == V2 else (switch_id, addr)
-        if not self.window.check(sender, epoch, seq):
-            if not any(e.ack for e in events):
+        fresh = self.window.check(sender, epoch, seq)
+        if not fresh:
+            if not wants_ack:
                 raise Rejected("replayed")
             self.counts["duplicates"] += 1
-            return Transaction(version, switch_id, seq, epoch, events, duplicate=True)
-        return Transaction(version, switch_id, seq, epoch, events)
+        return Transaction(version, switch_id, seq, epoch, count, data, end, wants_ack,
+                           duplicate=not fresh)
 
     def ack_for(self, tx: Transaction) -> bytes:
         """The ACK datagram for a transaction."""
         return build(tx.version, tx.switch_id, tx.seq, [], self.key, tx.epoch)
 
 
-def _events(data: bytes, count: int, end: int) -> list[TelemetryEvent]:
-    events, offset = [], TX_HEADER.size
+def _check_events(data: bytes, count: int, end: int) -> bool:
+    """Check that count events fill data up to end exactly; return whether one wants an ACK."""
+    offset, acks, unpack = TX_HEADER.size, 0, EVENT_HEADER.unpack_from
     for _ in range(count):
         if offset + EVENT_HEADER.size > end:
             raise Rejected("truncated")
+        length, _event_id, ack = unpack(data, offset)
+        offset += EVENT_HEADER.size + length
+        acks |= ack
+    if offset > end:
+        raise Rejected("truncated")
+    if offset != end or acks > 1:
+        raise Rejected("malformed")
+    return acks == 1
+
+
+def iter_events(data: bytes, end: int):
+    """The events of a checked transaction, as TelemetryEvents."""
+    offset = TX_HEADER.size
+    while offset < end:
         length, event_id, ack = EVENT_HEADER.unpack_from(data, offset)
         offset += EVENT_HEADER.size
-        if offset + length > end:
-            raise Rejected("truncated")
-        if ack > 1:
-            raise Rejected("malformed")
-        events.append(TelemetryEvent(event_id, data[offset:offset + length], ack == 1))
+        yield TelemetryEvent(event_id, data[offset:offset + length], ack == 1)
         offset += length
-    if offset != end:
-        raise Rejected("malformed")
-    return events
+
+
+def flow_events(data: bytes, end: int) -> list[tuple] | None:
+    """Fast path: when a checked transaction holds only flow records, their fields
+    (length, event id, ack, src, dst as 4 bytes, proto, ...) decoded in one go; else None."""
+    body = memoryview(data)[TX_HEADER.size:end]
+    if len(body) % _FLOW_EVENT.size:
+        return None
+    rows = list(_FLOW_EVENT.iter_unpack(body))
+    if any(r[0] != _FLOW.size or r[1] != FLOW_RECORD for r in rows):
+        return None
+    return rows
 
 
 class TelemetrySender:
     """Sends events to a lambda server: without ACK, or stop-and-wait with ACK."""
 
     def __init__(self, addr: tuple[str, int], switch_id: int, key: bytes | None = None,
-                 version: int | None = None, loss: float = 0.0, ack_timeout: float = 0.02,
+                 version: int | None = None, loss: float = 0.0, ack_timeout: float = 0.05,
                  max_tries: int = 50, seed: int | None = None):
         self.addr, self.switch_id, self.key = addr, switch_id, key
         self.version = version or (V2 if key else V1)
@@ -283,6 +311,8 @@ class TelemetrySender:
         self.epoch = time.time_ns()
         self.seq = 0
         self.sent = self.dropped = self.retransmits = 0
+        self.srtt: float | None = None
+        self.rto = ack_timeout
         self._rng = random.Random(seed)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.connect(addr)
@@ -331,11 +361,14 @@ class TelemetrySender:
         return len(groups)
 
     def _send_until_acked(self, datagram: bytes, seq: int) -> None:
+        """Stop-and-wait with an adaptive timeout: 3 x smoothed RTT (at least MIN_RTO),
+        doubled on each retry up to ack_timeout; RTT measured on first tries only (Karn)."""
         for attempt in range(self.max_tries):
             if attempt:
                 self.retransmits += 1
             self._send(datagram)
-            deadline = time.monotonic() + self.ack_timeout
+            sent = time.monotonic()
+            deadline = sent + min(self.rto * 2 ** attempt, self.ack_timeout)
             while (left := deadline - time.monotonic()) > 0:
                 self.sock.settimeout(left)
                 try:
@@ -345,6 +378,10 @@ class TelemetrySender:
                 if self.loss and self._rng.random() < self.loss:
                     continue  # the ACK was lost on the way back
                 if self._is_ack(reply, seq):
+                    if not attempt:
+                        rtt = time.monotonic() - sent
+                        self.srtt = rtt if self.srtt is None else 0.875 * self.srtt + 0.125 * rtt
+                        self.rto = min(max(3 * self.srtt, MIN_RTO), self.ack_timeout)
                     return
         raise TimeoutError(f"no ACK for transaction {seq} after {self.max_tries} tries")
 
