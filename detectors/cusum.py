@@ -15,9 +15,11 @@ drift ``drift`` pulls y back to 0; a flood's unanswered SYNs make y climb.
 The default balance is FIN towards the destination: a flood at an open port is
 answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
-the newest interval in K. The alert names the source that sent the most SYNs
-to the destination while y climbed. It can also be fed per-interval counters
-directly (``observe_counts``), which is how the in-kernel eBPF counter uses it.
+the newest interval in K. The alert names the source that sent most of the
+interval's SYNs (none when no source sent half of them: spoofed sources);
+while the alarm lasts, a new source sending most SYNs is reported too. It can
+also be fed per-interval counters directly (``observe_counts``), which is how
+the in-kernel eBPF counter uses it.
 """
 
 from collections import Counter
@@ -35,6 +37,7 @@ class _Destination:
     y: float = 0.0
     mean_balance: float | None = None
     alarmed: bool = False
+    reported: set = field(default_factory=set)
     syn: int = 0
     balance: int = 0
     sources: Counter = field(default_factory=Counter)
@@ -79,18 +82,20 @@ class CusumSynFlood:
                 if alert:
                     alerts.append(alert)
                 dest.syn = dest.balance = 0
+                dest.sources.clear()
             self.bin_end += self.interval
         return alerts
 
-    def observe_counts(self, dst: str, syn: int, balance: int,
-                       top_source: str | None = None) -> list[Alert]:
+    def observe_counts(self, dst: str, syn: int, balance: int, top_source: str | None = None,
+                       top_count: int = 0) -> list[Alert]:
         """Feed one interval's counters for dst (from an in-kernel counter)."""
         dest = self.dests.setdefault(dst, _Destination())
         dest.syn, dest.balance = syn, balance
         if top_source:
-            dest.sources[top_source] += syn
+            dest.sources[top_source] = top_count
         alert = self._update(dst, dest)
         dest.syn = dest.balance = 0
+        dest.sources.clear()
         return [alert] if alert else []
 
     def _update(self, dst: str, dest: _Destination) -> Alert | None:
@@ -99,14 +104,18 @@ class CusumSynFlood:
         dest.y = max(0.0, dest.y + (syn_rate - balance_rate) / norm - self.drift)
         if dest.y == 0.0:
             dest.alarmed = False
-            dest.sources.clear()
+            dest.reported.clear()
             dest.mean_balance = (balance_rate if dest.mean_balance is None else
                                  (1 - self.smoothing) * dest.mean_balance
                                  + self.smoothing * balance_rate)
-        if dest.y > self.threshold and not dest.alarmed:
-            dest.alarmed = True
-            top = dest.sources.most_common(1)
-            return Alert("syn-flood", src=top[0][0] if top else None, dst=dst,
-                         detail=f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
-                                f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s")
-        return None
+        if dest.y <= self.threshold:
+            return None
+        top = dest.sources.most_common(1)
+        source = top[0][0] if top and top[0][1] * 2 >= dest.syn else None
+        if dest.alarmed and (source is None or source in dest.reported):
+            return None
+        dest.alarmed = True
+        dest.reported.add(source)
+        return Alert("syn-flood", src=source, dst=dst,
+                     detail=f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
+                            f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s")

@@ -6,7 +6,7 @@ SYNs towards it, SYN-ACKs from it, FINs and RSTs towards it (``syn_counter.c``).
 Needs bcc and tc eBPF (capability ``tc_bpf``). Attaches to every bridge port
 and uplink of the namespace (each frame counted once, as it enters), or to
 ``--iface``. Every interval it prints, per destination seen, one JSON row
-``[time, dst, syn, synack, fin, rst, top_syn_source]`` of the counts in that
+``[time, dst, syn, synack, fin, rst, top_syn_source, its_syns]`` of the counts in that
 interval; ``counts_into`` feeds them to the CUSUM detector. It removes its
 filters on exit.
 """
@@ -91,17 +91,17 @@ def poll(bpf, interval: float, out=sys.stdout) -> None:
         for dst, values in counts.items():
             old = previous.get(dst, (0, 0, 0, 0))
             deltas = [v - o for v, o in zip(values, old, strict=True)]
-            source = _addr(top[dst][0]) if dst in top else None
-            out.write(json.dumps([now, _addr(dst), *deltas, source]) + "\n")
+            source, count = (_addr(top[dst][0]), top[dst][1]) if dst in top else (None, 0)
+            out.write(json.dumps([now, _addr(dst), *deltas, source, count]) + "\n")
         out.flush()
         previous, previous_pairs = counts, pairs
 
 
 def counts_into(cusum: CusumSynFlood, row: list) -> list[Alert]:
     """Feed one printed row to CUSUM, balancing SYNs with its balance kinds."""
-    _time, dst, syn, synack, fin, rst, source = row
+    _time, dst, syn, synack, fin, rst, source, count = row
     balance = {"synack": synack, "fin": fin, "rst": rst}
-    return cusum.observe_counts(dst, syn, sum(balance[k] for k in cusum.balance), source)
+    return cusum.observe_counts(dst, syn, sum(balance[k] for k in cusum.balance), source, count)
 
 
 def main() -> None:

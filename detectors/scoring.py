@@ -5,10 +5,9 @@ record (or, for a spoofed attack, its target as destination) and was raised
 between the attack's start and ``grace`` seconds after its end; any other
 detection is a false positive. Delay is from the attack's start to the first
 true detection, in seconds and in probes: the attacker's packets to its
-targets observed in between (SYNs, UDP datagrams, echo and ARP requests).
+targets observed in between (SYNs, UDP datagrams, echo and ARP requests), and
+how many of those probes a closed port had rejected (RST, ICMP unreachable).
 """
-
-from collections.abc import Iterable
 
 from taplab.detectors.catalog import Detection
 from taplab.detectors.observation import Observation
@@ -31,8 +30,22 @@ def is_probe(obs: Observation, truth: dict) -> bool:
     return obs.pure_syn or obs.proto == "udp" or obs.flags in ("echo", "who-has")
 
 
+def closed_probes(observations: list[Observation], truth: dict, until: float) -> int:
+    """The attack's port probes that closed ports rejected up to until."""
+    sent, closed = set(), 0
+    for obs in observations:
+        if not truth["start"] <= obs.time <= until:
+            continue
+        if obs.dport is not None and is_probe(obs, truth):
+            sent.add((obs.dst, obs.dport))
+        elif (obs.rst or obs.flags == "unreach") and (obs.src, obs.sport) in sent:
+            sent.discard((obs.src, obs.sport))
+            closed += 1
+    return closed
+
+
 def score(detections: list[Detection], truths: list[dict],
-          observations: Iterable[Observation] = (), grace: float = 5.0) -> dict:
+          observations: list[Observation] = (), grace: float = 5.0) -> dict:
     """The scenario's score for one detector's detections."""
     attacks = [t for t in truths if t.get("malicious")]
     true = [d for d in detections if any(_matches(d, t, grace) for t in attacks)]
@@ -41,12 +54,14 @@ def score(detections: list[Detection], truths: list[dict],
         hits = [d.time for d in true if _matches(d, truth, grace)]
         if hits:
             firsts[id(truth)] = (truth, min(hits))
-    delay = probes = None
+    delay = probes = closed = None
     if firsts:
         truth, first = min(firsts.values(), key=lambda tf: tf[1] - tf[0]["start"])
         delay = round(max(0.0, first - truth["start"]), 3)
         probes = sum(1 for o in observations
                      if truth["start"] <= o.time <= first and is_probe(o, truth))
+        closed = closed_probes(observations, truth, first)
     return {"detected": bool(firsts) if attacks else None, "delay_s": delay, "probes": probes,
+            "closed_probes": closed,
             "true_positives": len(true), "false_positives": len(detections) - len(true),
             "misses": len(attacks) - len(firsts)}

@@ -122,8 +122,17 @@ def test_cusum_with_synack_balance_and_from_counters():
     assert len(catalog.run([CusumSynFlood(balance=("fin",))], answered)) == 1
     cusum = CusumSynFlood()
     assert cusum.observe_counts(TARGET, syn=4, balance=4) == []
-    alerts = cusum.observe_counts(TARGET, syn=200, balance=0, top_source=SCANNER)
+    alerts = cusum.observe_counts(TARGET, syn=200, balance=0, top_source=SCANNER, top_count=190)
     assert [(a.name, a.src, a.dst) for a in alerts] == [("syn-flood", SCANNER, TARGET)]
+
+
+def test_cusum_names_a_second_source_during_an_alarm_and_none_for_spoofed_floods():
+    stream = flood(0, 0.5, 1000) + flood(0.6, 1, 1000, src="10.0.0.77")
+    assert [d.alert.src for d in catalog.run([CusumSynFlood()], stream)] == [SCANNER, "10.0.0.77"]
+    spoofed = [Observation(i / 1000, f"10.{i % 250}.{i // 250 % 250}.9", TARGET, "tcp", 5, 80, "S")
+               for i in range(2000)]
+    detections = catalog.run([CusumSynFlood()], spoofed)
+    assert [(d.alert.src, d.alert.dst) for d in detections] == [(None, TARGET)]
 
 
 def test_zeek_like_port_scan_at_the_fifteenth_failed_port_and_not_on_successes():
@@ -180,7 +189,7 @@ def test_scoring_counts_delay_probes_true_and_false_positives():
     dets = catalog.run([ThresholdRandomWalk()], obs)
     benign_alert = catalog.Detection(12.0, "trw", dets[0].alert.__class__("scan", src=CLIENT))
     result = score(dets + [benign_alert], [truth], obs)
-    assert result == {"detected": True, "delay_s": 3.001, "probes": 4, "true_positives": 1,
-                      "false_positives": 1, "misses": 0}
+    assert result == {"detected": True, "delay_s": 3.001, "probes": 4, "closed_probes": 4,
+                      "true_positives": 1, "false_positives": 1, "misses": 0}
     assert score([], [truth])["misses"] == 1
     assert score([], [{**truth, "malicious": False}])["detected"] is None

@@ -1,0 +1,9 @@
+"""Lambda: port and host scans, by threshold random walk; the scanner is blocked for 30 s.
+
+    sudo taplab lambda load detectors/lambda_scan.py      (from the repository)
+"""
+
+from taplab.detectors.lambda_wrapper import detector_lambda
+from taplab.detectors.trw import ThresholdRandomWalk
+
+scan = detector_lambda(ThresholdRandomWalk(), block_seconds=30)
