@@ -1,7 +1,9 @@
 """The collector: receives VXLAN on UDP/4789, decapsulates, counts per flow.
 
-Runs inside a lab node (``python -m taplab.taps.collector --stats FILE``) and
-writes its counters to a JSON file every ``--interval`` seconds (and on exit)::
+Its UDP socket lives in a lab node (``python -m taplab.taps.collector --netns NS
+--stats FILE``; the process itself stays in the root namespace, where the
+lambda server listens) and it writes its counters to a JSON file every
+``--interval`` seconds (and on exit)::
 
     {"packets": 1200, "bytes": 1.7e6, "malformed": 0, "socket_drops": 0,
      "vnis": {"42": 1200},
@@ -9,6 +11,8 @@ writes its counters to a JSON file every ``--interval`` seconds (and on exit)::
                 "sport": 5000, "dport": 9, "packets": 1200, "bytes": 1.7e6}]}
 
 With ``--pcap FILE`` it also writes every decapsulated inner frame to FILE.
+When the lab runs a lambda server, flows with new packets are posted to it as
+``tap`` events (``--events-lab``) every interval.
 ``ensure`` starts one collector per lab node (recorded in ``meta["collectors"]``)
 and ``release`` stops it when no tap uses it any more.
 """
@@ -17,33 +21,32 @@ import argparse
 import json
 import signal
 import socket
+import struct
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from taplab.taps import vxlan
+from taplab.controllers.api_client import ControllerClient
+from taplab.taps import netns, vxlan
 from taplab.taps.base import write_stats
 from taplab.taps.pcapfile import PcapWriter
 
 from taplab.errors import UserError
+from taplab.lab import LabHandle
 from taplab.measure import node_ip
 from taplab.procs import ProcessId
 from taplab.resources import remove
 
 MAX_FLOWS_REPORTED = 200
-SO_RCVBUFFORCE = 33  # Linux; not exported by Python's socket module
+SO_RCVBUFFORCE, SO_MEMINFO, SK_MEMINFO_DROPS = 33, 55, 8  # Linux; not in the socket module
+MAX_EVENTS = 100
 
 
-def udp_drops(port: int) -> int:
-    """Receive-buffer drops of the UDP socket bound to port (this namespace)."""
-    drops = 0
-    with open("/proc/net/udp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port:
-                drops += int(fields[-1])
-    return drops
+def socket_drops(sock: socket.socket) -> int:
+    """Datagrams the kernel dropped on sock because its receive buffer was full."""
+    meminfo = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
+    return struct.unpack("9I", meminfo)[SK_MEMINFO_DROPS]
 
 
 class Counters:
@@ -82,18 +85,43 @@ class Counters:
                 "flows": flows}
 
 
-def serve(stats: Path, port: int, interval: float, pcap: Path | None) -> None:
-    """Receive until SIGTERM, writing counters every interval seconds."""
+class TapEvents:
+    """Posts ``tap`` events (flows with new packets) to the lab's lambda server."""
+
+    def __init__(self, client):
+        self.client = client
+        self.reported: dict[tuple, int] = {}
+        self.posted = self.errors = 0
+
+    def post(self, counters: Counters) -> None:
+        events = []
+        for key, (packets, nbytes) in counters.flows.items():
+            new = packets - self.reported.get(key, 0)
+            if new and len(events) < MAX_EVENTS:
+                self.reported[key] = packets
+                vni, src, dst, proto, sport, dport = key
+                events.append({"kind": "tap", "src": src or None, "dst": dst or None, "data": {
+                    "vni": vni, "proto": proto, "sport": sport, "dport": dport,
+                    "packets": packets, "bytes": nbytes, "new_packets": new}})
+        if not events:
+            return
+        try:
+            self.client.request("POST", "/events", {"events": events})
+            self.posted += len(events)
+        except UserError:
+            self.errors += 1
+
+
+def serve(sock: socket.socket, stats: Path, interval: float, pcap: Path | None,
+          events: TapEvents | None) -> None:
+    """Receive on sock until SIGTERM, writing counters (and posting events) every interval."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
-    sock.bind(("0.0.0.0", port))
     sock.settimeout(interval)
     counters = Counters()
     writer = PcapWriter(pcap) if pcap else None
     next_write = 0.0
-    while not stop:
+    while True:
         try:
             frame = counters.add(sock.recv(65535))
             if writer and frame is not None:
@@ -101,12 +129,16 @@ def serve(stats: Path, port: int, interval: float, pcap: Path | None) -> None:
         except (TimeoutError, InterruptedError):
             pass
         now = time.monotonic()
-        if now >= next_write:
-            write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
+        if now >= next_write or stop:
+            if events:
+                events.post(counters)
+            write_stats(stats, {**counters.as_dict(), "socket_drops": socket_drops(sock),
+                                "events_posted": events.posted if events else 0})
             if writer:
                 writer.flush()
             next_write = now + interval
-    write_stats(stats, {**counters.as_dict(), "socket_drops": udp_drops(port)})
+        if stop:
+            break
     if writer:
         writer.close()
 
@@ -118,10 +150,13 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     if node in collectors:
         return collectors[node]
     stats = lab.workdir / f"collector-{node}.json"
-    argv = [sys.executable, "-m", "taplab.taps.collector", "--stats", str(stats)]
+    argv = [sys.executable, "-m", "taplab.taps.collector", "--netns", lab.netns(node),
+            "--stats", str(stats)]
+    if "api_url" in (lab.meta.get("controller") or {}):
+        argv += ["--events-lab", lab.id]
     if pcap:
         argv += ["--pcap", str(lab.workdir / f"collector-{node}.pcap")]
-    proc = lab.popen(argv, node=node, log=f"collector-{node}.log")
+    proc = lab.popen(argv, log=f"collector-{node}.log")
     info = {"node": node, "ip": node_ip(lab, node), "port": vxlan.PORT, "stats": str(stats),
             "pcap": argv[-1] if pcap else None, "pid": proc.pid,
             "resources": [{"kind": "process", "pid": proc.pid,
@@ -159,12 +194,22 @@ def read(info: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--netns", required=True, help="namespace of the collector's node")
     parser.add_argument("--stats", type=Path, required=True, help="JSON counters file")
     parser.add_argument("--port", type=int, default=vxlan.PORT)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between writes")
     parser.add_argument("--pcap", type=Path, help="write decapsulated frames here")
+    parser.add_argument("--events-lab", help="post tap events to this lab's lambda server")
     args = parser.parse_args()
-    serve(args.stats, args.port, args.interval, args.pcap)
+    # The socket lives in the node; the lambda server is on the root namespace's loopback.
+    with netns.inside(args.netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+        sock.bind(("0.0.0.0", args.port))
+    events = None
+    if args.events_lab:
+        events = TapEvents(ControllerClient.for_lab(LabHandle.find(args.events_lab)))
+    serve(sock, args.stats, args.interval, args.pcap, events)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ class EbpfTap(Tap):
         proc = self.start([sys.executable, "-m", "taplab.taps.ebpf", "--intf", intf,
                            "--mode", self.options["mirror"], "--mirror-ifindex", str(ifindex),
                            "--flows", str(self.options["flows"]),
-                           "--interval", str(self.options["interval"]),
+                           "--interval", str(self.options["interval"] or 0.5),
                            "--stats", str(self.stats_path), *extra])
         self.wait_ready(proc)
 

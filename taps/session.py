@@ -18,7 +18,8 @@ from taplab.errors import UserError
 
 MODULES = ("sidecar", "tc_mirred", "ebpf", "xdp_flowtable", "pcap")
 DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots": 4096,
-                            "interval": 0.5, "snaplen": 262144, "size_mb": 10, "files": 4}
+                            "interval": None, "ack": False, "snaplen": 262144, "size_mb": 10,
+                            "files": 4}
 
 
 def kinds() -> dict[str, type[Tap]]:

@@ -5,7 +5,8 @@ xdp_flowtable.c keeps a fixed array of flows indexed by a hash of the 5-tuple
 collisions counted). The agent polls the table every ``--interval`` seconds
 (2 s as published), writes the counters and, when the lab runs a lambda
 server, sends every flow as a telemetry flow record (``controllers/telemetry``),
-which the server delivers to lambdas as ``telemetry`` events.
+which the server delivers to lambdas as ``telemetry`` events (through
+``controllers.telemetry_agent``, optionally stop-and-wait with ``--ack``).
 
 The agent starts in the root namespace, opens its telemetry socket there (the
 lambda server listens on the root namespace's loopback), then enters the node's
@@ -17,33 +18,22 @@ a pod's host-side veth it sees what the pod sends)::
 """
 
 import argparse
-import ctypes
-import os
 import signal
 import socket
 import sys
 import time
 from pathlib import Path
 
-from taplab.controllers.telemetry import FlowRecord, TelemetrySender, flow_event
+from taplab.controllers.telemetry import FlowRecord, TelemetrySender
+from taplab.controllers.telemetry_agent import TelemetryAgent
+from taplab.taps import netns
 from taplab.taps.base import Tap, tap_kind, write_stats
 
 from taplab.lab import LabHandle
 from taplab.shell import run
 
-CLONE_NEWNET = 0x40000000
 STATS = ("collisions", "overwrites", "not_ip")
-
-
-def enter_netns(name: str) -> None:
-    """Move this (single-threaded) process into named network namespace name."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into {name} failed")
-    finally:
-        os.close(fd)
+POLL_SECONDS = 2.0  # as published
 
 
 def read_table(bpf) -> tuple[list[dict], dict[str, int]]:
@@ -62,10 +52,13 @@ def read_table(bpf) -> tuple[list[dict], dict[str, int]]:
 
 
 def run_agent(args) -> None:
-    sender = None
-    if args.telemetry_lab:
+    flows: list[dict] = []
+    agent = None
+    if args.telemetry_lab:  # its socket must be opened here, in the root namespace
         sender = TelemetrySender.for_lab(LabHandle.find(args.telemetry_lab), args.switch_id)
-    enter_netns(args.netns)
+        agent = TelemetryAgent(sender, lambda: [FlowRecord(**f) for f in flows],
+                               period=args.interval, ack=args.ack)
+    netns.enter(args.netns)
     from bcc import BPF
 
     stop = []
@@ -77,9 +70,10 @@ def run_agent(args) -> None:
     polls = sent = 0
     try:
         while True:
-            flows, counts = read_table(bpf)
-            if sender and flows:
-                sent += sender.send([flow_event(FlowRecord(**f)) for f in flows])
+            flows[:], counts = read_table(bpf)
+            if agent and flows:
+                agent.collect()
+                sent += agent.flush()
             polls += 1
             top = sorted(flows, key=lambda f: -f["packets"])[:20]
             write_stats(args.stats, {
@@ -106,11 +100,13 @@ class XdpFlowtableTap(Tap):
     def attach(self) -> None:
         argv = [sys.executable, "-m", "taplab.taps.xdp_flowtable",
                 "--netns", self.target.netns, "--intf", self.target.intf,
-                "--slots", str(self.options["slots"]), "--interval", str(self.options["interval"]),
+                "--slots", str(self.options["slots"]),
+                "--interval", str(self.options["interval"] or POLL_SECONDS),
                 "--stats", str(self.stats_path)]
         if "telemetry_port" in (self.lab.meta.get("controller") or {}):
             argv += ["--telemetry-lab", self.lab.id,
                      "--switch-id", str(int(self.id.removeprefix("tap")))]
+            argv += ["--ack"] if self.options["ack"] else []
         self.wait_ready(self.start(argv, in_node=False))
 
     def detach(self) -> None:
@@ -134,10 +130,12 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=4096)
     parser.add_argument("--recent", type=float, default=2.0,
                         help="seconds a slot's flow is kept against colliding flows")
-    parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument("--interval", type=float, default=POLL_SECONDS,
+                        help="seconds between polls")
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--telemetry-lab", help="send telemetry to this lab's lambda server")
     parser.add_argument("--switch-id", type=int, default=1)
+    parser.add_argument("--ack", action="store_true", help="stop-and-wait ACKed telemetry")
     run_agent(parser.parse_args())
 
 

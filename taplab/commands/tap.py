@@ -29,7 +29,10 @@ def register(sub) -> None:
     a.add_argument("--flows", type=int, help="ebpf: LRU flow map entries (default 1024)")
     a.add_argument("--slots", type=int, help="xdp-flowtable: table slots (default 4096)")
     a.add_argument("--interval", type=float,
-                   help="ebpf / xdp-flowtable: seconds between counter polls")
+                   help="ebpf / xdp-flowtable: seconds between counter polls "
+                        "(default 0.5 / 2, as published)")
+    a.add_argument("--ack", action="store_true", default=None,
+                   help="xdp-flowtable: stop-and-wait ACKed telemetry (default: no ACK)")
     a.add_argument("--size-mb", type=int, help="pcap: megabytes per file (default 10)")
     a.add_argument("--files", type=int, help="pcap: files kept in rotation (default 4)")
 
@@ -54,7 +57,7 @@ def run(args) -> int:
 
 def _attach(lab, args) -> int:
     options = {k: getattr(args, k) for k in ("vni", "mirror", "flows", "slots", "interval",
-                                             "size_mb", "files")}
+                                             "ack", "size_mb", "files")}
     with console.status(f"attaching a {args.kind} tap to {args.target} ..."):
         record = session.attach(lab, args.target, args.kind, collector=args.collector,
                                 collector_pcap=args.collector_pcap, **options)
