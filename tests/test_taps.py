@@ -1,22 +1,16 @@
 """Every tap kind on a real network: exact counts, collector decoding, nothing left behind."""
 
-import json
-import subprocess
-import sys
-import time
-
 import pytest
 from taplab.taps import session, testbed
 from taplab.taps.pcapfile import count
 
 from taplab.lab import Lab
-from taplab.procs import ProcessId
 from tests.conftest import needs, wait_for
+from tests.tap_helpers import DPORT, FAKE, burst, leftovers, quiet
 
 pytestmark = needs("vxlan", "tcpdump")
 
 BURST = 300
-FAKE = ("10.0.0.77", "02:00:00:00:00:77")  # no such host: nothing answers the burst
 
 # kind, options, the VNI it sends with (None: not a mirroring kind)
 KINDS = [
@@ -35,52 +29,6 @@ def lab():
     with Lab("tap-test") as lab:
         testbed.build(lab)
         yield lab
-
-
-def burst(lab, n: int, dport: int = 7000) -> None:
-    """n UDP frames from the client, payload = their sequence number, sent with scapy."""
-    code = (
-        "from scapy.all import Ether, IP, UDP, Raw, sendp\n"
-        f"frames = [Ether(dst='{FAKE[1]}') / IP(src='10.0.0.1', dst='{FAKE[0]}') / "
-        f"UDP(sport=5555, dport={dport}) / Raw(b'seq%06d' % i) for i in range({n})]\n"
-        "sendp(frames, iface='client-eth0', verbose=False)\n")
-    subprocess.run(["ip", "netns", "exec", lab.netns("client"), sys.executable, "-c", code],
-                   check=True, timeout=120)
-
-
-def quiet(lab, tap_id: str) -> dict:
-    """The tap's stats once nothing has crossed it for a second (set-up chatter is over)."""
-    last = [session.stats(lab, tap_id)]
-
-    def settled():
-        time.sleep(1.0)
-        now = session.stats(lab, tap_id)
-        same = now["packets"] == last[0]["packets"]
-        last[0] = now
-        return now if same else None
-    return wait_for(settled, timeout=20, what="the network to be quiet")
-
-
-def leftovers(lab, record: dict) -> list[str]:
-    """What of a detached tap still exists in its node."""
-    node, intf = record["target"]["node"], record["target"]["intf"]
-    left = []
-    qdiscs = json.loads(lab.sh(node, ["tc", "-j", "qdisc", "show", "dev", intf]) or "[]")
-    left += [f"qdisc {q['kind']}" for q in qdiscs if q["kind"] in ("clsact", "ingress")]
-    for hook in ("ingress", "egress"):
-        out = lab.sh(node, ["tc", "-j", "filter", "show", "dev", intf, hook], check=False)
-        left += [f"{hook} filter" for _ in json.loads(out or "[]")] if out.startswith("[") else []
-    links = json.loads(lab.sh(node, ["ip", "-j", "-d", "link", "show"]))
-    left += [f"link {ln['ifname']}" for ln in links if ln["ifname"].startswith("vx")]
-    left += [f"xdp on {ln['ifname']}" for ln in links if "xdp" in ln]
-    progs = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, text=True)
-    ours = {"taplab_tap", "taplab_xdp_ft"}
-    left += [f"bpf prog {p['name']}" for p in json.loads(progs.stdout or "[]")
-             if p.get("name") in ours]
-    for r in record["resources"]:
-        if r["kind"] == "process" and ProcessId(r["pid"], r["started"]).alive():
-            left.append(f"process {r['pid']}")
-    return left
 
 
 @pytest.mark.parametrize("kind, options, vni", KINDS)
@@ -114,5 +62,5 @@ def assert_every_inner_packet(pcap: str) -> None:
     from scapy.all import UDP, rdpcap
 
     wait_for(lambda: count(pcap)[0] >= BURST, timeout=10, what="the collector's pcap")
-    payloads = [bytes(p[UDP].payload) for p in rdpcap(pcap) if UDP in p and p[UDP].dport == 7000]
+    payloads = [bytes(p[UDP].payload) for p in rdpcap(pcap) if UDP in p and p[UDP].dport == DPORT]
     assert sorted(payloads) == [b"seq%06d" % i for i in range(BURST)]

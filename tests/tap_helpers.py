@@ -1,0 +1,63 @@
+"""Helpers of the tap tests: a scapy burst nobody answers, waiting for quiet, leftovers."""
+
+import json
+import subprocess
+import sys
+import time
+
+from taplab.taps import session
+
+from taplab.procs import ProcessId
+from tests.conftest import wait_for
+
+FAKE = ("10.0.0.77", "02:00:00:00:00:77")  # no such host: nothing answers the burst
+DPORT = 7000
+
+
+def burst(lab, n: int, empty: bool = False) -> None:
+    """n UDP frames from the client to FAKE, sent with scapy; the payload is the
+    frame's sequence number (``seq000042``), or nothing when empty."""
+    payload = "b''" if empty else "b'seq%06d' % i"
+    code = (
+        "from scapy.all import Ether, IP, UDP, Raw, sendp\n"
+        f"frames = [Ether(dst='{FAKE[1]}') / IP(src='10.0.0.1', dst='{FAKE[0]}') / "
+        f"UDP(sport=5555, dport={DPORT}) / Raw({payload}) for i in range({n})]\n"
+        "sendp(frames, iface='client-eth0', verbose=False)\n")
+    subprocess.run(["ip", "netns", "exec", lab.netns("client"), sys.executable, "-c", code],
+                   check=True, timeout=120)
+
+
+def quiet(lab, tap_id: str) -> dict:
+    """The tap's stats once nothing has crossed it for a second (set-up chatter is over)."""
+    last = [session.stats(lab, tap_id)]
+
+    def settled():
+        time.sleep(1.0)
+        now = session.stats(lab, tap_id)
+        same = now["packets"] == last[0]["packets"]
+        last[0] = now
+        return now if same else None
+    return wait_for(settled, timeout=20, what="the network to be quiet")
+
+
+def leftovers(lab, record: dict) -> list[str]:
+    """What of a detached tap still exists: qdiscs, filters, VXLAN devices, XDP,
+    its BPF programs, its processes."""
+    node, intf = record["target"]["node"], record["target"]["intf"]
+    left = []
+    qdiscs = json.loads(lab.sh(node, ["tc", "-j", "qdisc", "show", "dev", intf]) or "[]")
+    left += [f"qdisc {q['kind']}" for q in qdiscs if q["kind"] in ("clsact", "ingress")]
+    for hook in ("ingress", "egress"):
+        out = lab.sh(node, ["tc", "-j", "filter", "show", "dev", intf, hook], check=False)
+        left += [f"{hook} filter" for _ in json.loads(out or "[]")] if out.startswith("[") else []
+    links = json.loads(lab.sh(node, ["ip", "-j", "-d", "link", "show"]))
+    left += [f"link {ln['ifname']}" for ln in links if ln["ifname"].startswith("vx")]
+    left += [f"xdp on {ln['ifname']}" for ln in links if "xdp" in ln]
+    progs = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, text=True)
+    ours = {"taplab_tap", "taplab_xdp_ft"}
+    left += [f"bpf prog {p['name']}" for p in json.loads(progs.stdout or "[]")
+             if p.get("name") in ours]
+    for r in record["resources"]:
+        if r["kind"] == "process" and ProcessId(r["pid"], r["started"]).alive():
+            left.append(f"process {r['pid']}")
+    return left
