@@ -4,7 +4,9 @@ A first contact is the first attempt from a source to a destination key: a
 (host, port) pair for TCP SYNs and UDP datagrams, a host for ICMP echo and ARP
 requests. Its outcome is a success when the destination answers (SYN-ACK, a
 UDP reply, an echo reply, an ARP reply), a failure when it rejects (RST, ICMP
-unreachable) or stays silent for ``timeout`` seconds.
+unreachable) or stays silent for ``timeout`` seconds. An answered ARP request
+settles nothing: every peer resolves an address before talking, so the reply
+says the host exists, not that the contact was wanted; an unanswered one fails.
 """
 
 from dataclasses import dataclass
@@ -75,7 +77,7 @@ class AttemptTracker:
         if key not in self.contacted.get(obs.dst, ()):
             return False, None
         sent = self.pending.pop((obs.dst, key), None)
-        if sent is None:  # already settled: a later packet of the same exchange
+        if sent is None or obs.flags == "is-at":  # settled already, or neutral
             return True, None
         rejected = obs.rst or obs.flags == "unreach"
         return True, Outcome(obs.dst, key, sent, obs.time, ok=not rejected, rejected=rejected)

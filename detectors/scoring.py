@@ -13,7 +13,7 @@ from taplab.detectors.catalog import Detection
 from taplab.detectors.observation import Observation
 
 
-def _matches(det: Detection, truth: dict, grace: float) -> bool:
+def matches(det: Detection, truth: dict, grace: float) -> bool:
     if not truth["start"] <= det.time <= truth["end"] + grace:
         return False
     if det.alert.src in truth["attacker_ips"]:
@@ -48,10 +48,10 @@ def score(detections: list[Detection], truths: list[dict],
           observations: list[Observation] = (), grace: float = 5.0) -> dict:
     """The scenario's score for one detector's detections."""
     attacks = [t for t in truths if t.get("malicious")]
-    true = [d for d in detections if any(_matches(d, t, grace) for t in attacks)]
+    true = [d for d in detections if any(matches(d, t, grace) for t in attacks)]
     firsts = {}
     for truth in attacks:
-        hits = [d.time for d in true if _matches(d, truth, grace)]
+        hits = [d.time for d in true if matches(d, truth, grace)]
         if hits:
             firsts[id(truth)] = (truth, min(hits))
     delay = probes = closed = None
