@@ -8,6 +8,7 @@ import struct
 
 PORT = 4789
 HEADER_LEN = 8
+ETH_HLEN = 14
 _FLAG_VNI = 0x08
 
 
@@ -19,8 +20,9 @@ def header(vni: int) -> bytes:
 
 
 def decap(datagram: bytes) -> tuple[int, bytes] | None:
-    """(vni, inner frame) of a VXLAN datagram, or None if it is not one."""
-    if len(datagram) < HEADER_LEN or not datagram[0] & _FLAG_VNI:
+    """(vni, inner frame) of a VXLAN datagram, or None if it is not one (no I flag,
+    or no room for an Ethernet header)."""
+    if len(datagram) < HEADER_LEN + ETH_HLEN or not datagram[0] & _FLAG_VNI:
         return None
     return int.from_bytes(datagram[4:7], "big"), datagram[HEADER_LEN:]
 
