@@ -4,6 +4,9 @@ A runnable file (``.sh`` or ``.py``) names the node it runs in on a header
 line, ``# node: node1``. It runs inside that node's network namespace with
 ``LAB`` set to the lab id, so it can reach other nodes' namespaces as
 ``$LAB-pod1`` (``ip -n "$LAB-pod1" ...``, ``ip link set X netns "$LAB-pod1"``).
+A Ryu/os-ken app (a ``.py`` file with a ``# controller app`` line) becomes the
+lab's controller instead: the one running is stopped, the new one started and
+the lab's OVS bridge (``meta["switch"]``) pointed at it.
 ``solve`` runs every runnable file of ``solution/`` in name order.
 """
 
@@ -11,12 +14,18 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from taplab.errors import UserError
 from taplab.lab import LabHandle
+from taplab.procs import ProcessId
+from taplab.shell import run
 
 NODE_HEADER = re.compile(r"^#\s*node:\s*(\S+)\s*$", re.MULTILINE)
+CONTROLLER_HEADER = re.compile(r"^#\s*controller app\s*$", re.MULTILINE)
+CONTROLLER = "controller"  # what node_of says for a controller app
+CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 
 
@@ -24,7 +33,10 @@ def node_of(path: Path) -> str | None:
     """The node a file runs in (its ``# node:`` header), None if it is not runnable."""
     if path.suffix not in RUNNERS:
         return None
-    match = NODE_HEADER.search(path.read_text()[:2000])
+    head = path.read_text()[:2000]
+    if path.suffix == ".py" and CONTROLLER_HEADER.search(head):
+        return CONTROLLER
+    match = NODE_HEADER.search(head)
     return match[1] if match else None
 
 
@@ -33,6 +45,9 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
     node = node_of(path)
     if node is None:
         raise UserError(f"{path.name} has no '# node: NAME' line saying where it runs.")
+    if node == CONTROLLER:
+        load_controller_app(handle, path)
+        return f"{path.name} is the lab's controller now\n"
     argv = ["ip", "netns", "exec", handle.netns(node), *RUNNERS[path.suffix], str(path)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           cwd=path.parent, env={**os.environ, "LAB": handle.id})
@@ -55,3 +70,26 @@ def run_folder(handle: LabHandle, folder: Path) -> list[Path]:
     for path in files:
         run_file(handle, path)
     return files
+
+
+def load_controller_app(handle: LabHandle, path: Path) -> None:
+    """Replace the lab's controller with one running the app in path."""
+    from taplab.controllers import runtime
+
+    switch = handle.meta.get("switch")
+    if not switch:
+        raise UserError(f"lab {handle.id} has no OVS switch for a controller app.")
+    old = handle.meta.get("controller", {}).get("pid")
+    for resource in handle.state.resources:
+        if resource["kind"] == "process" and resource["pid"] == old:
+            ProcessId(old, resource["started"]).stop(grace=resource.get("grace", 3.0))
+    port = runtime.start(handle, [str(path)])
+    run(["ovs-vsctl", "set-controller", switch, f"tcp:127.0.0.1:{port}"])
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while time.monotonic() < deadline:
+        if run(["ovs-vsctl", "--bare", "--columns=is_connected", "find", "controller",
+                f'target="tcp:127.0.0.1:{port}"'], check=False).strip() == "true":
+            return
+        time.sleep(0.1)
+    raise UserError(f"{switch} did not connect to the controller running {path.name} "
+                    f"within {CONNECT_TIMEOUT:.0f} s; see {handle.workdir}/controller.log.")

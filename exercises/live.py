@@ -81,6 +81,28 @@ class LiveLab:
         """Output of argv run inside node (failures included, never raises)."""
         return run(list(argv), check=False, netns=self.netns(node), timeout=timeout)
 
+    def root_sh(self, *argv: str, timeout: float = 30) -> str:
+        """Output of argv run in the root namespace (read-only tools: ovs-ofctl)."""
+        return run(list(argv), check=False, timeout=timeout)
+
+    def flows(self, bridge: str) -> list[dict[str, str]]:
+        """The OpenFlow 1.3 flows of an OVS bridge, each as its ``key=value`` fields
+        plus ``match`` (the match fields as written) and ``actions``."""
+        flows = []
+        for line in self.root_sh("ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+                                 bridge).splitlines():
+            if "actions=" not in line:
+                continue
+            head, actions = line.strip().rsplit("actions=", 1)
+            fields = [f.strip() for f in head.replace(", ", ",").split(",") if f.strip()]
+            flow = dict(f.split("=", 1) for f in fields if "=" in f)
+            flow["match"] = ",".join(f for f in fields if f.split("=", 1)[0] not in (
+                "cookie", "duration", "table", "n_packets", "n_bytes", "priority",
+                "idle_age", "hard_age", "reset_counts"))
+            flow["actions"] = actions
+            flows.append(flow)
+        return flows
+
     def succeeds(self, node: str, *argv: str, timeout: float = 30) -> bool:
         proc = subprocess.run(["ip", "netns", "exec", self.netns(node), *argv],
                               capture_output=True, timeout=timeout)
@@ -178,6 +200,7 @@ class LiveLab:
     def capture(self, node: str, dev: str, bpf: str, trigger: Callable[[], object],
                 count: int = 2, timeout: float = 5.0) -> list:
         """Packets (scapy) seen on node's dev matching bpf while trigger() runs."""
+        from scapy.layers import inet, l2  # noqa: F401 - register Ethernet/IP for decoding
         from scapy.utils import rdpcap
 
         path = self.handle.workdir / f"grade-{node}-{dev}.pcap"
