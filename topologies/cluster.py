@@ -101,6 +101,8 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
     for i, (node, cidr) in enumerate(zip(spec["nodes"], cidrs, strict=True), 1):
         host = _add_node(lab, node["name"], i, cidr, mtu, switch)
         link = lab.add_link(host, underlay)
+        if switch == "ovs":
+            _tx_checksum_off(link.intf1)
         ip = str(next(addresses))
         host.setIP(f"{ip}/{underlay_net.prefixlen}", intf=link.intf1)
         nets.append(overlays.NodeNet(node["name"], i, host, str(cidr), ip, link.intf1.name))
@@ -130,6 +132,7 @@ def _add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int,
         bridge = lab.add_switch(f"c{index}", kind="ovs")
         link = lab.add_link(host, bridge, intfName1="cni0")
         _set_mtu(link, mtu)
+        _tx_checksum_off(link.intf1)
         cni = bridge.name
     host.setIP(gateway, intf="cni0")
     nodes = lab.meta["k8s_nodes"]
@@ -142,6 +145,11 @@ def _add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int,
 def _set_mtu(link, mtu: int) -> None:
     for intf in (link.intf1, link.intf2):
         intf.node.cmd(f"ip link set {intf} mtu {mtu} up")
+
+
+def _tx_checksum_off(intf) -> None:
+    """OVS's userspace datapath forwards partial checksums as they are: compute them."""
+    intf.node.cmd(f"ethtool -K {intf} tx off")
 
 
 def add_pod(lab, node: str | int, name: str):
@@ -175,6 +183,7 @@ def add_pod(lab, node: str | int, name: str):
     else:
         link = lab.add_link(pod, lab.net[info["cni"]])
         link.intf2.node.cmd(f"ip link set {link.intf2} mtu {mtu} up")
+        _tx_checksum_off(link.intf1)
     out = pod.cmd(f"ip addr add {ip}/{cidr.prefixlen} dev {link.intf1} && "
                   f"ip link set {link.intf1} mtu {mtu} up && "
                   f"ip route add default via {info['gateway']} && echo pod-ok")
