@@ -1,0 +1,85 @@
+"""``taplab attack`` and ``taplab detect`` on a running lab, as a user types them."""
+
+import json
+import subprocess
+
+import pytest
+from taplab.topologies import registry
+
+from taplab.lab import Lab
+from taplab.measure import node_ip
+from tests.conftest import TAPLAB, needs, taplab, wait_for
+
+pytestmark = [pytest.mark.network, needs("nmap", "hping3")]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab("attack-cli-test") as lab:
+        registry.build(lab, "cluster", nodes=1, pods=3)
+        yield lab
+
+
+def recorded(lab) -> list:
+    """What the lab's state file records now (other processes add to it)."""
+    return json.loads(lab.state.path.read_text())["resources"]
+
+
+def sensor_ready(lab) -> bool:
+    return any("# ready" in p.read_text() for p in lab.workdir.glob("sensor-node1-*.jsonl"))
+
+
+def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tmp_path):
+    detect = subprocess.Popen([*TAPLAB, "detect", "--lab", lab.id, "--time", "12", "--score",
+                               "--detectors", "trw,cusum", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: sensor_ready(lab), timeout=30, what="the detect sensor")
+        scan = taplab("attack", "scan", "pod1", "pod2", "--ports", "1000-1100", "--lab", lab.id,
+                      "--out", str(tmp_path), "--json")
+        assert scan.returncode == 0, scan.stderr
+        flood = taplab("attack", "synflood", "pod3", "pod2", "--rate", "1000", "--time", "2",
+                       "--lab", lab.id, "--out", str(tmp_path), "--json")
+        assert flood.returncode == 0, flood.stderr
+        out, err = detect.communicate(timeout=60)
+    finally:
+        detect.kill()
+    assert detect.returncode == 0, err
+    result = json.loads(out)
+    scanner, flooder = node_ip(lab, "pod1"), node_ip(lab, "pod3")
+    trw = [d for d in result["detections"] if d["detector"] == "trw"]
+    assert [d["src"] for d in trw] == [scanner]
+    assert flooder in {d["src"] for d in result["detections"] if d["detector"] == "cusum"}
+    scores = {s["detector"]: s for s in result["scores"]}
+    assert scores["trw"]["detected"] and scores["cusum"]["detected"]
+    assert scores["trw"]["false_positives"] == 0 and scores["cusum"]["false_positives"] == 0
+    truths = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert sorted(t["kind"] for t in truths) == ["scan", "syn-flood"]
+    assert json.loads(scan.stdout)["command"].startswith("nmap -sS -T4 -n -p 1000-1100 ")
+    assert json.loads(flood.stdout)["command"].startswith("hping3 -S -q -p 80 -i u1000 -c 2000")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["attack", "scan", "pod1", "nosuch"], "neither a node"),
+    (["attack", "scan", "pod1", "pod2", "--ports", "70000"], "bad port list"),
+    (["attack", "synflood", "pod1", "pod2", "--rate", "-5"], "--rate must be positive"),
+    (["attack", "synflood", "pod1", "pod2", "--spoof", "1.2.3.4", "--rand-source"], "not both"),
+    (["attack", "synflood", "ghost", "pod2"], "no node named 'ghost'"),
+    (["detect", "--detectors", "trw,psychic"], "unknown detector 'psychic'"),
+    (["detect", "--node", "ghost", "--time", "1"], "no node named 'ghost'"),
+])
+def test_bad_input_is_one_sentence_and_exit_2_leaving_nothing(lab, args, message):
+    before = recorded(lab)
+    result = taplab(*args, "--lab", lab.id)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
+    assert recorded(lab) == before
+
+
+def test_attacks_run_inside_the_lab_cli():
+    result = taplab("lab", "cluster", "--nodes", "1", "--pods", "2",
+                    "--run", "attack scan pod1 pod2 --ports 1-20",
+                    "--run", "attack synflood pod1 pod2 --rate 200 --time 1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "scan by nmap" in result.stdout and "syn-flood by hping3" in result.stdout
