@@ -5,6 +5,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from taplab.controllers.lambda_worker import LambdaLoadError, compile_lambda
+
 from taplab.errors import UserError
 
 
@@ -41,9 +43,27 @@ class ControllerClient:
 
     def load_file(self, path: str | Path) -> dict:
         """Load (or replace) the lambda in a file; its name is the file's stem."""
-        path = Path(path)
-        try:
-            source = path.read_text()
-        except OSError as exc:
-            raise UserError(f"cannot read lambda file {path}: {exc.strerror}.") from None
-        return self.request("POST", "/lambdas", {"name": path.stem, "source": source})
+        name, source = read_lambda_file(path)
+        return self.request("POST", "/lambdas", {"name": name, "source": source})
+
+
+def read_lambda_file(path: str | Path) -> tuple[str, str]:
+    """A lambda file's name and source; UserError if unreadable or not valid Python."""
+    path = Path(path)
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read lambda file {path}: {getattr(exc, 'strerror', exc)}.") \
+            from None
+    try:
+        compile_lambda(str(path), source)
+    except LambdaLoadError as exc:
+        raise UserError(str(exc)) from None
+    return path.stem, source
+
+
+def load_lambdas(lab, files: list[tuple[str, str]]) -> None:
+    """Load (name, source) lambdas into a lab's lambda server."""
+    client = ControllerClient.for_lab(lab) if files else None
+    for name, source in files:
+        client.request("POST", "/lambdas", {"name": name, "source": source})

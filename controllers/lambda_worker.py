@@ -56,13 +56,18 @@ class TimeLimit(BaseException):
     """Raised inside a lambda that ran past its time limit (not caught by ``except Exception``)."""
 
 
-def handlers_of(name: str, source: str) -> dict[str, list]:
-    """Execute a lambda's source; return its @on functions by event kind."""
+def compile_lambda(name: str, source: str):
+    """A lambda's code object; LambdaLoadError naming the line of a syntax error."""
     try:
-        code = compile(source, name, "exec")
+        return compile(source, name, "exec")
     except SyntaxError as exc:
         raise LambdaLoadError(f"{name} has a syntax error at line {exc.lineno}: {exc.msg}.") \
             from None
+
+
+def handlers_of(name: str, source: str) -> dict[str, list]:
+    """Execute a lambda's source; return its @on functions by event kind."""
+    code = compile_lambda(name, source)
     namespace: dict = {"__name__": f"taplab_lambda_{os.path.basename(name)}"}
     try:
         exec(code, namespace)  # noqa: S102 - running the user's lambda is the point

@@ -1,6 +1,8 @@
 """``taplab lab NAME``: build a topology, open the lab CLI (or run commands), tear down."""
 
 from taplab.commands import subcommand
+from taplab.controllers.api_client import load_lambdas, read_lambda_file
+from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.labcli import LabCLI
 from taplab.output import console
@@ -23,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--controller", action="append", metavar="APP",
                    help="os-ken/Ryu app for OVS switches (file or module; repeatable); "
                         "with --switch ovs the default is taplab's learning switch and lambdas")
+    p.add_argument("--lambda", dest="lambdas", action="append", default=[], metavar="FILE",
+                   help="lambda file loaded once the lab is up (repeatable; needs --switch ovs)")
     p.add_argument("--run", action="append", metavar="CMD", default=[],
                    help="run a lab CLI command instead of the interactive CLI (repeatable); "
                         "exit 1 if one fails")
@@ -39,11 +43,15 @@ def run(args) -> int:
     # A bad name, file or option fails here, before anything is built.
     build = registry.prepare(args.topology, **topology_options(args))
     name = build.keywords["spec"]["name"]
+    lambdas = [read_lambda_file(f) for f in args.lambdas]
+    if lambdas and args.switch != "ovs":
+        raise UserError("--lambda needs --switch ovs: lambdas run in the OVS controller.")
     # With OVS, an empty app list means taplab's default apps; None means no controller.
     apps = args.controller or ([] if args.switch == "ovs" else None)
     with Lab(name, debug=args.debug, controller_apps=apps) as lab:
         with console.status(f"building {name} ..."):
             build(lab)
+            load_lambdas(lab, lambdas)
         cli = LabCLI(lab)
         if not args.run:
             console.print(f"lab {lab.id} ready: type [bold]help[/] for commands, "
