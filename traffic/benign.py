@@ -43,10 +43,14 @@ def iperf_flow(lab, client: str, server: str, seconds: float = 5, rate: str | No
     return truth
 
 
-def http_server(lab, node: str, port: int = 80, error_ratio: float = 0.0) -> ProcessLog:
-    """Start the HTTP server (200, or 500 for error_ratio of requests) in node."""
+def check_error_ratio(error_ratio: float) -> None:
     if not 0 <= error_ratio <= 1:
         raise UserError(f"--error-ratio must be between 0 and 1, got {error_ratio}.")
+
+
+def http_server(lab, node: str, port: int = 80, error_ratio: float = 0.0) -> ProcessLog:
+    """Start the HTTP server (200, or 500 for error_ratio of requests) in node."""
+    check_error_ratio(error_ratio)
     lab.set_meta(http_servers={**lab.meta.get("http_servers", {}),
                                node: {"port": port, "error_ratio": error_ratio}})
     return start_module(lab, node, "taplab.traffic.httpserver", "http", "--port", str(port),

@@ -5,7 +5,7 @@ Every run writes its ground truth (JSON) into the lab's workdir and ``--out``.
 
 from taplab.commands import subcommand
 from taplab.lab import LabHandle
-from taplab.output import console, print_json
+from taplab.output import console, errors, print_json
 from taplab.traffic import benign, groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 
@@ -66,9 +66,13 @@ def register(sub) -> None:
 
 def ensure_http_server(lab, node: str, port: int, error_ratio: float) -> None:
     """Start the HTTP server in node unless this lab already runs one there on port."""
+    benign.check_error_ratio(error_ratio)
     running = lab.meta.get("http_servers", {}).get(node)
     if not running or running["port"] != port:
         benign.http_server(lab, node, port, error_ratio)
+    elif running["error_ratio"] != error_ratio:
+        errors.print(f"the HTTP server in {node} already answers 500 to "
+                      f"{running['error_ratio']:.0%} of requests; --error-ratio is ignored.")
 
 
 def run(args) -> int:
