@@ -99,7 +99,7 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
                               kind="bridge" if switch == "lxbr" else "ovs")
     nets, addresses = [], underlay_net.hosts()
     for i, (node, cidr) in enumerate(zip(spec["nodes"], cidrs, strict=True), 1):
-        host = _add_node(lab, node["name"], i, cidr, mtu, switch)
+        host = add_node(lab, node["name"], i, cidr, mtu, switch)
         link = lab.add_link(host, underlay)
         if switch == "ovs":
             _tx_checksum_off(link.intf1)
@@ -116,28 +116,29 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
     _add_services(lab, spec["services"])
 
 
-def _add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int,
-              switch: str):
-    """A node: a router host whose default interface is ``cni0`` (its pods' gateway)."""
+def add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int = 1500,
+             switch: str = "lxbr", bridge: str = "cni0"):
+    """A node: a router host whose default interface is its pods' gateway, ``bridge``."""
     host = lab.add_host(name)
     gateway = f"{cidr.network_address + 1}/{cidr.prefixlen}"
     host.cmd("sysctl -qw net.ipv4.ip_forward=1")
     if switch == "lxbr":
-        host.cmd(f"ip link add cni0 mtu {mtu} type bridge stp_state 0 forward_delay 0"
-                 " && ip link set cni0 up")
+        host.cmd(f"ip link add {bridge} mtu {mtu} type bridge stp_state 0 forward_delay 0"
+                 f" && ip link set {bridge} up")
         # The bridge already lives in the node's namespace: Mininet must not move it.
-        Intf("cni0", node=host, moveIntfFn=lambda *_: True)
-        cni = "cni0"
+        Intf(bridge, node=host, moveIntfFn=lambda *_: True)
+        cni = bridge
     else:
         bridge = lab.add_switch(f"c{index}", kind="ovs")
-        link = lab.add_link(host, bridge, intfName1="cni0")
+        switch_node = lab.add_switch(f"c{index}", kind="ovs")
+        link = lab.add_link(host, switch_node, intfName1=bridge)
         _set_mtu(link, mtu)
         _tx_checksum_off(link.intf1)
-        cni = bridge.name
-    host.setIP(gateway, intf="cni0")
-    nodes = lab.meta["k8s_nodes"]
+        cni = switch_node.name
+    host.setIP(gateway, intf=bridge)
+    nodes = lab.meta.get("k8s_nodes", {})
     nodes[name] = {"index": index, "cidr": str(cidr), "gateway": str(cidr.network_address + 1),
-                   "mtu": mtu, "cni": cni}
+                   "mtu": mtu, "cni": cni, "bridge": bridge}
     lab.set_meta(k8s_nodes=nodes)
     return host
 
@@ -156,7 +157,7 @@ def add_pod(lab, node: str | int, name: str):
     """Add pod name to node (a name, or a 1-based node index) and return its host.
 
     Works before and after the lab started. The pod gets the next free address
-    of the node's pod CIDR, the overlay's MTU and a default route via ``cni0``.
+    of the node's pod CIDR, the overlay's MTU and a default route via the node's bridge.
     """
     k8s = lab.meta.get("k8s_nodes", {})
     if isinstance(node, int):
@@ -177,9 +178,9 @@ def add_pod(lab, node: str | int, name: str):
     pod = lab.add_host(name)
     host = lab.node(node)
     mtu = info["mtu"]
-    if info["cni"] == "cni0":
+    if info["cni"] == info["bridge"]:
         link = lab.add_link(pod, host)
-        host.cmd(f"ip link set {link.intf2} master cni0 mtu {mtu} up")
+        host.cmd(f"ip link set {link.intf2} master {info['bridge']} mtu {mtu} up")
     else:
         link = lab.add_link(pod, lab.net[info["cni"]])
         link.intf2.node.cmd(f"ip link set {link.intf2} mtu {mtu} up")
@@ -204,7 +205,7 @@ def _add_services(lab, specs: list[dict]) -> None:
         return
     capabilities.require("iptables")
     for name, info in lab.meta["k8s_nodes"].items():
-        services.install(lab.netns(name), resolved, pods, info["cidr"], "cni0")
+        services.install(lab.netns(name), resolved, pods, info["cidr"], info["bridge"])
     backends = sorted({f"{lab.netns(p)}:{p}:{svc['target_port']}:{svc['protocol']}"
                        for svc in resolved if svc["backend"] == "whoami"
                        for p in svc["endpoints"]})
