@@ -6,7 +6,8 @@ line, ``# node: node1``. It runs inside that node's network namespace with
 ``$LAB-pod1`` (``ip -n "$LAB-pod1" ...``, ``ip link set X netns "$LAB-pod1"``).
 A Ryu/os-ken app (a ``.py`` file with a ``# controller app`` line) becomes the
 lab's controller instead: the one running is stopped, the new one started and
-the lab's OVS bridge (``meta["switch"]``) pointed at it.
+the lab's OVS bridge (``meta["switch"]``) pointed at it. A lambda (a ``.py``
+file with a ``# lambda`` line) is loaded into the lab's lambda server.
 ``solve`` runs every runnable file of ``solution/`` in name order.
 """
 
@@ -24,7 +25,8 @@ from taplab.shell import run
 
 NODE_HEADER = re.compile(r"^#\s*node:\s*(\S+)\s*$", re.MULTILINE)
 CONTROLLER_HEADER = re.compile(r"^#\s*controller app\s*$", re.MULTILINE)
-CONTROLLER = "controller"  # what node_of says for a controller app
+LAMBDA_HEADER = re.compile(r"^#\s*lambda\s*$", re.MULTILINE)
+CONTROLLER, LAMBDA = "controller", "lambda server"  # what node_of says for those
 CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 
@@ -36,6 +38,8 @@ def node_of(path: Path) -> str | None:
     head = path.read_text()[:2000]
     if path.suffix == ".py" and CONTROLLER_HEADER.search(head):
         return CONTROLLER
+    if path.suffix == ".py" and LAMBDA_HEADER.search(head):
+        return LAMBDA
     match = NODE_HEADER.search(head)
     return match[1] if match else None
 
@@ -48,6 +52,11 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
     if node == CONTROLLER:
         load_controller_app(handle, path)
         return f"{path.name} is the lab's controller now\n"
+    if node == LAMBDA:
+        from taplab.controllers.api_client import ControllerClient
+
+        reply = ControllerClient.for_lab(handle).load_file(path)
+        return f"loaded lambda {reply['name']} for {', '.join(reply['kinds'])} events\n"
     argv = ["ip", "netns", "exec", handle.netns(node), *RUNNERS[path.suffix], str(path)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           cwd=path.parent, env={**os.environ, "LAB": handle.id})

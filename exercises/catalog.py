@@ -72,6 +72,12 @@ class Exercise:
     def requires(self) -> tuple[str, ...]:
         return tuple(getattr(self.module("lab"), "REQUIRES", ()))
 
+    def open_lab(self, debug: bool = False) -> Lab:
+        """A new, empty Lab for this exercise (with a controller when lab.py names
+        CONTROLLER_APPS: ``[]`` for taplab's learning switch and lambda server)."""
+        apps = getattr(self.module("lab"), "CONTROLLER_APPS", None)
+        return Lab(self.lab_name, debug=debug, controller_apps=apps)
+
     def build(self, lab: Lab) -> None:
         """Build the starting lab into lab and save its state for ``reset``."""
         for feature in self.requires:

@@ -81,6 +81,12 @@ class LiveLab:
         """Output of argv run inside node (failures included, never raises)."""
         return run(list(argv), check=False, netns=self.netns(node), timeout=timeout)
 
+    def lambda_api(self, method: str, path: str) -> dict:
+        """A request to the lab's lambda server (``GET /actions``, ``GET /lambdas``)."""
+        from taplab.controllers.api_client import ControllerClient
+
+        return ControllerClient.for_lab(self.handle).request(method, path)
+
     def root_sh(self, *argv: str, timeout: float = 30) -> str:
         """Output of argv run in the root namespace (read-only tools: ovs-ofctl)."""
         return run(list(argv), check=False, timeout=timeout)

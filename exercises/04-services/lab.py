@@ -5,10 +5,7 @@
              cni0 10.244.1.1  node1  eth0 192.168.0.1 ---- 192.168.0.2 eth0 ext
 """
 
-import sys
-import time
-
-from taplab.errors import UserError
+from taplab.exercises.webservers import serve_names
 
 REQUIRES = ("iptables",)
 PODS = {"pod1": "10.244.1.2", "pod2": "10.244.1.3"}
@@ -31,15 +28,4 @@ def build(lab) -> None:
         node1.cmd(f"ip link set veth-pod{i} master cni0 up")
         pod.setIP(f"{PODS[name]}/24", intf="eth0")
         pod.cmd("ip route add default via 10.244.1.1")
-    specs = [f"{lab.netns(name)}:{name}:8080:tcp" for name in PODS]
-    lab.popen([sys.executable, "-m", "taplab.topologies.whoami", *specs], log="whoami.log")
-    _wait_serving(lab.workdir / "whoami.log")
-
-
-def _wait_serving(log, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "serving" in log.read_text():
-            return
-        time.sleep(0.05)
-    raise UserError(f"the pods' web servers did not start: see {log}.")
+    serve_names(lab, {name: 8080 for name in PODS})

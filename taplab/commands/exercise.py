@@ -13,7 +13,6 @@ from rich.table import Table
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, baseline, catalog
-from taplab.lab import Lab
 from taplab.labcli import LabCLI
 from taplab.output import console, print_json
 from taplab.state import LABS_DIR
@@ -90,7 +89,7 @@ def start_lab(args) -> int:
     exercise = catalog.get(args.exercise)
     if args.background:
         return _start_in_background(exercise, args.debug)
-    with Lab(exercise.lab_name, debug=args.debug) as lab:
+    with exercise.open_lab(args.debug) as lab:
         with console.status(f"building the lab of exercise {exercise.number} ..."):
             exercise.build(lab)
         if args.hold:

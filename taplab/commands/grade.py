@@ -13,7 +13,7 @@ from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, catalog, grading
 from taplab.exercises.live import LiveLab
-from taplab.lab import Lab, LabHandle
+from taplab.lab import LabHandle
 from taplab.output import console, errors, print_json
 
 
@@ -71,7 +71,7 @@ def _grade_submission(exercise: catalog.Exercise, folder: Path,
     if not folder.is_dir():
         raise UserError(f"no submission folder {folder}.")
     notes = []
-    with Lab(exercise.lab_name, debug=debug) as lab:
+    with exercise.open_lab(debug) as lab:
         exercise.build(lab)
         for path in apply.runnable(folder.resolve()):
             try:
