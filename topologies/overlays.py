@@ -51,13 +51,16 @@ class NodeNet:
         return f"02:00:0a:f4:{self.index // 256:02x}:{self.index % 256:02x}"
 
 
-def check_available(kind: str) -> None:
+def check_available(kind: str, what: str = "the {kind} overlay",
+                    instead: str | None = "--overlay host-gw") -> None:
     """Fail before building when the kernel lacks what overlay kind needs."""
     needed = {"vxlan": "vxlan", "gre": "gre"}.get(kind)
     if needed and not capabilities.available(needed):
         f = capabilities.feature(needed)
-        raise UserError(f"the {kind} overlay is unavailable: {f.reason}; {f.fix}, "
-                        "or use --overlay host-gw" + (" or vxlan." if kind == "gre" else "."))
+        if instead and kind == "gre":
+            instead += " or vxlan"
+        raise UserError(f"{what.format(kind=kind)} is unavailable: {f.reason}; {f.fix}"
+                        + (f", or use {instead}." if instead else "."))
 
 
 def setup(kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) -> None:
