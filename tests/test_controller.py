@@ -1,0 +1,130 @@
+"""The controller on real OVS: Ryu apps run unmodified, `taplab controller run`,
+taplab's default apps with a mirror, bad apps rejected cleanly."""
+
+import signal
+import subprocess
+
+from mininet.node import RemoteController
+from taplab.controllers.api_client import ControllerClient
+from taplab.controllers.runtime import free_port
+
+from taplab.lab import Lab
+from tests.conftest import TAPLAB, lab_leftovers, needs, taplab, wait_for
+
+RYU_STYLE_APP = '''
+from ryu.base import app_manager
+from ryu.controller import ofp_event
+from ryu.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.lib.packet import ethernet, packet
+from ryu.ofproto import ofproto_v1_3
+
+
+class PortMemory(app_manager.RyuApp):
+    """Every packet through the controller, forwarded by remembered source ports."""
+
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = {}
+
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def features(self, ev):
+        dp = ev.msg.datapath
+        ofp, p = dp.ofproto, dp.ofproto_parser
+        out = [p.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)]
+        dp.send_msg(p.OFPFlowMod(datapath=dp, priority=0, match=p.OFPMatch(), instructions=[
+            p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, out)]))
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def packet_in(self, ev):
+        msg = ev.msg
+        dp = msg.datapath
+        ofp, p = dp.ofproto, dp.ofproto_parser
+        eth = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
+        ports = self.seen.setdefault(dp.id, {})
+        ports[eth.src] = msg.match["in_port"]
+        action = p.OFPActionOutput(ports.get(eth.dst, ofp.OFPP_FLOOD))
+        dp.send_msg(p.OFPPacketOut(datapath=dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                   in_port=msg.match["in_port"], actions=[action],
+                                   data=msg.data))
+'''
+
+
+def two_switches(lab) -> None:
+    """h1, h2 on s1; h3 on s2; s1 - s2."""
+    s1, s2 = lab.add_switch("s1", kind="ovs"), lab.add_switch("s2", kind="ovs")
+    for i, switch in ((1, s1), (2, s1), (3, s2)):
+        lab.add_link(lab.add_host(f"h{i}"), switch)
+    lab.add_link(s1, s2)
+    lab.start()
+    for i in (1, 2, 3):
+        lab.node(f"h{i}").setIP(f"10.0.0.{i}/24")
+
+
+@needs("ovs_user")
+def test_a_ryu_style_app_file_makes_pingall_succeed(tmp_path):
+    app = tmp_path / "port_memory.py"
+    app.write_text(RYU_STYLE_APP)
+    with Lab("ryu-app", controller_apps=[str(app)]) as lab:
+        two_switches(lab)
+        assert lab.net.pingAll(timeout=2) == 0
+        assert "instantiating app" in (lab.workdir / "controller.log").read_text()
+        lab_id, pid = lab.id, lab.meta["controller"]["pid"]
+    assert lab_leftovers(lab_id) == []
+    assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+
+@needs("ovs_user")
+def test_controller_run_simple_switch_13_serves_a_lab_and_stops_on_ctrl_c():
+    port = free_port()
+    proc = subprocess.Popen([*TAPLAB, "controller", "run", "ryu.app.simple_switch_13",
+                             "--port", str(port), "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: free_port(wanted=port) != port, timeout=30,
+                 what="the controller to listen")
+        with Lab("ctl-run") as lab:
+            lab.net.addController(lab.root_name("c0"), controller=RemoteController,
+                                  ip="127.0.0.1", port=port)
+            two_switches(lab)
+            assert lab.net.pingAll(timeout=2) == 0
+            flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
+                                    lab.root_name("s1")], capture_output=True, text=True).stdout
+            assert "idle_timeout=60" in flows  # learned by taplab's simple_switch_13
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f'"openflow_port": {port}' in out
+    controller_lab = out.split('"lab": "')[1].split('"')[0]
+    assert lab_leftovers(controller_lab) == []
+
+
+@needs("ovs_user")
+def test_default_apps_switch_and_mirror_on_request():
+    with Lab("mirror", controller_apps=[]) as lab:
+        switch = lab.add_switch("s1", kind="ovs")
+        for i in (1, 2, 3):
+            lab.add_link(lab.add_host(f"h{i}"), switch)
+        lab.start()
+        for i in (1, 2, 3):
+            lab.node(f"h{i}").setIP(f"10.0.0.{i}/24")
+        assert lab.net.pingAll(timeout=2) == 0
+        client = ControllerClient.for_lab(lab)
+        record = client.request("POST", "/actions", {"type": "Mirror", "to_port": "s1-eth3",
+                                                     "src": "10.0.0.1"})
+        assert record["result"]["switches"] and "error" not in record
+
+        def rx() -> int:
+            return int(lab.sh("h3", ["cat", "/sys/class/net/h3-eth0/statistics/rx_packets"]))
+        before = rx()
+        lab.sh("h1", ["ping", "-c", "5", "-i", "0.2", "10.0.0.2"])
+        assert rx() - before >= 5  # h3 got a copy of every echo request from h1
+        assert client.request("GET", "/actions")["actions"][-1]["action"] == "Mirror"
+
+
+def test_an_unknown_app_is_one_clear_sentence():
+    result = taplab("controller", "run", "ryu.app.no_such_app")
+    assert result.returncode == 2
+    assert "no controller app named 'ryu.app.no_such_app'" in result.stderr
+    assert "Traceback" not in result.stderr
