@@ -26,6 +26,9 @@ def graph(spec: dict) -> nx.Graph:
             g.add_edge(UNDERLAY, node["name"], kind="underlay")
     for link in spec["links"]:
         g.add_edge(link["a"], link["b"], kind="link", cidr=link.get("cidr", ""))
+    tunnel = spec.get("options", {}).get("tunnel")
+    if isinstance(tunnel, list) and len(tunnel) == 2 and all(t in g for t in tunnel):
+        g.add_edge(*tunnel, kind="tunnel", cidr="GRE " + spec["options"].get("tunnel_cidr", ""))
     return g
 
 
@@ -41,7 +44,7 @@ def draw(g: nx.Graph, path: Path) -> Path:
 
     size = max(6, min(20, len(g) ** 0.5 * 2))
     fig, ax = plt.subplots(figsize=(size, size * 0.75))
-    pos = nx.kamada_kawai_layout(g) if len(g) > 1 else {n: (0, 0) for n in g}
+    pos = nx.spring_layout(g, seed=1)  # numpy only (kamada_kawai needs scipy)
     colours = [COLOURS.get(g.nodes[n].get("role"), "#fdd0a2") for n in g]
     nx.draw_networkx(g, pos, ax=ax, node_color=colours, font_size=8,
                      node_size=600 if len(g) < 60 else 150, with_labels=len(g) < 120)
