@@ -79,7 +79,7 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
 
     fig, (rates, service) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     times = [s.time for s in history]
-    for name in (history[0].rates if history else {}):
+    for name in dict.fromkeys(k for s in history for k in s.rates):
         rates.plot(times, [s.rates.get(name, 0) for s in history], label=name)
     service.plot(times, [s.service.get("ok", 0) for s in history], color="green", label="ok")
     service.plot(times, [s.service.get("failed", 0) for s in history], color="red",
@@ -96,7 +96,8 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
             for ax in (rates, service):
                 ax.axvline(a["action_time"], color="blue", linestyle=":")
     rates.set_ylabel("packets/s")
-    rates.legend(loc="upper right", fontsize="small")
+    if rates.get_legend_handles_labels()[0]:
+        rates.legend(loc="upper right", fontsize="small")
     service.set_ylabel("web requests per sample")
     service.set_xlabel("seconds since the demo started (red: attacks, dashed: alert, "
                        "dotted: action)")

@@ -7,12 +7,17 @@ report; it never pretends to have run.
 """
 
 import importlib
+import json
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from taplab.errors import UserError
+from taplab.lambdas import Alert
 from taplab.liveview import LiveView, Sample
+from taplab.measure import iperf3
 from taplab.webprobe import tally
 
 
@@ -45,6 +50,8 @@ class Options:
     flood_rate: int = 2000  # SYN/s
     block_s: int = 12
     detect_timeout: float = 20.0
+    iperf_s: float = 2.0
+    iperf_rate: str = "100M"
 
 
 @dataclass
@@ -65,12 +72,15 @@ class Demo:
     roles: dict[str, str] = field(default_factory=dict)  # role -> node name
     ips: dict[str, str] = field(default_factory=dict)  # role -> address
     attacks: list[dict[str, Any]] = field(default_factory=list)
-    taps: list[Any] = field(default_factory=list)
+    taps: list[str] = field(default_factory=list)  # tap ids
     tap_results: list[dict[str, Any]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     _events: dict = field(default_factory=dict)  # latest alerts and actions
     _counters: tuple | None = None  # (time, web pod interface counters)
+    untapped: Any = None  # iperf3 Throughput before the tap
+    tap_base: dict = field(default_factory=dict)  # web pod counters when the tap attached
+    benign_truth: dict | None = None
 
     STEPS = ("build the cluster", "load the detectors", "tap the web pod", "benign traffic",
              "SYN flood", "port scan", "tap overhead and fidelity")
@@ -131,83 +141,129 @@ class Demo:
         return "lambdas running: " + ", ".join(names)
 
     def tap(self) -> str:
-        attach = block("taps", "attach")
-        tap = attach(self.lab, self.roles["web"], self.options.tap,
-                     collector=self.roles["collector"])
-        self.taps.append(tap)
-        return f"{self.options.tap} tap on {self.roles['web']}, mirroring to " \
-               f"{self.roles['collector']}"
+        """Measure the web pod untapped, then attach the tap (mirroring to the collector)."""
+        from taplab.taps import session
+
+        web, client = self.roles["web"], self.roles["client"]
+        self.untapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
+                               rate=self.options.iperf_rate)
+        self.tap_base = intf_counters(self.lab, web)
+        record = session.attach(self.lab, web, self.options.tap,
+                                collector=self.roles["collector"])
+        self.taps.append(record["id"])
+        return (f"{record['kind']} tap {record['id']} on {web}; untapped iperf3 "
+                f"{client} -> {web}: {self.untapped.mbps:.0f} Mb/s")
 
     def benign(self) -> str:
+        """The web server, a health probe, and HTTP load from the client."""
+        from taplab.traffic.benign import http_load, http_server
+
         web, client = self.roles["web"], self.roles["client"]
-        serve = block("traffic.http", "serve")
-        serve(self.lab, web, port=80)
-        self.lab.popen([*python(), "-m", "taplab.webprobe", f"http://{self.ips['web']}/", "0.2"],
-                       node=client, log="webprobe.log", grace=0.5)
+        http_server(self.lab, web, port=80)
+        self.lab.popen([sys.executable, "-m", "taplab.webprobe", f"http://{self.ips['web']}/",
+                        "0.2"], node=client, log="webprobe.log", grace=0.5)
         wait(lambda: self.service(self.now() - 2)["ok"] > 0, 10, f"{web}'s HTTP service")
-        time.sleep(self.options.benign_s)  # let the view show healthy traffic
+        truth = http_load(self.lab, client, web, rate=50, concurrency=4,
+                          seconds=self.options.benign_s)
+        self.benign_truth = truth.as_dict()
         health = self.service(self.now() - self.options.benign_s)
-        return f"{client} -> {web}:80 {health['ok']} ok / {health['failed']} failed"
+        load = truth.details
+        return (f"HTTP load {client} -> {web}: {load.get('requests', 0)} requests, "
+                f"{load.get('status', {}).get('200', 0)} answered 200, "
+                f"{load.get('errors', 0)} errors; probe {health['ok']} ok / "
+                f"{health['failed']} failed")
 
     def syn_flood(self) -> str:
-        flood = block("traffic.attacks", "syn_flood")
-        truth = flood(self.lab, self.roles["attacker"], self.ips["web"], port=80,
-                      rate=self.options.flood_rate, seconds=self.options.flood_s,
-                      wait=False)
-        return self._watch_attack("syn-flood", truth)
+        from taplab.traffic.flood import syn_flood
+
+        o = self.options
+        return self._attack("syn-flood", syn_flood, self.lab, self.roles["attacker"],
+                            self.roles["web"], port=80, rate=o.flood_rate, seconds=o.flood_s)
 
     def port_scan(self) -> str:
-        scan = block("traffic.attacks", "port_scan")
+        from taplab.traffic.scan import nmap_scan
+
         self._wait_unblocked()
-        truth = scan(self.lab, self.roles["attacker"], self.ips["web"], wait=False)
-        return self._watch_attack("port-scan", truth)
+        return self._attack("port-scan", nmap_scan, self.lab, self.roles["attacker"],
+                            self.roles["web"], kind="sS", timing="T4", limit=60)
 
     def tap_figures(self) -> str:
+        """Throughput with the tap against without; fidelity against the pod's counters."""
+        from taplab.taps import session
+
         if not self.taps:
             raise Missing("a tap (the tap step did not run)")
-        stats = [tap.stats() for tap in self.taps]
-        self.tap_results = stats
-        return ", ".join(f"{s['kind']}: {s.get('packets', 0)} packets, "
-                         f"{s.get('cpu_pct', 0):.1f} % CPU" for s in stats)
+        web, client = self.roles["web"], self.roles["client"]
+        tapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
+                        rate=self.options.iperf_rate)
+        now = intf_counters(self.lab, web)
+        sent = sum(now[k] - self.tap_base[k] for k in ("rx_packets", "tx_packets"))
+        notes = []
+        for tap_id in self.taps:
+            stats = session.stats(self.lab, tap_id)
+            seen = stats.get("collector", stats).get("packets", 0)
+            stats.update(fidelity=seen / sent if sent else None, pod_packets=sent,
+                         throughput_ratio=tapped.mbps / self.untapped.mbps,
+                         tapped_mbps=tapped.mbps, untapped_mbps=self.untapped.mbps)
+            self.tap_results.append(stats)
+            notes.append(f"{stats['kind']}: fidelity {stats['fidelity']:.1%}, "
+                         f"{stats['cpu_pct']:.1f} % CPU, {stats['mem_mb']:.0f} MB, "
+                         f"throughput {stats['throughput_ratio']:.0%} of untapped")
+        return "; ".join(notes)
 
     # -- attacks ---------------------------------------------------------------
-    def _watch_attack(self, kind: str, truth: dict) -> str:
-        """Wait for the alert naming the attacker and the action against it."""
-        start = self.now()
-        entry = {"kind": kind, "attacker": self.ips["attacker"], "target": self.ips["web"],
-                 "start": start, "detected": False, "delay_s": None, "action": None,
-                 "truth": truth}
+    def _attack(self, attack: str, generator, *args, **kwargs) -> str:
+        """Run a generator in a thread; follow alerts and actions against the attacker."""
+        entry = {"kind": attack, "attacker": self.ips["attacker"], "target": self.ips["web"],
+                 "start": self.now(), "detected": False, "delay_s": None, "action": None}
         self.attacks.append(entry)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["truth"] = generator(*args, **kwargs).as_dict()
+            except Exception as exc:  # noqa: BLE001 - reported in the step
+                result["error"] = exc
+        thread = threading.Thread(target=run, name=attack, daemon=True)
+        thread.start()
         deadline = time.monotonic() + self.options.detect_timeout
-        while time.monotonic() < deadline and entry["action"] is None:
+        while thread.is_alive() or (not entry["action"] and time.monotonic() < deadline):
             self._match(entry)
+            if entry["action"] and not thread.is_alive():
+                break
             time.sleep(0.2)
-        entry["end"] = self.now()
+        self._match(entry)
+        if "error" in result:
+            raise result["error"]
+        entry["truth"] = result["truth"]
+        entry["end"] = result["truth"]["end"] - self.started
         if not entry["detected"]:
-            return f"not detected within {self.options.detect_timeout:.0f} s"
-        return f"detected after {entry['delay_s']:.1f} s by {entry['alert']}; " \
-               f"{entry['action'] or 'no action'}"
+            raise UserError(f"not detected within {self.options.detect_timeout:.0f} s")
+        return (f"detected after {entry['delay_s']:.1f} s ({entry['alert']}); "
+                f"{entry['action'] or 'no action taken'}")
 
     def _match(self, entry: dict) -> None:
-        sample = self._events
-        for alert in sample.get("alerts", []):
-            if alert.get("src") == entry["attacker"] and alert["time"] >= entry["start"]:
-                if not entry["detected"]:
-                    entry.update(detected=True, alert=alert.get("name"),
-                                 alert_time=alert["time"],
-                                 delay_s=round(alert["time"] - entry["start"], 2))
-        for action in sample.get("actions", []):
-            if action.get("src") == entry["attacker"] and action["time"] >= entry["start"]:
-                entry.update(action=f"{action['kind']} {action['src']} "
-                                    f"{action.get('detail', '')}".strip(),
-                             action_time=action["time"])
+        """Fill in the first alert and the first action naming the attacker."""
+        for record in self._events.get("actions", []):
+            if record.get("src") != entry["attacker"] or record["time"] < entry["start"]:
+                continue
+            if record["action"] == "Alert" and not entry["detected"]:
+                entry.update(detected=True, alert=record.get("name"),
+                             alert_time=record["time"],
+                             delay_s=round(record["time"] - entry["start"], 2))
+            elif record["action"] != "Alert" and entry["action"] is None:
+                entry.update(action=f"{record['action']} {record['src']}"
+                             + (f" for {record['seconds']} s" if record.get("seconds") else ""),
+                             action_time=record["time"], action_seconds=record.get("seconds"))
 
     def _wait_unblocked(self) -> None:
-        last = max((a.get("action_time") or 0 for a in self.attacks), default=0)
-        remaining = last + self.options.block_s + 1 - self.now()
+        """Let a block on the attacker expire, so the next attack reaches the web pod."""
+        ends = [a["action_time"] + (a.get("action_seconds") or 0) for a in self.attacks
+                if a.get("action_time") is not None]
+        remaining = max(ends, default=0) + 1 - self.now()
         if remaining > 0:
             self.view.step("port scan", "running",
-                           f"waiting {remaining:.0f} s for the block to expire")
+                           f"waiting {remaining:.0f} s for the block on the attacker to expire")
             time.sleep(remaining)
 
     # -- what the live view shows ---------------------------------------------
@@ -220,16 +276,14 @@ class Demo:
         if "web" in self.roles:
             sample.rates = self._rates(now)
             sample.service = self.service(now - 1.0)
-        sample.taps = [tap.stats() for tap in self.taps]
-        try:
-            events = block("controllers.lambdas", "recent")(self.lab)
-        except Missing:
-            events = {}
-        sample.alerts = [{**a, "time": a["time"] - self.started}
-                         for a in events.get("alerts", [])]
-        sample.actions = [{**a, "time": a["time"] - self.started}
-                          for a in events.get("actions", [])]
-        self._events = {"alerts": sample.alerts, "actions": sample.actions}
+        if self.taps:
+            from taplab.taps import session
+
+            sample.taps = [session.stats(self.lab, tap_id) for tap_id in self.taps]
+        actions = [{**a, "time": a["time"] - self.started} for a in read_actions(self.lab)]
+        sample.alerts = [a for a in actions if a["action"] == "Alert"]
+        sample.actions = [a for a in actions if a["action"] != "Alert"]
+        self._events = {"actions": actions}
         return sample
 
     def _rates(self, now: float) -> dict[str, float]:
@@ -243,19 +297,36 @@ class Demo:
                 "web rx Mb/s": 8e-6 * (counters["rx_bytes"] - last[1]["rx_bytes"]) / dt}
 
     def report(self) -> dict[str, Any]:
-        attacks = [{k: v for k, v in a.items() if k != "truth"} | {"truth": a["truth"]}
-                   for a in self.attacks]
-        return {"attacks": attacks, "taps": self.tap_results,
+        """Attacks scored against their ground truth (taplab.detectors.scoring), taps, steps."""
+        from taplab.detectors.catalog import Detection
+        from taplab.detectors.scoring import score
+
+        detections = [Detection(a["time"], a["lambda"], Alert(a.get("name", "?"), a.get("src"),
+                                                              a.get("dst"), a.get("detail", "")))
+                      for a in read_actions(self.lab) if a["action"] == "Alert"]
+        truths = [a["truth"] for a in self.attacks if "truth" in a]
+        for attack in self.attacks:
+            if "truth" in attack:
+                scored = score(detections, [attack["truth"]])
+                attack.update(detected=bool(scored["detected"]), delay_s=scored["delay_s"])
+        overall = score(detections, truths + ([self.benign_truth] if self.benign_truth else []))
+        return {"attacks": self.attacks, "taps": self.tap_results,
+                "alerts": [d.as_dict() for d in detections],
+                "false_positives": overall["false_positives"],
                 "steps": [vars(s) for s in self.steps], "roles": self.roles, "ips": self.ips,
                 "topology": f"cluster {self.options.nodes} nodes x {self.options.pods} pods, "
-                            f"{self.options.overlay}, {self.options.switch}",
+                            f"{self.options.overlay} overlay, {self.options.switch} switches",
                 "duration_s": self.now()}
 
 
-def python() -> list[str]:
-    import sys
-
-    return [sys.executable]
+def read_actions(lab) -> list[dict]:
+    """Every action the lambda server recorded (``actions.jsonl``), alerts included."""
+    path = lab.workdir / "actions.jsonl"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    return [json.loads(line) for line in lines if line.endswith("}")]
 
 
 def wait(condition, timeout: float, what: str) -> None:
@@ -268,8 +339,6 @@ def wait(condition, timeout: float, what: str) -> None:
 
 def intf_counters(lab, node: str) -> dict[str, int]:
     """Summed rx/tx packet and byte counters of a node's non-loopback interfaces."""
-    import json
-
     totals = {"rx_packets": 0, "tx_packets": 0, "rx_bytes": 0, "tx_bytes": 0}
     for link in json.loads(lab.sh(node, ["ip", "-s", "-j", "link", "show"]) or "[]"):
         if link["ifname"] == "lo":

@@ -118,8 +118,9 @@ class LiveView:
                           str(alert.get("src") or ""), str(alert.get("detail") or ""))
         for action in sample.actions[-3:]:
             table.add_row(f"[cyan]{action.get('time', 0):6.1f}s[/]",
-                          f"[bold cyan]{action.get('kind', 'action')}[/]",
-                          str(action.get("src") or ""), str(action.get("detail") or ""))
+                          f"[bold cyan]{action.get('action', 'action')}[/]",
+                          str(action.get("src") or ""),
+                          f"{action['seconds']} s" if action.get("seconds") else "")
         return table
 
     def __rich__(self) -> Group:

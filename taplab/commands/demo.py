@@ -50,6 +50,7 @@ def run(args) -> int:
             if screen.is_terminal else nullcontext()
         if not screen.is_terminal:
             view.echo = screen.print
+            screen.print(f"lab {lab.id}: the demo starts")
         with Sampler(demo.sample) as sampler, live:
             view.sampler = sampler
             demo.run()
