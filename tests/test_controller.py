@@ -126,5 +126,5 @@ def test_default_apps_switch_and_mirror_on_request():
 def test_an_unknown_app_is_one_clear_sentence():
     result = taplab("controller", "run", "ryu.app.no_such_app")
     assert result.returncode == 2
-    assert "no controller app named 'ryu.app.no_such_app'" in result.stderr
+    assert "no controller app named 'ryu.app.no_such_app'" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
