@@ -150,6 +150,7 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     if node in collectors:
         return collectors[node]
     stats = lab.workdir / f"collector-{node}.json"
+    stats.unlink(missing_ok=True)  # a stopped collector's counters are not this one's
     argv = [sys.executable, "-m", "taplab.taps.collector", "--netns", lab.netns(node),
             "--stats", str(stats)]
     if "api_url" in (lab.meta.get("controller") or {}):
@@ -181,6 +182,7 @@ def release(lab, node: str) -> None:
     if info:
         for resource in info["resources"]:
             remove(resource)
+        Path(info["stats"]).unlink(missing_ok=True)
         lab.set_meta(collectors=collectors)
 
 

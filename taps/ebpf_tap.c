@@ -3,8 +3,8 @@
 // Counts per protocol and TCP flag (per-CPU), keeps an LRU map of flows, and
 // mirrors (bpf_clone_redirect to a VXLAN device) per MIRROR_MODE:
 //   0 nothing, 1 every packet, 2 a TCP stream once an HTTP 500 is seen in it.
-// Its own copies (UDP to COLLECTOR_IP:4789, network order) are neither counted
-// nor mirrored.
+// Its own copies (UDP to COLLECTOR_IP, network order; fragments of big copies
+// have no UDP header, so any port) are neither counted nor mirrored.
 // Defines from the loader: FLOW_ENTRIES, MIRROR_ENTRIES, MIRROR_MODE, MIRROR_IFINDEX,
 // COLLECTOR_IP.
 #include <uapi/linux/bpf.h>
@@ -114,7 +114,7 @@ int taplab_tap(struct __sk_buff *skb) {
             key.sport = ntohs(ports[0]);
             key.dport = ntohs(ports[1]);
         }
-        if (ip.daddr == COLLECTOR_IP && key.dport == 4789)
+        if (COLLECTOR_IP && ip.daddr == COLLECTOR_IP)
             return TC_ACT_OK;
     } else if (ip.protocol == IPPROTO_ICMP) {
         proto = P_ICMP;

@@ -39,7 +39,7 @@ def forward(intf: str, collector: str, vni: int, stats: Path, interval: float = 
     while not stop:
         try:
             frame = capture.recv(65535)
-            if vxlan.is_vxlan_to(frame, own):
+            if vxlan.is_udp_to(frame, own):
                 skipped += 1
             else:
                 try:

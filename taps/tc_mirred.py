@@ -2,15 +2,15 @@
 
 No user-space copy: a clsact qdisc on the interface, ingress and egress u32
 filters with ``mirred egress mirror`` into a VXLAN device whose remote is the
-collector. A first filter lets the VXLAN device's own UDP/4789 packets through
-unmirrored (the kernel has no gact, so it is a match without actions)::
+collector. A first filter lets the VXLAN device's own packets (UDP to the
+collector, fragments included) through unmirrored (the kernel has no gact, so
+it is a match without actions)::
 
     pod1-eth0 --clsact--> mirred --> vx<tap> (VNI, remote collector:4789)
 """
 
 import json
 
-from taplab.taps import vxlan
 from taplab.taps.base import Tap, tap_kind
 
 _ALL = ["protocol", "all", "u32", "match", "u32", "0", "0"]
@@ -33,8 +33,7 @@ class TcMirredTap(Tap):
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
         self.sh("tc", "filter", "add", "dev", intf, "egress", "prio", "1", "protocol", "ip",
                 "u32", "match", "ip", "protocol", "17", "0xff",
-                "match", "ip", "dst", f"{self.record['collector_ip']}/32",
-                "match", "ip", "dport", str(vxlan.PORT), "0xffff", "classid", "1:1")
+                "match", "ip", "dst", f"{self.record['collector_ip']}/32", "classid", "1:1")
         for hook in ("ingress", "egress"):
             self.sh("tc", "filter", "add", "dev", intf, hook, "prio", "2", *_ALL,
                     "action", "mirred", "egress", "mirror", "dev", self.device)

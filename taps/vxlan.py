@@ -42,9 +42,11 @@ def flow_of(frame: bytes) -> tuple[str, str, int, int, int] | None:
     return src, dst, proto, sport, dport
 
 
-def is_vxlan_to(frame: bytes, addr: bytes, port: int = PORT) -> bool:
-    """True for an IPv4/UDP frame to addr (4 bytes) and port: a tap's own copies."""
-    if len(frame) < 38 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
-        return False
-    l4 = 14 + (frame[14] & 0x0F) * 4
-    return frame[30:34] == addr and frame[l4 + 2:l4 + 4] == port.to_bytes(2, "big")
+def is_udp_to(frame: bytes, addr: bytes) -> bool:
+    """True for an IPv4/UDP frame (or fragment) to addr (4 bytes): a tap's own copies.
+
+    Not only port 4789: a copy larger than the MTU leaves as IP fragments, and
+    the later fragments carry no UDP header to look at.
+    """
+    return (len(frame) >= 34 and frame[12:14] == b"\x08\x00" and frame[23] == 17
+            and frame[30:34] == addr)

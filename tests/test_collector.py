@@ -31,9 +31,11 @@ def test_flow_of_and_own_traffic():
     assert vxlan.flow_of(frame(dport=443)) == ("10.0.0.1", "10.0.0.2", 6, 1234, 443)
     assert vxlan.flow_of(bytes(Ether(type=0x0806) / Raw(b"\0" * 28))) is None
     own = bytes(Ether() / IP(dst="10.0.0.9") / UDP(dport=4789) / Raw(b"v"))
-    assert vxlan.is_vxlan_to(own, bytes([10, 0, 0, 9]))
-    assert not vxlan.is_vxlan_to(own, bytes([10, 0, 0, 8]))
-    assert not vxlan.is_vxlan_to(frame(dport=4789), bytes([10, 0, 0, 2]))  # TCP, not UDP
+    fragment = bytes(Ether() / IP(dst="10.0.0.9", proto=17, frag=185) / Raw(b"rest"))
+    assert vxlan.is_udp_to(own, bytes([10, 0, 0, 9]))
+    assert vxlan.is_udp_to(fragment, bytes([10, 0, 0, 9]))
+    assert not vxlan.is_udp_to(own, bytes([10, 0, 0, 8]))
+    assert not vxlan.is_udp_to(frame(dport=4789), bytes([10, 0, 0, 2]))  # TCP, not UDP
 
 
 def test_counters_per_vni_and_flow():
