@@ -5,6 +5,7 @@ grader); results.json is written in every case.
 """
 
 import json
+import traceback
 from pathlib import Path
 
 from rich.table import Table
@@ -47,7 +48,9 @@ def run(args) -> int:
     except Exception as exc:  # noqa: BLE001 - a broken grader still writes results.json
         if args.debug:
             raise
-        return _cannot_grade(args, title, f"the grader crashed ({type(exc).__name__}: {exc}).")
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return _cannot_grade(args, title, f"the grader crashed ({type(exc).__name__}: {exc}, "
+                                          f"at {Path(where.filename).name}:{where.lineno}).")
     results = grading.results_json(outcomes, title)
     if notes:
         results["output"] += " " + " ".join(notes)
