@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one sentence stays one line
 
 
 def print_json(data: Any) -> None:
