@@ -17,7 +17,8 @@ answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
 the newest interval in K. The alert names the source that sent most of the
 interval's SYNs (none when no source sent half of them: spoofed sources);
-while the alarm lasts, a new source sending most SYNs is reported too. It can
+while the alarm lasts, a new source sending most SYNs of an interval that
+drives y up is reported too. It can
 also be fed per-interval counters directly (``observe_counts``), which is how
 the in-kernel eBPF counter uses it.
 """
@@ -101,7 +102,8 @@ class CusumSynFlood:
     def _update(self, dst: str, dest: _Destination) -> Alert | None:
         syn_rate, balance_rate = dest.syn / self.interval, dest.balance / self.interval
         norm = max(self.floor, dest.mean_balance or 0.0)
-        dest.y = max(0.0, dest.y + (syn_rate - balance_rate) / norm - self.drift)
+        step = (syn_rate - balance_rate) / norm - self.drift
+        dest.y = max(0.0, dest.y + step)
         if dest.y == 0.0:
             dest.alarmed = False
             dest.reported.clear()
@@ -112,8 +114,8 @@ class CusumSynFlood:
             return None
         top = dest.sources.most_common(1)
         source = top[0][0] if top and top[0][1] * 2 >= dest.syn else None
-        if dest.alarmed and (source is None or source in dest.reported):
-            return None
+        if dest.alarmed and (source is None or source in dest.reported or step <= 0):
+            return None  # only a source driving y up now is news
         dest.alarmed = True
         dest.reported.add(source)
         return Alert("syn-flood", src=source, dst=dst,
