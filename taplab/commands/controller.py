@@ -4,7 +4,8 @@ import time
 
 from taplab.commands import subcommand
 from taplab.controllers import runtime
-from taplab.controllers.api_client import ControllerClient
+from taplab.controllers.api_client import load_lambdas, read_lambda_file
+from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.output import console, print_json
 from taplab.procs import ProcessId
@@ -24,15 +25,23 @@ def register(sub) -> None:
                    help="lambda file to load (repeatable; needs the lambda server)")
     r.add_argument("--sample-rate", type=float, default=0.0,
                    help="share of IPv4 flows copied to lambdas as packet_in (0..1)")
+    r.add_argument("--poll-interval", type=float, default=5.0,
+                   help="seconds between flow/port stats polls for lambdas (>= 1)")
     r.add_argument("--json", action="store_true", help="print the endpoints as JSON")
     r.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if not 0 <= args.sample_rate <= 1 or args.poll_interval < 1:
+        raise UserError("--sample-rate is a share from 0 to 1 and --poll-interval at "
+                        "least 1 second.")
+    # A bad app or lambda file fails before the lab exists.
+    apps = [runtime.check_app(a) for a in args.apps]
+    lambdas = [read_lambda_file(path) for path in args.lambdas]
     with Lab("controller", debug=args.debug) as lab:
-        runtime.start(lab, args.apps, port=args.port, sample_rate=args.sample_rate)
-        for path in args.lambdas:
-            ControllerClient.for_lab(lab).load_file(path)
+        runtime.start(lab, apps, port=args.port, sample_rate=args.sample_rate,
+                      poll_interval=args.poll_interval)
+        load_lambdas(lab, lambdas)
         meta = {"lab": lab.id, **lab.meta["controller"]}
         if args.json:
             print_json(meta)
