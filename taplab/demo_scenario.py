@@ -12,13 +12,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from taplab.errors import UserError
 from taplab.lambdas import Alert
 from taplab.liveview import LiveView, Sample
 from taplab.measure import iperf3
+from taplab.resources import remove
 from taplab.webprobe import tally
+
+DETECTOR_LAMBDAS = ("lambda_scan.py", "lambda_synflood.py")  # in taplab.detectors
 
 
 class Missing(Exception):
@@ -136,9 +140,19 @@ class Demo:
         self.ips = {role: meta[node]["ip"] for role, node in self.roles.items()}
 
     def detectors(self) -> str:
-        load = block("controllers.lambdas", "load_default_detectors")
-        names = load(self.lab)
-        return "lambdas running: " + ", ".join(names)
+        """Load the scan and SYN flood detector lambdas into the lambda server."""
+        from taplab import detectors
+
+        if "api_url" not in self.lab.meta.get("controller", {}):
+            raise Missing("the lambda server (it runs with --switch ovs)")
+        client = block("controllers.api_client", "ControllerClient").for_lab(self.lab)
+        names = []
+        for name in DETECTOR_LAMBDAS:
+            path = Path(detectors.__path__[0]) / name
+            if not path.exists():
+                raise Missing(f"the detector lambda {path.name}")
+            names.append(client.load_file(path).get("name", path.stem))
+        return "lambdas loaded: " + ", ".join(map(str, names))
 
     def tap(self) -> str:
         """Measure the web pod untapped, then attach the tap (mirroring to the collector)."""
@@ -225,13 +239,19 @@ class Demo:
             except Exception as exc:  # noqa: BLE001 - reported in the step
                 result["error"] = exc
         thread = threading.Thread(target=run, name=attack, daemon=True)
+        mark = len(self.lab.state.resources)
         thread.start()
         deadline = time.monotonic() + self.options.detect_timeout
-        while thread.is_alive() or (not entry["action"] and time.monotonic() < deadline):
-            self._match(entry)
-            if entry["action"] and not thread.is_alive():
-                break
-            time.sleep(0.2)
+        try:
+            while thread.is_alive() or (not entry["action"] and time.monotonic() < deadline):
+                self._match(entry)
+                time.sleep(0.2)
+        except BaseException:  # Ctrl-C: stop the attack before the lab goes, then go
+            for resource in self.lab.state.resources[mark:]:
+                if resource["kind"] == "process":
+                    remove(resource)
+            thread.join(timeout=10)
+            raise
         self._match(entry)
         if "error" in result:
             raise result["error"]

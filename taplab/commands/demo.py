@@ -39,7 +39,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    folder = report_dir("demo", args.out)
     # With --json, stdout carries only the JSON; the live view goes to stderr.
     screen = errors if args.json else console
     apps = [] if args.switch == "ovs" else None  # [] = taplab's default apps
@@ -55,6 +54,7 @@ def run(args) -> int:
             view.sampler = sampler
             demo.run()
         report = demo.report()
+        folder = report_dir("demo", args.out)
         report["report_dir"] = str(folder)
         demo_report.write(folder, report, sampler.history)
         screen.print(demo_report.tables(report))

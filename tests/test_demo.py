@@ -1,0 +1,86 @@
+"""``taplab demo`` end to end: the JSON report, the report folder, Ctrl-C, cleanup."""
+
+import json
+import re
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from taplab.demo_scenario import Demo
+from tests.conftest import TAPLAB, lab_leftovers, needs, taplab
+
+pytestmark = needs("ovs_user", "vxlan", "hping3", "nmap", "iperf3")
+
+
+def lab_id(stderr: str) -> str:
+    found = re.search(r"lab (\w+): the demo starts", stderr)
+    assert found, stderr
+    return found.group(1)
+
+
+def test_demo_detects_and_blocks_both_attacks_and_reports_them(tmp_path):
+    result = taplab("demo", "--json", "--out", str(tmp_path), timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert not lab_leftovers(lab_id(result.stderr))
+    attacks = {a["kind"]: a for a in report["attacks"]}
+    assert set(attacks) == {"syn-flood", "port-scan"}, result.stderr
+    attacker = report["ips"]["attacker"]
+    for kind, attack in attacks.items():
+        assert attack["detected"] is True, (kind, result.stderr)
+        assert 0 <= attack["delay_s"] < 20, attack
+        assert attack["action"].startswith(f"Block {attacker}"), attack
+    assert report["false_positives"] == 0, report["alerts"]
+    tap = report["taps"][0]
+    assert tap["node"] == report["roles"]["web"] and tap["packets"] > 0
+    assert 0 < tap["fidelity"] <= 1.05 and tap["throughput_ratio"] > 0
+    assert all(s["status"] == "done" for s in report["steps"]), report["steps"]
+    assert result.returncode == 0
+    folder = Path(report["report_dir"])
+    assert folder.parent == tmp_path
+    saved = json.loads((folder / "demo.json").read_text())
+    assert saved["attacks"] == json.loads(json.dumps(report["attacks"]))
+    assert "conditions" in saved and saved["timeline"]
+    assert (folder / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+    summary = (folder / "summary.md").read_text()
+    assert "| syn-flood |" in summary and "| port-scan |" in summary
+    assert report["duration_s"] < 180
+
+
+def read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> str:
+    """stderr of proc up to the first line matching pattern."""
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+        if ready:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+            if re.search(pattern, line):
+                return seen
+    raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{seen}")
+
+
+@pytest.mark.parametrize("step", ["build the cluster", "load the detectors", "benign traffic",
+                                  "SYN flood"])
+def test_ctrl_c_during_a_step_stops_the_demo_and_leaves_nothing(step, tmp_path):
+    assert step in Demo.STEPS
+    proc = subprocess.Popen([*TAPLAB, "demo", "--json", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = read_until(proc, rf"running {step}", timeout=120)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert out == ""  # no half report
+    assert not lab_leftovers(lab_id(seen))
+    assert not list(tmp_path.iterdir())  # no report folder either
