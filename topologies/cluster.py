@@ -129,7 +129,6 @@ def add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int =
         Intf(bridge, node=host, moveIntfFn=lambda *_: True)
         cni = bridge
     else:
-        bridge = lab.add_switch(f"c{index}", kind="ovs")
         switch_node = lab.add_switch(f"c{index}", kind="ovs")
         link = lab.add_link(host, switch_node, intfName1=bridge)
         _set_mtu(link, mtu)
@@ -180,7 +179,9 @@ def add_pod(lab, node: str | int, name: str):
     mtu = info["mtu"]
     if info["cni"] == info["bridge"]:
         link = lab.add_link(pod, host)
-        host.cmd(f"ip link set {link.intf2} master {info['bridge']} mtu {mtu} up")
+        # hairpin: a pod reaching itself through a service comes back out its own port
+        host.cmd(f"ip link set {link.intf2} master {info['bridge']} mtu {mtu} up && "
+                 f"bridge link set dev {link.intf2} hairpin on")
     else:
         link = lab.add_link(pod, lab.net[info["cni"]])
         link.intf2.node.cmd(f"ip link set {link.intf2} mtu {mtu} up")
