@@ -51,8 +51,14 @@ class Observation:
 
 
 def from_event(event: Event) -> Observation | None:
-    """The observation in a ``packet_in`` or ``tap`` event; None for other kinds."""
+    """The packet in a ``packet_in`` or ``tap`` event; None for other kinds.
+
+    A tap event holding a flow's counters (the collector's, with ``packets``)
+    is not one packet: None too (run detectors on the collector's pcap instead).
+    """
     if event.kind not in ("packet_in", "tap") or not event.src or not event.dst:
+        return None
+    if "packets" in event.data:
         return None
     data = event.data
     return Observation(event.time, event.src, event.dst, str(data.get("proto", "")),

@@ -59,6 +59,29 @@ def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tm
     assert json.loads(flood.stdout)["command"].startswith("hping3 -S -q -p 80 -i u1000 -c 2000")
 
 
+@needs("tcpdump")
+def test_detect_reads_a_tcpdump_capture_and_scores_it_against_the_ground_truth(lab, tmp_path):
+    pcap = lab.workdir / "pod2.pcap"
+    tcpdump = lab.popen(["tcpdump", "-i", "pod2-eth0", "-U", "-w", str(pcap)], node="pod2",
+                        log="tcpdump.log")
+    wait_for(lambda: "listening on" in (lab.workdir / "tcpdump.log").read_text(), timeout=15,
+             what="tcpdump")
+    scan = taplab("attack", "scan", "pod1", "pod2", "--ports", "2000-2030", "--lab", lab.id,
+                  "--out", str(tmp_path))
+    assert scan.returncode == 0, scan.stderr
+    tcpdump.terminate()
+    tcpdump.wait(timeout=10)
+    result = taplab("detect", "--pcap", str(pcap), "--detectors", "trw,zeek,snort", "--score",
+                    "--groundtruth", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {(d["detector"], d["src"]) for d in data["detections"]} == {
+        ("trw", node_ip(lab, "pod1")), ("zeek", node_ip(lab, "pod1")),
+        ("snort", node_ip(lab, "pod1"))}
+    assert all(s["detected"] and s["false_positives"] == 0 for s in data["scores"])
+    assert taplab("detect", "--pcap", str(tmp_path / "none.pcap")).returncode == 2
+
+
 @pytest.mark.parametrize("args, message", [
     (["attack", "scan", "pod1", "nosuch"], "neither a node"),
     (["attack", "scan", "pod1", "pod2", "--ports", "70000"], "bad port list"),
