@@ -4,8 +4,9 @@ For each size NxM, builds the ``cluster`` topology (N nodes, M pods each,
 chosen overlay, its services) in a Lab and tears it down, then, in the same
 run, has plain Mininet build and stop a single Linux bridge with the same
 number of hosts (N + N*M). The figure is the ratio of the build times.
-Memory is the drop in the kernel's MemAvailable while each network is up
-(noisy on a shared machine: compare within one run).
+Memory is the proportional set size (PSS) of the processes each network runs
+(node shells, helpers such as the services' backend): user-space memory only;
+namespaces, veths and bridges live in the kernel.
 
     $ sudo taplab bench build --sizes 2x5,4x50
     nodes pods overlay build_s teardown_s plain_mininet_build_s ratio ...
@@ -53,22 +54,31 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def mem_available_mb() -> float:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def pss_mb(pids) -> float:
+    """Total proportional set size of pids, in MB (processes that are gone count 0)."""
+    total = 0
+    for pid in set(pids):
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in text.splitlines()
+                     if line.startswith("Pss:"))
+    return total / 1024
+
+
+def _net_pids(net) -> list[int]:
+    return [n.pid for n in (*net.hosts, *net.switches) if getattr(n, "pid", None)]
 
 
 def measure_cluster(nodes: int, pods: int, overlay: str) -> dict:
     build = registry.prepare("cluster", nodes=nodes, pods=pods, overlay=overlay)
-    before = mem_available_mb()
-    lab = Lab("bench-build")
-    with lab:
+    with Lab("bench-build") as lab:
         start = time.perf_counter()
         build(lab)
         build_s = time.perf_counter() - start
-        mem = before - mem_available_mb()
+        helpers = [r["pid"] for r in lab.state.resources if r["kind"] == "process"]
+        mem = pss_mb(_net_pids(lab.net) + helpers)
         start = time.perf_counter()
     teardown_s = time.perf_counter() - start
     return {"build_s": build_s, "teardown_s": teardown_s, "mem_mb": mem}
@@ -86,7 +96,6 @@ def measure_plain(hosts: int) -> dict:
     with Lab("bench-plain") as lab:
         switch = lab.root_name("s")
         lab.record({"kind": "link", "name": switch})
-        before = mem_available_mb()
         start = time.perf_counter()
         net = Mininet(topo=_SingleSwitch(switch=switch, hosts=hosts), switch=LinuxBridge,
                       controller=None, autoSetMacs=True, waitConnected=False, build=False)
@@ -94,7 +103,7 @@ def measure_plain(hosts: int) -> dict:
             net.build()
             net.start()
             build_s = time.perf_counter() - start
-            mem = before - mem_available_mb()
+            mem = pss_mb(_net_pids(net))
         finally:
             start = time.perf_counter()
             net.stop()
@@ -126,15 +135,17 @@ def run(args) -> int:
     if args.json:
         print_json({**data, "report": str(folder)})
         return 0
-    table = Table(title=f"cluster build vs plain Mininet (mn) single bridge, {args.overlay}")
-    columns = {"nodes": "nodes", "pods": "pods", "hosts": "hosts", "build_s": "build s",
-               "teardown_s": "down s", "mem_mb": "MB", "plain_mininet_build_s": "mn build s",
-               "plain_mininet_teardown_s": "mn down s", "plain_mininet_mem_mb": "mn MB",
+    table = Table(title=f"{args.overlay} cluster, N nodes x M pods, vs plain Mininet (mn) "
+                        "single bridge; seconds, PSS MB", padding=(0, 1))
+    columns = {"nodes": "N", "pods": "M", "hosts": "hosts", "build_s": "build",
+               "teardown_s": "down", "mem_mb": "MB", "plain_mininet_build_s": "mn build",
+               "plain_mininet_teardown_s": "mn down", "plain_mininet_mem_mb": "mn MB",
                "ratio": "ratio"}
     for header in columns.values():
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
     for r in runs:
-        table.add_row(*(str(r[c]) for c in columns))
+        table.add_row(*(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c])
+                        for c in columns))
     console.print(table)
     console.print(f"report: {folder / 'build.json'}, plot: {png}")
     return 0
