@@ -8,6 +8,7 @@ tool inside that node's named network namespace, so grading changes nothing.
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,16 @@ for _ in range(int(sys.argv[2])):
 """
 
 
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    """condition()'s first truthy value within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(interval)
+    return None
+
+
 class LiveLab:
     """A running lab, as graders inspect it."""
 
@@ -86,6 +97,15 @@ class LiveLab:
         from taplab.controllers.api_client import ControllerClient
 
         return ControllerClient.for_lab(self.handle).request(method, path)
+
+    def lambdas(self, kind: str) -> list[dict]:
+        """The loaded lambdas that handle events of kind, with their counters."""
+        return [w for w in self.lambda_api("GET", "/lambdas")["lambdas"] if kind in w["kinds"]]
+
+    def alerts(self, src: str) -> list[dict]:
+        """The Alert actions lambdas returned about src, oldest first."""
+        return [a for a in self.lambda_api("GET", "/actions")["actions"]
+                if a["action"] == "Alert" and a.get("src") == src]
 
     def root_sh(self, *argv: str, timeout: float = 30) -> str:
         """Output of argv run in the root namespace (read-only tools: ovs-ofctl)."""
