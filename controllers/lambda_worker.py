@@ -6,8 +6,9 @@ the lambda's ``@on`` functions:
 
 - time limit: a watchdog thread interrupts an invocation that runs longer than
   ``time_limit`` (counted as ``timeouts``); if the lambda does not give back
-  control within one more second, the server kills the process and starts a
-  new one (``kills``);
+  control within one more second, or holds the interpreter so that the
+  watchdog's heartbeat stops, the server kills the process and starts a new
+  one (``kills``);
 - memory limit: the address space is capped at start-up size + ``memory_mb``;
   a MemoryError is counted (``memory``) and the worker restarted;
 - a raising invocation is counted (``errors``) and logged with its traceback.
@@ -38,7 +39,7 @@ from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_e
 from taplab.lambdas import Event
 
 BATCH = 256
-QUEUE_MAX = 50_000
+QUEUE_MAX = 4096  # items (a telemetry item is a whole transaction)
 START_TIMEOUT = 20.0
 
 
@@ -108,34 +109,46 @@ def _flow_event(arrival, dpid, src, dst, proto, sport, dport, packets, nbytes, s
         "syn": syn, "rst": rst, "empty_udp": empty_udp, "event_id": FLOW_RECORD})
 
 
-class SharedTime:
-    """A float both processes see: when the running invocation started (0: idle)."""
+class SharedClock:
+    """Two times both processes see (CLOCK_MONOTONIC): when the running invocation
+    started (0: idle), and the watchdog's last heartbeat."""
+
+    LAYOUT = struct.Struct("dd")
 
     def __init__(self, fd: int):
-        if os.fstat(fd).st_size < 8:
-            os.ftruncate(fd, 8)
+        if os.fstat(fd).st_size < self.LAYOUT.size:
+            os.ftruncate(fd, self.LAYOUT.size)
         self.fd = fd
-        self._map = mmap.mmap(fd, 8)
+        self._map = mmap.mmap(fd, self.LAYOUT.size)
 
-    @property
-    def value(self) -> float:
-        return struct.unpack_from("d", self._map)[0]
+    def read(self) -> tuple[float, float]:
+        return self.LAYOUT.unpack_from(self._map)
 
-    @value.setter
-    def value(self, seconds: float) -> None:
-        struct.pack_into("d", self._map, 0, seconds)
+    def write(self, started: float, heartbeat: float) -> None:
+        self.LAYOUT.pack_into(self._map, 0, started, heartbeat)
 
 
-def _watch(parent: int, busy, time_limit: float) -> None:
-    """Exit with the server; interrupt an invocation that runs too long."""
-    interrupted = 0.0
+class _Calls:
+    """The worker's invocation counter; ``running`` is 0 between invocations."""
+
+    count = 0
+    running = 0
+
+
+def _watch(parent: int, clock: SharedClock, calls: _Calls, time_limit: float) -> None:
+    """Exit with the server; interrupt an invocation that runs too long; beat."""
+    seen = interrupted = 0
+    since = 0.0
     while True:
         time.sleep(0.02)
         if os.getppid() != parent:
             os._exit(0)
-        started = busy.value
-        if started and started != interrupted and time.monotonic() - started > time_limit:
-            interrupted = started
+        now, running = time.monotonic(), calls.running
+        if running != seen:
+            seen, since = running, now
+        clock.write(since if running else 0.0, now)
+        if running and running != interrupted and now - since > time_limit:
+            interrupted = running
             _thread.interrupt_main(signal.SIGALRM)
 
 
@@ -147,14 +160,16 @@ def main(argv: list[str]) -> None:
     """Worker process: ``python -m taplab.controllers.lambda_worker CONN_FD TIME_FD PARENT``."""
     conn = Connection(int(argv[0]))
     name, source, time_limit, memory_mb = conn.recv()
-    _serve(conn, name, source, SharedTime(int(argv[1])), time_limit, memory_mb, int(argv[2]))
+    _serve(conn, name, source, SharedClock(int(argv[1])), time_limit, memory_mb, int(argv[2]))
 
 
-def _serve(conn, name: str, source: str, busy, time_limit: float, memory_mb: int,
-           parent: int) -> None:
+def _serve(conn, name: str, source: str, clock: SharedClock, time_limit: float,
+           memory_mb: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
-    threading.Thread(target=_watch, args=(parent, busy, time_limit), daemon=True).start()
+    calls = _Calls()
+    threading.Thread(target=_watch, args=(parent, clock, calls, time_limit),
+                     daemon=True).start()
     try:
         handlers = handlers_of(name, source)
     except LambdaLoadError as exc:
@@ -173,14 +188,14 @@ def _serve(conn, name: str, source: str, busy, time_limit: float, memory_mb: int
             return
         if topology is not None:
             ctx.set_topology(topology)
-        reply = _run_batch(handlers, ctx, items, busy)
+        reply = _run_batch(handlers, ctx, items, calls)
         reply["logs"] = logs.take()
         conn.send(reply)
         if reply["memory"]:
             return  # the server starts a fresh worker
 
 
-def _run_batch(handlers: dict, ctx: Context, items: list, busy) -> dict:
+def _run_batch(handlers: dict, ctx: Context, items: list, calls: _Calls) -> dict:
     out = {"actions": [], "invocations": 0, "errors": 0, "timeouts": 0, "memory": 0,
            "durations": []}
     for item in items:
@@ -191,7 +206,7 @@ def _run_batch(handlers: dict, ctx: Context, items: list, busy) -> dict:
             continue
         for event in events:
             for fn in handlers.get(event.kind, ()):
-                outcome = _invoke(fn, event, ctx, busy, out)
+                outcome = _invoke(fn, event, ctx, calls, out)
                 if outcome:
                     out["actions"].append((event.time, outcome))
                 if out["memory"]:
@@ -199,10 +214,11 @@ def _run_batch(handlers: dict, ctx: Context, items: list, busy) -> dict:
     return out
 
 
-def _invoke(fn, event: Event, ctx: Context, busy, out: dict) -> list:
+def _invoke(fn, event: Event, ctx: Context, calls: _Calls, out: dict) -> list:
     out["invocations"] += 1
+    calls.count += 1
+    calls.running = calls.count
     started = time.monotonic()
-    busy.value = started
     try:
         result = fn(event, ctx)
     except TimeLimit:
@@ -218,7 +234,7 @@ def _invoke(fn, event: Event, ctx: Context, busy, out: dict) -> list:
         ctx.log.error("%s raised:\n%s", fn.__name__, traceback.format_exc(limit=-3))
         return []
     finally:
-        busy.value = 0.0
+        calls.running = 0
     out["durations"].append(time.monotonic() - started)
     if result is None:
         return []
@@ -244,7 +260,7 @@ class LambdaWorker:
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
-        self._busy = SharedTime(os.memfd_create(f"lambda-{name}"))
+        self._clock = SharedClock(os.memfd_create(f"lambda-{name}"))
         self._topology_version = -1
 
     def start(self) -> None:
@@ -254,12 +270,12 @@ class LambdaWorker:
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
-        self._busy.value = 0.0
+        self._clock.write(0.0, time.monotonic())
         with theirs:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "taplab.controllers.lambda_worker", str(theirs.fileno()),
-                 str(self._busy.fd), str(os.getpid())],
-                pass_fds=(theirs.fileno(), self._busy.fd), stdin=subprocess.DEVNULL)
+                 str(self._clock.fd), str(os.getpid())],
+                pass_fds=(theirs.fileno(), self._clock.fd), stdin=subprocess.DEVNULL)
         self._conn = parent_end = Connection(ours.detach())
         parent_end.send((self.name, self.source, self.time_limit, self.memory_mb))
         self._topology_version = -1
@@ -321,8 +337,9 @@ class LambdaWorker:
         self._conn.send((send_topology, items))
         self._topology_version = version
         while not self._conn.poll(0.05):
-            started = self._busy.value
-            if started and time.monotonic() - started > self.time_limit + 1.0:
+            started, heartbeat = self._clock.read()
+            now, grace = time.monotonic(), self.time_limit + 1.0
+            if (started and now - started > grace) or now - heartbeat > grace:
                 self.logs.append(f"{self.name} ignored its time limit: worker killed")
                 self.counts["timeouts"] += 1
                 self._restart("kills")
