@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from taplab.topologies import registry
 
+from taplab import capabilities
 from taplab.lab import Lab
 from taplab.measure import node_ip
 from tests.conftest import TAPLAB, needs, taplab, wait_for
@@ -31,7 +32,8 @@ def sensor_ready(lab) -> bool:
 
 def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tmp_path):
     detect = subprocess.Popen([*TAPLAB, "detect", "--lab", lab.id, "--time", "12", "--score",
-                               "--detectors", "trw,cusum", "--json"],
+                               "--detectors", "trw,cusum", "--json"]
+                              + (["--ebpf"] if capabilities.available("tc_bpf") else []),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: sensor_ready(lab), timeout=30, what="the detect sensor")
@@ -50,6 +52,9 @@ def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tm
     trw = [d for d in result["detections"] if d["detector"] == "trw"]
     assert [d["src"] for d in trw] == [scanner]
     assert flooder in {d["src"] for d in result["detections"] if d["detector"] == "cusum"}
+    if capabilities.available("tc_bpf"):
+        kernel = {d["src"] for d in result["detections"] if d["detector"] == "cusum-ebpf"}
+        assert flooder in kernel and kernel <= {scanner, flooder}
     scores = {s["detector"]: s for s in result["scores"]}
     assert scores["trw"]["detected"] and scores["cusum"]["detected"]
     assert scores["trw"]["false_positives"] == 0 and scores["cusum"]["false_positives"] == 0

@@ -1,6 +1,7 @@
 """Running a generator's tool inside a lab node for a bounded time."""
 
 import shlex
+import subprocess
 import sys
 import time
 
@@ -13,14 +14,24 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def run_bounded(lab, node: str, argv: list[str], limit: float, log: str) -> tuple[float, float]:
-    """Run argv in node until it exits or limit seconds pass; (start, end) times."""
+    """Run argv in node until it exits or limit seconds pass; (start, end) times.
+
+    The tool runs in its own session (the lab stops it at teardown); an
+    interrupt stops it at once.
+    """
     start = time.time()
     proc = lab.popen(argv, node=node, log=log)
     try:
         proc.wait(timeout=limit)
-    except Exception:  # noqa: BLE001 - still running at the limit: stop it
+    except BaseException as exc:  # the limit, or Ctrl-C: stop the tool now
         proc.terminate()
-        proc.wait(timeout=5)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            raise
     return start, time.time()
 
 
