@@ -23,6 +23,7 @@ kept 89.7 % of untraced throughput.
 import statistics
 import time
 
+from rich import box
 from rich.table import Table
 from taplab.taps import session, testbed
 from taplab.taps.procstat import CpuMeter, rss_mb
@@ -213,14 +214,27 @@ def pct(value, digits=1) -> str:
 
 
 def table(rows: list[dict]) -> Table:
-    t = Table("tap", "rate", "Mb/s ±", "% of none", "fidelity %", "bytes %", "CPU %core",
-              "CPU %node", "MB", "retr", "busy %", "published")
+    t = Table("tap", "rate", "Mb/s", "±", "% none", "fid %", "bytes %", "CPU %1", "CPU %node",
+              "MB", "retr", "busy %", box=box.SIMPLE_HEAD, pad_edge=False)
     for r in rows:
-        t.add_row(r["tap"], r["rate"], f"{r['mbps']:.0f} ±{r['mbps_spread'] / 2:.0f}",
+        t.add_row(r["tap"], r["rate"], f"{r['mbps']:.0f}", f"{r['mbps_spread'] / 2:.0f}",
                   pct(r["throughput_ratio"]), pct(r["fidelity"], 2), pct(r["byte_fidelity"], 2),
                   f"{r['tap_cpu_pct_core']:.1f}", f"{r['tap_cpu_pct']:.2f}",
                   f"{r['tap_mem_mb']:.0f}", str(r["retransmits"]),
-                  f"{r['machine_busy_pct']:.0f}", published_note(r))
+                  f"{r['machine_busy_pct']:.0f}")
+    return t
+
+
+def published_table(rows: list[dict]) -> Table:
+    """Our sidecar and ebpf rows beside the published figures."""
+    t = Table("tap", "rate", "ours", "published", box=box.SIMPLE_HEAD, pad_edge=False)
+    for r in rows:
+        note = published_note(r)
+        if note:
+            ours = (f"{pct(r['throughput_ratio'])} % of throughput" if r["tap"] == "ebpf" else
+                    f"CPU {r['tap_cpu_pct']:.2f} %, {r['tap_mem_mb']:.0f} MB, "
+                    f"{100 - 100 * (r['fidelity'] or 0):.1f} % fewer")
+            t.add_row(r["tap"], r["rate"], ours, note)
     return t
 
 
@@ -234,14 +248,15 @@ def plot(rows: list[dict], folder) -> list[str]:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = [("throughput_ratio", "throughput vs untapped"), ("tap_cpu_pct", "tap CPU % of node"),
               ("fidelity", "fidelity (packets seen / sent)")]
+    kinds = list(dict.fromkeys(r["tap"] for r in rows))
     for ax, (key, title) in zip(axes, panels, strict=True):
-        for kind in dict.fromkeys(r["tap"] for r in rows):
+        for i, kind in enumerate(kinds):
             if kind == "none" and key != "throughput_ratio":
                 continue
             points = [(rates.index(r["rate"]), r[key]) for r in rows
                       if r["tap"] == kind and r[key] is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=kind)
+                ax.plot(*zip(*points, strict=True), marker="o", color=f"C{i}", label=kind)
         ax.set_xticks(range(len(rates)), rates)
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -287,6 +302,7 @@ def run(args) -> int:
         print_json(data)
         return 0
     console.print(table(rows))
+    console.print(published_table(rows))
     for name, met in data["targets"].items():
         console.print(f"{'[green]met[/]' if met else '[red]not met[/]'}: {name}")
     onset = data["sidecar_loses_packets_from"]
