@@ -49,7 +49,7 @@ def test_human_table(tmp_path):
                     "--repeats", "1", "--out", str(tmp_path),
                     env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
-    assert "tc-mirred" in result.stdout and "fidelity" in result.stdout
+    assert "tc-mirred" in result.stdout and "fid %" in result.stdout
 
 
 def test_bad_rate_is_one_sentence():
