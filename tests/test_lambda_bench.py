@@ -1,6 +1,7 @@
 """`taplab bench lambda` runs the four published points and prints its table."""
 
 import json
+import os
 
 from taplab.state import recorded_labs
 from tests.conftest import needs, taplab
@@ -10,7 +11,8 @@ KEYS = {"mode", "loss", "events_per_2s", "published_events_per_2s", "p50_ms", "p
 
 @needs()
 def test_bench_lambda_prints_its_table_and_writes_the_figures(tmp_path):
-    result = taplab("bench", "lambda", "--short", "--out", str(tmp_path))
+    result = taplab("bench", "lambda", "--short", "--out", str(tmp_path),
+                    env={**os.environ, "COLUMNS": "160"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "lambda server telemetry ingest" in out
