@@ -9,7 +9,7 @@ from taplab.topologies import registry
 from taplab.topologies.cluster import add_pod
 
 from taplab.lab import Lab
-from tests.conftest import lab_leftovers, needs, wait_for
+from tests.conftest import lab_leftovers, needs, taplab, wait_for
 
 MTU = {"vxlan": 1450, "host-gw": 1500, "gre": 1476}
 OVERLAY_NEEDS = {"vxlan": ("iptables", "vxlan"), "host-gw": ("iptables",),
@@ -134,3 +134,34 @@ def test_ovs_switches_carry_the_same_cluster():
         assert tcp_answer(lab, "pod1", "10.244.2.2") == "pod2"
         lab_id = lab.id
     assert lab_leftovers(lab_id) == []
+
+
+@needs("iptables", "vxlan")
+def test_a_cluster_file_builds_its_extra_links_and_services(tmp_path):
+    topo = tmp_path / "extra.yaml"
+    topo.write_text(textwrap.dedent("""\
+        name: extra
+        kind: cluster
+        overlay: {type: host-gw}
+        nodes:
+          - {name: worker1, pods: [web, db]}
+          - {name: worker2, pods: [client]}
+        links:
+          - {a: db, b: client, cidr: 10.99.0.0/30}
+        services:
+          - {name: api, ip: 10.96.5.5, port: 80, target_port: 9000, endpoints: [web]}
+        """))
+    with Lab("extra") as lab:
+        registry.build(lab, str(topo))
+        assert lab.meta["k8s_nodes"]["worker2"]["cidr"] == "10.244.2.0/24"
+        assert " 0% packet loss" in lab.node("db").cmd("ping -c1 -W2 10.99.0.2")
+        assert tcp_answer(lab, "client", "10.96.5.5", 80) == "web"
+
+
+def test_a_default_pod_cidr_overlapping_a_given_one_is_a_user_error(tmp_path):
+    topo = tmp_path / "clash.yaml"
+    topo.write_text("name: clash\nkind: cluster\nnodes:\n  - {name: a}\n"
+                    "  - {name: b, cidr: 10.244.1.0/24}\n")
+    result = taplab("lab", str(topo), "--run", "pingall")
+    assert result.returncode == 2
+    assert "nodes[1].cidr: 10.244.1.0/24 overlaps nodes[0].cidr" in result.stderr

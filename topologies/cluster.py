@@ -16,7 +16,8 @@ bridge in the node's namespace, or with ``--switch ovs`` an OVS switch
 a Linux bridge in its own namespace or an OVS switch. MTUs of pod interfaces,
 bridges and tunnels come from the overlay (``overlays.MTU``). Services
 (``services``) are kube-proxy iptables rules in every node; their ``whoami``
-backend answers with the pod name.
+backend answers with the pod name. The file's ``links`` are added as extra veth
+links (addressed when they have a ``cidr``).
 
 Published with ``lab.set_meta``: ``k8s_nodes``, ``pods``, ``overlay``,
 ``services``. ``add_pod(lab, "node1", "attacker")`` adds a pod later.
@@ -26,7 +27,7 @@ import ipaddress
 import sys
 
 from mininet.link import Intf
-from taplab.topologies import overlays, services, topofile
+from taplab.topologies import overlays, routed, services, topofile
 from taplab.topologies.registry import topology
 
 from taplab import capabilities
@@ -64,10 +65,17 @@ def resize(spec: dict, nodes: int | None, pods: int | None) -> dict:
                           f"{spec['name']} (resized)")
 
 
+def with_defaults(spec: dict) -> dict:
+    """The spec with default pod CIDRs and underlay filled in, checked again (overlaps)."""
+    nodes = [{**n, "cidr": n.get("cidr", pod_cidr(i))} for i, n in enumerate(spec["nodes"], 1)]
+    return topofile.check({**spec, "nodes": nodes,
+                           "underlay": spec.get("underlay", DEFAULT_UNDERLAY)}, spec["name"])
+
+
 def _plan_cidrs(spec: dict) -> list[ipaddress.IPv4Network]:
     cidrs = []
-    for i, node in enumerate(spec["nodes"], 1):
-        net = ipaddress.ip_network(node.get("cidr", pod_cidr(i)))
+    for node in spec["nodes"]:
+        net = ipaddress.ip_network(node["cidr"])
         if net.version != 4 or net.num_addresses - 3 < len(node["pods"]):
             raise UserError(f"node {node['name']}: pod CIDR {net} has no room for "
                             f"{len(node['pods'])} IPv4 pods.")
@@ -79,14 +87,14 @@ def _plan_cidrs(spec: dict) -> list[ipaddress.IPv4Network]:
 def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
           overlay: str | None = None, switch: str | None = None) -> None:
     """N nodes with M pods each, joined by an overlay, with the file's services."""
-    spec = resize(spec, nodes, pods)
+    spec = with_defaults(resize(spec, nodes, pods))
     kind = overlay or spec.get("overlay", {}).get("type", "vxlan")
     switch = switch or spec.get("switch", "lxbr")
     overlays.check_available(kind)
     if switch == "ovs":
         capabilities.require("ovs_user")
     cidrs = _plan_cidrs(spec)
-    underlay_net = ipaddress.ip_network(spec.get("underlay", DEFAULT_UNDERLAY))
+    underlay_net = ipaddress.ip_network(spec["underlay"])
     if underlay_net.num_addresses - 2 < len(spec["nodes"]):
         raise UserError(f"underlay {underlay_net} has no room for {len(spec['nodes'])} nodes.")
     mtu = overlays.MTU[kind]
@@ -111,6 +119,7 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
         lab.set_meta(k8s_nodes=k8s)
         for pod in node["pods"]:
             add_pod(lab, node["name"], pod)
+    routed.add_links(lab, {h.name: h for h in lab.net.hosts}, spec["links"])
     lab.start()
     overlays.setup(kind, nets, vni=vni, port=port)
     _add_services(lab, spec["services"])

@@ -1,7 +1,7 @@
 """Routers and hosts on point-to-point links, with static routes along shortest paths.
 
-A topology file's ``links`` with a ``cidr`` become veth links whose ``a`` end
-gets the first address and ``b`` end the second (``10.0.1.1`` and
+A topology file's ``links`` become veth links; with a ``cidr``, the ``a`` end
+gets the first address and the ``b`` end the second (``10.0.1.1`` and
 ``10.0.1.2`` for ``10.0.1.0/24``). ``static_routes`` gives every node a route
 to every link network it is not on, via the neighbour on a shortest path
 (hop count) of the topology graph: the routing a student would type by hand.
@@ -25,13 +25,13 @@ class Addressed:
 
 
 def add_links(lab, hosts: dict, links: list[dict]) -> Addressed:
-    """Create the links that carry a CIDR, addressed; return who has which address."""
+    """Create the links, addressed when they carry a CIDR; return who has which address."""
     out = Addressed()
     for link in links:
+        made = lab.add_link(hosts[link["a"]], hosts[link["b"]])
         if "cidr" not in link:
             continue
         net = ipaddress.ip_network(link["cidr"])
-        made = lab.add_link(hosts[link["a"]], hosts[link["b"]])
         for end, intf, offset in (("a", made.intf1, 1), ("b", made.intf2, 2)):
             node, other = link[end], link["b" if end == "a" else "a"]
             ip = str(net.network_address + offset)
