@@ -78,7 +78,7 @@ def load(name_or_path: str) -> dict[str, Any]:
 
 def _fields(source: str, where: str, data: Any, allowed: dict, required=()) -> None:
     if not isinstance(data, dict):
-        raise Problem(source, where, "must be a mapping")
+        raise Problem(source, where or "top level", "must be a mapping of fields")
     for key, value in data.items():
         if key not in allowed:
             raise Problem(source, f"{where}.{key}" if where else key,
