@@ -25,6 +25,7 @@ Published with ``lab.set_meta``: ``k8s_nodes``, ``pods``, ``overlay``,
 
 import ipaddress
 import sys
+import time
 
 from mininet.link import Intf
 from taplab.topologies import overlays, routed, services, topofile
@@ -228,8 +229,7 @@ def _add_services(lab, specs: list[dict]) -> None:
 
 
 def _wait_serving(lab, proc, timeout: float = 15.0) -> None:
-    import time
-
+    """Wait until the whoami backend listens everywhere (it prints ``serving``)."""
     log = lab.workdir / "whoami.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
