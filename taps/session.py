@@ -16,7 +16,7 @@ from taplab.taps.target import resolve
 from taplab import capabilities
 from taplab.errors import UserError
 
-MODULES = ("sidecar", "tc_mirred", "ebpf", "xdp_flowtable", "pcap")
+MODULES = ("sidecar", "tc_mirred", "ebpf", "xdp_flowtable", "openflow", "pcap")
 DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots": 4096,
                             "interval": None, "ack": False, "snaplen": 262144, "size_mb": 10,
                             "files": 4}
@@ -57,8 +57,11 @@ def attach(lab, spec: str, kind: str, collector: str | None = None,
         if (other["target"]["netns"], other["target"]["intf"]) == (target.netns, target.intf):
             raise UserError(f"{target.node}:{target.intf} already has tap {other['id']} "
                             f"({other['kind']}); detach it first.")
+    # collector: the VXLAN collector of mirroring kinds; mirror_to: where an openflow tap's
+    # mirror port goes (the same --collector NODE).
     record = {"id": _next_id(lab), "kind": kind, "target": vars(target), "options": options,
-              "resources": [], "pids": [], "attached": time.time(), "collector": None}
+              "resources": [], "pids": [], "attached": time.time(), "collector": None,
+              "mirror_to": collector}
     tap = cls(lab, record)
     if tap.mirrors:
         if not collector:
