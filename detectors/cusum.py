@@ -15,10 +15,10 @@ drift ``drift`` pulls y back to 0; a flood's unanswered SYNs make y climb.
 The default balance is FIN towards the destination: a flood at an open port is
 answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
-the newest interval in K. The alert names the source that sent most of the
-interval's SYNs (none when no source sent half of them: spoofed sources);
-while the alarm lasts, a new source sending most SYNs of an interval that
-drives y up is reported too. It can
+the newest interval in K. The alert names the source with most of the
+interval's unbalanced SYNs (none when no source has half of them: spoofed
+sources); while the alarm lasts, a new such source in an interval that drives
+y up is reported too. It can
 also be fed per-interval counters directly (``observe_counts``), which is how
 the in-kernel eBPF counter uses it.
 """
@@ -63,13 +63,17 @@ class CusumSynFlood:
         if obs.proto != "tcp":
             return alerts
         if obs.pure_syn:
-            dest = self.dests.setdefault(obs.dst, _Destination())
+            dest, client, change = self.dests.setdefault(obs.dst, _Destination()), obs.src, 1
             dest.syn += 1
-            dest.sources[obs.src] += 1
         elif obs.syn_ack and "synack" in self.balance:
-            self.dests.setdefault(obs.src, _Destination()).balance += 1
+            dest, client, change = self.dests.setdefault(obs.src, _Destination()), obs.dst, -1
+            dest.balance += 1
         elif (obs.fin and "fin" in self.balance) or (obs.rst and "rst" in self.balance):
-            self.dests.setdefault(obs.dst, _Destination()).balance += 1
+            dest, client, change = self.dests.setdefault(obs.dst, _Destination()), obs.src, -1
+            dest.balance += 1
+        else:
+            return alerts
+        dest.sources[client] += change  # each client's unbalanced SYNs
         return alerts
 
     def tick(self, now: float) -> list[Alert]:
@@ -89,7 +93,8 @@ class CusumSynFlood:
 
     def observe_counts(self, dst: str, syn: int, balance: int, top_source: str | None = None,
                        top_count: int = 0) -> list[Alert]:
-        """Feed one interval's counters for dst (from an in-kernel counter)."""
+        """Feed one interval's counters for dst (from an in-kernel counter); top_source
+        sent top_count of the SYNs (the counter does not balance them per source)."""
         dest = self.dests.setdefault(dst, _Destination())
         dest.syn, dest.balance = syn, balance
         if top_source:
@@ -113,7 +118,8 @@ class CusumSynFlood:
         if dest.y <= self.threshold:
             return None
         top = dest.sources.most_common(1)
-        source = top[0][0] if top and top[0][1] * 2 >= dest.syn else None
+        excess = dest.syn - dest.balance
+        source = top[0][0] if top and top[0][1] > 0 and top[0][1] * 2 >= excess else None
         if dest.alarmed and (source is None or source in dest.reported or step <= 0):
             return None  # only a source driving y up now is news
         dest.alarmed = True

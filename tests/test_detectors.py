@@ -129,6 +129,7 @@ def test_cusum_with_synack_balance_and_from_counters():
 def test_cusum_names_a_second_source_during_an_alarm_and_none_for_spoofed_floods():
     stream = flood(0, 0.5, 1000) + flood(0.6, 1, 1000, src="10.0.0.77")
     stream += benign_connections(1.6, 5, 100)  # while y decays, the busy client is no flooder
+    stream += benign_connections(1.0, 0.2, 2000)  # nor while it bursts during the flood
     detections = catalog.run([CusumSynFlood()], sorted(stream, key=lambda o: o.time))
     assert [d.alert.src for d in detections] == [SCANNER, "10.0.0.77"]
     spoofed = [Observation(i / 1000, f"10.{i % 250}.{i // 250 % 250}.9", TARGET, "tcp", 5, 80, "S")
