@@ -30,6 +30,15 @@ from taplab.resources import Resource, remove
 KINDS: dict[str, type["Tap"]] = {}
 
 
+def compile_bpf(source: str, **defines: Any):
+    """bcc's BPF for taps/<source> with a -D per define (flow_key.h on the include path)."""
+    from bcc import BPF
+
+    folder = Path(__file__).parent
+    return BPF(src_file=str(folder / source),
+               cflags=[f"-I{folder}", *(f"-D{k}={v}" for k, v in defines.items())])
+
+
 def write_stats(path: Path, data: dict[str, Any]) -> None:
     """Replace a tap process's counters file atomically (readers never see half)."""
     tmp = path.with_suffix(".tmp")
@@ -123,6 +132,12 @@ class Tap:
             return json.loads(self.stats_path.read_text())
         except (OSError, ValueError):
             return {}
+
+    def counters_from_file(self, *extra: str) -> dict[str, Any]:
+        """Counters of a tap whose process writes them: packets, bytes, drops and extra."""
+        data = self.read_stats_file()
+        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
+                "drops": data.get("drops", 0), **{k: data[k] for k in extra if k in data}}
 
     # -- the interface -------------------------------------------------------
     def attach(self) -> None:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from taplab.taps.base import Tap, tap_kind, write_stats
+from taplab.taps.base import Tap, compile_bpf, tap_kind, write_stats
 
 MODES = {"none": 0, "all": 1, "http500": 2}
 PROTOS = ("tcp", "udp", "icmp", "other_ip", "non_ip")
@@ -67,12 +67,10 @@ def run_loader(args) -> None:
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    source = (Path(__file__).parent / "ebpf_tap.c").read_text()
     collector = int.from_bytes(socket.inet_aton(args.collector or "0.0.0.0"), "little")
-    bpf = BPF(text=source, cflags=[f"-DFLOW_ENTRIES={args.flows}", "-DMIRROR_ENTRIES=1024",
-                                   f"-DMIRROR_MODE={MODES[args.mode]}",
-                                   f"-DMIRROR_IFINDEX={args.mirror_ifindex}",
-                                   f"-DCOLLECTOR_IP={collector}"])
+    bpf = compile_bpf("ebpf_tap.c", FLOW_ENTRIES=args.flows, MIRROR_ENTRIES=1024,
+                      MIRROR_MODE=MODES[args.mode], MIRROR_IFINDEX=args.mirror_ifindex,
+                      COLLECTOR_IP=collector)
     fn = bpf.load_func("taplab_tap", BPF.SCHED_CLS)
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname=args.intf)[0]
@@ -113,11 +111,8 @@ class EbpfTap(Tap):
         self.wait_ready(proc)
 
     def counters(self) -> dict:
-        data = self.read_stats_file()
-        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
-                "drops": data.get("drops", 0),
-                **{k: data[k] for k in ("protocols", "tcp_flags", "flow_map", "mirrored",
-                                        "triggers", "top_flows") if k in data}}
+        return self.counters_from_file("protocols", "tcp_flags", "flow_map", "mirrored",
+                                       "triggers", "top_flows")
 
 
 def main() -> None:

@@ -14,14 +14,7 @@
 #include <uapi/linux/pkt_cls.h>
 #include <uapi/linux/tcp.h>
 
-struct flow_key {
-    u32 saddr;
-    u32 daddr;
-    u16 sport;
-    u16 dport;
-    u8 proto;
-    u8 pad[3];
-};
+#include "flow_key.h"
 
 struct flow_val {
     u64 packets;

@@ -74,9 +74,7 @@ class SidecarTap(Tap):
         self.wait_ready(proc)
 
     def counters(self) -> dict:
-        data = self.read_stats_file()
-        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
-                "drops": data.get("drops", 0)}
+        return self.counters_from_file("socket_drops", "send_errors", "skipped")
 
 
 def main() -> None:

@@ -12,17 +12,10 @@
 #include <uapi/linux/tcp.h>
 #include <uapi/linux/udp.h>
 
-struct ft_key {
-    u32 saddr;
-    u32 daddr;
-    u16 sport;
-    u16 dport;
-    u8 proto;
-    u8 pad[3];
-};
+#include "flow_key.h"
 
 struct ft_entry {
-    struct ft_key key;
+    struct flow_key key;
     u64 packets;
     u64 bytes;
     u64 syn;
@@ -42,7 +35,7 @@ static inline __attribute__((always_inline)) void bump(u32 index) {
         *value += 1;
 }
 
-static inline __attribute__((always_inline)) u32 slot_of(struct ft_key *k) {
+static inline __attribute__((always_inline)) u32 slot_of(struct flow_key *k) {
     u32 h = k->saddr * 2654435761u;
     h ^= k->daddr * 2246822519u;
     h ^= (((u32)k->sport << 16) | k->dport) * 3266489917u;
@@ -64,7 +57,7 @@ int taplab_xdp_ft(struct xdp_md *ctx) {
     struct iphdr *ip = (void *)(eth + 1);
     if ((void *)(ip + 1) > end)
         return XDP_PASS;
-    struct ft_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .proto = ip->protocol};
+    struct flow_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .proto = ip->protocol};
     void *l4 = (void *)ip + ip->ihl * 4;
     u64 syn = 0, rst = 0, empty_udp = 0;
     if (ip->protocol == IPPROTO_TCP) {

@@ -27,7 +27,7 @@ from pathlib import Path
 from taplab.controllers.telemetry import FlowRecord, TelemetrySender
 from taplab.controllers.telemetry_agent import TelemetryAgent
 from taplab.taps import netns
-from taplab.taps.base import Tap, tap_kind, write_stats
+from taplab.taps.base import Tap, compile_bpf, tap_kind, write_stats
 
 from taplab.lab import LabHandle
 from taplab.shell import run
@@ -63,9 +63,7 @@ def run_agent(args) -> None:
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    source = (Path(__file__).parent / "xdp_flowtable.c").read_text()
-    bpf = BPF(text=source, cflags=[f"-DSLOTS={args.slots}",
-                                   f"-DRECENT_NS={int(args.recent * 1e9)}ULL"])
+    bpf = compile_bpf("xdp_flowtable.c", SLOTS=args.slots, RECENT_NS=f"{int(args.recent * 1e9)}ULL")
     bpf.attach_xdp(args.intf, bpf.load_func("taplab_xdp_ft", BPF.XDP), BPF.XDP_FLAGS_SKB_MODE)
     polls = sent = 0
     try:
@@ -116,11 +114,8 @@ class XdpFlowtableTap(Tap):
             check=False, netns=self.target.netns)
 
     def counters(self) -> dict:
-        data = self.read_stats_file()
-        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
-                "drops": data.get("drops", 0),
-                **{k: data[k] for k in (*STATS, "occupancy", "slots", "polls",
-                                        "telemetry_transactions", "flows") if k in data}}
+        return self.counters_from_file(*STATS, "occupancy", "slots", "polls",
+                                       "telemetry_transactions", "flows")
 
 
 def main() -> None:
