@@ -4,6 +4,7 @@ timer events, stats polling, the CLI and the token-protected API."""
 
 import os
 import stat
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -97,6 +98,14 @@ def spin(event, ctx):
             except BaseException:
                 pass
 ''',
+    "hold": '''
+from taplab.lambdas import on
+
+@on("packet_in")
+def hold(event, ctx):
+    if event.data["dport"] == 7779:
+        sum(range(10 ** 13))  # one C call: no signal gets through, the heartbeat stops
+''',
     "boom": '''
 from taplab.lambdas import on
 
@@ -144,6 +153,11 @@ def lab(tmp_path_factory):
             client.load_file(folder / f"{name}.py")
         lab.folder = folder
         yield lab
+        workers = subprocess.run(["pgrep", "-P", str(lab.meta["controller"]["pid"])],
+                                 capture_output=True, text=True).stdout.split()
+    assert len(workers) >= len(LAMBDAS) - 1  # "taps" was unloaded by the CLI test
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers), timeout=5,
+             what="the lambda workers to exit with their controller")
 
 
 def syn(lab, pod: int, port: int) -> None:
@@ -184,15 +198,17 @@ def test_block_makes_a_pods_traffic_fail_within_2_s_and_recover_after_expiry(lab
 
 @needs("ovs_user")
 def test_an_endless_loop_is_stopped_while_pingall_keeps_passing(lab):
-    syn(lab, 3, 7777)
-    syn(lab, 3, 7778)
+    for port in (7777, 7778, 7779):
+        syn(lab, 3, port)
     assert lab.net.pingAll(timeout=1) == 0
     wait_for(lambda: lambda_stats(lab, "endless")["timeouts"] >= 1, timeout=10,
              what="the endless lambda to hit its time limit")
-    wait_for(lambda: lambda_stats(lab, "stubborn")["kills"] >= 1, timeout=10,
-             what="the lambda that ignores its time limit to be killed")
+    for name in ("stubborn", "hold"):
+        wait_for(lambda n=name: lambda_stats(lab, n)["kills"] >= 1, timeout=10,
+                 what=f"{name}, which ignores its time limit, to be killed")
     assert lab.net.pingAll(timeout=1) == 0
-    wait_for(lambda: lambda_stats(lab, "stubborn")["alive"], timeout=10, what="a new worker")
+    wait_for(lambda: lambda_stats(lab, "stubborn")["alive"] and lambda_stats(lab, "hold")["alive"],
+             timeout=10, what="new workers")
     logs = taplab("lambda", "logs", "endless", "--lab", lab.id)
     assert logs.returncode == 0 and "ran past its time limit" in logs.stdout
 
@@ -262,3 +278,18 @@ def test_lambda_cli_and_token_protected_api(lab):
     wrong = ControllerClient(meta["api_url"], "not-the-token", lab.id)
     with pytest.raises(Exception, match="token"):
         wrong.request("GET", "/lambdas")
+
+
+@needs("ovs_user")
+def test_taplab_lab_preloads_lambda_files(tmp_path):
+    good, bad = tmp_path / "watch.py", tmp_path / "broken.py"
+    good.write_text(LAMBDAS["taps"])
+    bad.write_text("from taplab.lambdas import on\n@on('tap')\ndef f(e, c)\n")
+    refused = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--lambda", str(bad),
+                     "--run", "pingall")
+    assert refused.returncode == 2 and "broken.py has a syntax error at line 3" in flat(
+        refused.stderr)
+    ran = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--pods", "2",
+                 "--lambda", str(good), "--run", "pod1 ping -c1 pod2")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert " 0% packet loss" in ran.stdout + ran.stderr
