@@ -8,7 +8,10 @@ A Ryu/os-ken app (a ``.py`` file with a ``# controller app`` line) becomes the
 lab's controller instead: the one running is stopped, the new one started and
 the lab's OVS bridge (``meta["switch"]``) pointed at it. A lambda (a ``.py``
 file with a ``# lambda`` line) is loaded into the lab's lambda server.
-``solve`` runs every runnable file of ``solution/`` in name order.
+``# node: root`` runs a file in the root namespace (a switch agent talking to the
+controller on 127.0.0.1). Every file run is remembered in ``meta["ran"]`` (name
+to path), so that a grader can run the student's program again under its own
+conditions. ``solve`` runs every runnable file of ``solution/`` in name order.
 """
 
 import os
@@ -27,6 +30,7 @@ NODE_HEADER = re.compile(r"^#\s*node:\s*(\S+)\s*$", re.MULTILINE)
 CONTROLLER_HEADER = re.compile(r"^#\s*controller app\s*$", re.MULTILINE)
 LAMBDA_HEADER = re.compile(r"^#\s*lambda\s*$", re.MULTILINE)
 CONTROLLER, LAMBDA = "controller", "lambda server"  # what node_of says for those
+ROOT = "root"  # the root network namespace
 CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 
@@ -57,7 +61,10 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
 
         reply = ControllerClient.for_lab(handle).load_file(path)
         return f"loaded lambda {reply['name']} for {', '.join(reply['kinds'])} events\n"
-    argv = ["ip", "netns", "exec", handle.netns(node), *RUNNERS[path.suffix], str(path)]
+    handle.set_meta(ran={**handle.meta.get("ran", {}), path.name: str(path)})
+    argv = [*RUNNERS[path.suffix], str(path)]
+    if node != ROOT:
+        argv = ["ip", "netns", "exec", handle.netns(node), *argv]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           cwd=path.parent, env={**os.environ, "LAB": handle.id})
     if proc.returncode != 0:

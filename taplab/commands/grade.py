@@ -48,9 +48,10 @@ def run(args) -> int:
     except Exception as exc:  # noqa: BLE001 - a broken grader still writes results.json
         if args.debug:
             raise
-        where = traceback.extract_tb(exc.__traceback__)[-1]
+        where = ", ".join(f"{Path(f.filename).name}:{f.lineno}"
+                          for f in traceback.extract_tb(exc.__traceback__)[-9:])
         return _cannot_grade(args, title, f"the grader crashed ({type(exc).__name__}: {exc}, "
-                                          f"at {Path(where.filename).name}:{where.lineno}).")
+                                          f"in {where}).")
     results = grading.results_json(outcomes, title)
     if notes:
         results["output"] += " " + " ".join(notes)
