@@ -128,3 +128,11 @@ def test_an_unknown_app_is_one_clear_sentence():
     assert result.returncode == 2
     assert "no controller app named 'ryu.app.no_such_app'" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+@needs("ovs_user")
+def test_taplab_lab_runs_a_ryu_app_given_with_controller():
+    result = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--pods", "2",
+                    "--controller", "ryu.app.simple_monitor_13", "--run", "pingall")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0% dropped" in result.stdout + result.stderr
