@@ -50,12 +50,12 @@ class Options:
     switch: str = "ovs"  # lxbr: Linux bridges, no controller (alerts without blocking)
     tap: str = "sidecar"
     benign_s: float = 6.0
-    flood_s: float = 15.0
-    flood_rate: int = 2000  # SYN/s
-    block_s: int = 12
+    flood_s: float = 10.0
+    flood_rate: int = 1000  # SYN/s
+    scan_s: float = 10.0  # nmap is stopped after this (blocked, it would retry for long)
     detect_timeout: float = 20.0
     iperf_s: float = 2.0
-    iperf_rate: str = "100M"
+    iperf_rate: str = "50M"
 
 
 @dataclass
@@ -83,7 +83,6 @@ class Demo:
     _events: dict = field(default_factory=dict)  # latest alerts and actions
     _counters: tuple | None = None  # (time, web pod interface counters)
     untapped: Any = None  # iperf3 Throughput before the tap
-    tap_base: dict = field(default_factory=dict)  # web pod counters when the tap attached
     benign_truth: dict | None = None
 
     STEPS = ("build the cluster", "load the detectors", "tap the web pod", "benign traffic",
@@ -161,7 +160,6 @@ class Demo:
         web, client = self.roles["web"], self.roles["client"]
         self.untapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
                                rate=self.options.iperf_rate)
-        self.tap_base = intf_counters(self.lab, web)
         record = session.attach(self.lab, web, self.options.tap,
                                 collector=self.roles["collector"])
         self.taps.append(record["id"])
@@ -188,42 +186,63 @@ class Demo:
                 f"{health['failed']} failed")
 
     def syn_flood(self) -> str:
+        """A SYN flood that hurts: the web pod has no SYN cookies, the attacker keeps
+        its half-open connections open (it drops the RSTs its kernel would send)."""
         from taplab.traffic.flood import syn_flood
 
         o = self.options
-        return self._attack("syn-flood", syn_flood, self.lab, self.roles["attacker"],
-                            self.roles["web"], port=80, rate=o.flood_rate, seconds=o.flood_s)
+        web, attacker = self.roles["web"], self.roles["attacker"]
+        self.lab.sh(web, ["sysctl", "-qw", "net.ipv4.tcp_syncookies=0",
+                          "net.ipv4.tcp_synack_retries=1"])
+        no_rst = ["OUTPUT", "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]
+        self.lab.sh(attacker, ["iptables", "-A", *no_rst])
+        try:
+            return self._attack("syn-flood", syn_flood, self.lab, attacker, web, port=80,
+                                rate=o.flood_rate, seconds=o.flood_s)
+        finally:
+            self.lab.sh(attacker, ["iptables", "-D", *no_rst], check=False)
 
     def port_scan(self) -> str:
         from taplab.traffic.scan import nmap_scan
 
+        o = self.options
         self._wait_unblocked()
         return self._attack("port-scan", nmap_scan, self.lab, self.roles["attacker"],
-                            self.roles["web"], kind="sS", timing="T4", limit=60)
+                            self.roles["web"], kind="sS", timing="T4", limit=o.scan_s)
 
     def tap_figures(self) -> str:
-        """Throughput with the tap against without; fidelity against the pod's counters."""
+        """Throughput with the tap against without, and fidelity over that iperf3 run:
+        packets at the collector (or counted by the tap) against the web pod's interface
+        counters, less the tap's own copies when they leave through that interface."""
+        from taplab.bench.taps import settled
         from taplab.taps import session
 
         if not self.taps:
             raise Missing("a tap (the tap step did not run)")
-        web, client = self.roles["web"], self.roles["client"]
+        tap_id, web, client = self.taps[0], self.roles["web"], self.roles["client"]
+        record = session.get(self.lab, tap_id)
+        before, coll_before = settled(self.lab, tap_id)
+        base = intf_counters(self.lab, web)
         tapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
                         rate=self.options.iperf_rate)
+        after, coll_after = settled(self.lab, tap_id)
         now = intf_counters(self.lab, web)
-        sent = sum(now[k] - self.tap_base[k] for k in ("rx_packets", "tx_packets"))
-        notes = []
-        for tap_id in self.taps:
-            stats = session.stats(self.lab, tap_id)
-            seen = stats.get("collector", stats).get("packets", 0)
-            stats.update(fidelity=seen / sent if sent else None, pod_packets=sent,
-                         throughput_ratio=tapped.mbps / self.untapped.mbps,
-                         tapped_mbps=tapped.mbps, untapped_mbps=self.untapped.mbps)
-            self.tap_results.append(stats)
-            notes.append(f"{stats['kind']}: fidelity {stats['fidelity']:.1%}, "
-                         f"{stats['cpu_pct']:.1f} % CPU, {stats['mem_mb']:.0f} MB, "
-                         f"throughput {stats['throughput_ratio']:.0%} of untapped")
-        return "; ".join(notes)
+        copies = after["packets"] - before["packets"]
+        own_copies = copies if record["collector"] and \
+            record["target"]["netns"] == self.lab.netns(web) else 0
+        expected = sum(now[k] - base[k] for k in ("rx_packets", "tx_packets")) - own_copies
+        seen_to, seen_from = (coll_after, coll_before) if record["collector"] else (after, before)
+        got = seen_to.get("packets", 0) - seen_from.get("packets", 0)
+        stats = {**after, "fidelity": got / expected if expected > 0 else None,
+                 "fidelity_packets": {"expected": expected, "seen": got},
+                 "throughput_ratio": tapped.mbps / self.untapped.mbps,
+                 "tapped_mbps": tapped.mbps, "untapped_mbps": self.untapped.mbps,
+                 "iperf3_rate": self.options.iperf_rate}
+        self.tap_results.append(stats)
+        fidelity = "-" if stats["fidelity"] is None else f"{stats['fidelity']:.1%}"
+        return (f"{stats['kind']} at {self.options.iperf_rate}b/s: {got} of {expected} packets"
+                f" ({fidelity}), {stats['cpu_pct']:.1f} % CPU, {stats['mem_mb']:.0f} MB, "
+                f"throughput {stats['throughput_ratio']:.0%} of untapped")
 
     # -- attacks ---------------------------------------------------------------
     def _attack(self, attack: str, generator, *args, **kwargs) -> str:
@@ -371,7 +390,8 @@ def intf_counters(lab, node: str) -> dict[str, int]:
 
 
 def describe_roles(roles: dict[str, str], ips: dict[str, str]) -> str:
-    return ", ".join(f"{role} {node} ({ips[role]})" for role, node in roles.items())
+    return ", ".join(f"{role} {ips[role]}" if node == role else f"{role} {node} {ips[role]}"
+                     for role, node in roles.items())
 
 
 def topology_lines(lab, roles: dict[str, str]) -> list[str]:
@@ -382,7 +402,8 @@ def topology_lines(lab, roles: dict[str, str]) -> list[str]:
     lines = [f"lab {lab.id}: {overlay.get('type', '?')} overlay (MTU {overlay.get('mtu', '?')}),"
              f" {overlay.get('switch', '?')} switches"]
     for k8s in meta.get("k8s_nodes", {}):
-        pods = [f"{p} {info['ip']}" + (f" [bold]{by_role[p]}[/]" if p in by_role else "")
+        pods = [f"{p} {info['ip']}" + (f" [bold]({by_role[p]})[/]" if by_role.get(p, p) != p
+                                       else "")
                 for p, info in meta.get("pods", {}).items() if info["node"] == k8s]
         lines.append(f"{k8s}: " + ", ".join(pods))
     if "controller" in meta:

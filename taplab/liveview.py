@@ -103,12 +103,15 @@ class LiveView:
         return table
 
     def _taps(self, sample: Sample) -> Table:
-        table = Table("tap", "node", "packets", "bytes", "drops", "cpu %", "MB", box=None)
+        table = Table("tap", "node", "packets", "bytes", "drops", "at collector", "cpu %", "MB",
+                      box=None)
         for tap in sample.taps:
+            collected = tap.get("collector", {}).get("packets")
             table.add_row(tap.get("kind", "?"), tap.get("node", "?"),
-                          f"{tap.get('packets', 0):,}", f"{tap.get('bytes', 0):,}",
-                          f"{tap.get('drops', 0):,}", f"{tap.get('cpu_pct', 0):.1f}",
-                          f"{tap.get('mem_mb', 0):.0f}")
+                          f"{tap.get('packets') or 0:,}", f"{tap.get('bytes') or 0:,}",
+                          f"{tap.get('drops') or 0:,}",
+                          "-" if collected is None else f"{collected:,}",
+                          f"{tap.get('cpu_pct') or 0:.1f}", f"{tap.get('mem_mb') or 0:.0f}")
         return table
 
     def _alerts(self, sample: Sample) -> Table:
