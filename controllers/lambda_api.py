@@ -22,6 +22,7 @@ with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
 
 import hmac
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +34,7 @@ from taplab import lambdas
 ACTIONS = {cls.__name__: cls for cls in (lambdas.Alert, lambdas.Block, lambdas.Mirror,
                                          lambdas.RateLimit, lambdas.InstallFlow)}
 MAX_BODY = 4 * 2**20
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class ApiError(Exception):
@@ -104,10 +106,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return {"lambdas": [w.describe() for w in list(lam.workers.values())]}
             case "POST", ["lambdas"]:
                 body = self._body()
-                if not isinstance(body.get("name"), str) or not isinstance(body.get("source"), str):
-                    raise ApiError(400, "give the lambda's name and source.")
+                name, source = body.get("name"), body.get("source")
+                if not isinstance(source, str) or not NAME.fullmatch(str(name)):
+                    raise ApiError(400, "give the lambda's source and a name made of letters, "
+                                        "digits, '_', '-' and '.'.")
                 try:
-                    return lam.load(body["name"], body["source"])
+                    return lam.load(name, source)
                 except LambdaLoadError as exc:
                     raise ApiError(400, str(exc)) from None
             case "DELETE", ["lambdas", name]:

@@ -303,6 +303,7 @@ class LambdaWorker:
     def stop(self) -> None:
         self._stop.set()
         self._kill()
+        os.close(self._clock.fd)
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -9,6 +9,27 @@
 
 Actions are plain values; the lambda server turns them into OpenFlow messages,
 so a lambda is tested by calling it with an event and a context.
+
+Events (``event.data`` by kind):
+
+- ``packet_in``: copies of TCP SYN/RST/FIN packets, first packets of new
+  flows and a configurable sample; src/dst are IPv4 addresses; data: proto
+  ("tcp", "udp", "icmp", or the protocol number), sport, dport, flags
+  (scapy-style: "S", "SA", "R", "RA", "F", "FA", "PA"), len, in_port.
+- ``flow_stats``: one per flow entry, polled; data: table_id, priority, match,
+  packets, bytes, duration, idle_timeout, hard_timeout.
+- ``port_stats``: one per switch port, polled; data: port_no, name, rx_/tx_
+  packets, bytes, dropped, errors.
+- ``telemetry``: one per flow record from a switch agent; dpid is the agent's
+  switch id; data: proto, sport, dport, packets, bytes, syn, rst, empty_udp,
+  event_id (other event ids: event_id and the raw payload).
+- ``tap``: whatever the taps' collector posts (``POST /events``).
+- ``timer``: every second; data: interval.
+
+``ctx`` (see ``taplab.controllers.lambda_context``): ``ctx.store`` (set, get,
+incr with a ttl), ``ctx.log``, ``ctx.now()``, ``ctx.topology`` (networkx).
+A lambda runs in its own process with a time limit per call (1 s) and a
+memory limit (256 MB); past them it is stopped, counted and reported.
 """
 
 from collections.abc import Callable

@@ -27,6 +27,8 @@ def register(sub) -> None:
                    help="share of IPv4 flows copied to lambdas as packet_in (0..1)")
     r.add_argument("--poll-interval", type=float, default=5.0,
                    help="seconds between flow/port stats polls for lambdas (>= 1)")
+    r.add_argument("--accept-v1", action="store_true",
+                   help="also accept unauthenticated version 1 telemetry (the published layout)")
     r.add_argument("--json", action="store_true", help="print the endpoints as JSON")
     r.set_defaults(func=run)
 
@@ -40,7 +42,7 @@ def run(args) -> int:
     lambdas = [read_lambda_file(path) for path in args.lambdas]
     with Lab("controller", debug=args.debug) as lab:
         runtime.start(lab, apps, port=args.port, sample_rate=args.sample_rate,
-                      poll_interval=args.poll_interval)
+                      poll_interval=args.poll_interval, accept_v1=args.accept_v1)
         load_lambdas(lab, lambdas)
         meta = {"lab": lab.id, **lab.meta["controller"]}
         if args.json:
