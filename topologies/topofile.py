@@ -19,6 +19,7 @@ one ``UserError`` naming the file, the field and what is wrong::
 """
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ SWITCHES = ("lxbr", "ovs")
 
 TOP_FIELDS = {"name": str, "kind": str, "description": str, "switch": str, "overlay": dict,
               "underlay": str, "nodes": list, "services": list, "links": list, "options": dict}
-NODE_FIELDS = {"name": str, "role": str, "cidr": str, "address": str, "pods": (list, int)}
+NODE_FIELDS = {"name": str, "role": str, "cidr": str, "pods": (list, int)}
+NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
+MAX_INTF = 15  # Linux interface names: a node's are <name>-eth<N>
 OVERLAY_FIELDS = {"type": str, "vni": int, "port": int}
 SERVICE_FIELDS = {"name": str, "type": str, "ip": str, "port": int, "target_port": int,
                   "node_port": int, "protocol": str, "endpoints": list, "backend": str}
@@ -154,13 +157,23 @@ def _nodes(source: str, nodes: list) -> list[dict]:
         elif not all(isinstance(p, str) for p in pods):
             raise Problem(source, f"{where}.pods", "must be a list of names or a count")
         counter += len(pods)
-        for key in ("cidr",):
-            if key in node:
-                _network(source, f"{where}.{key}", node[key])
-        if "address" in node:
-            _address(source, f"{where}.address", node["address"])
+        _name(source, f"{where}.name", node["name"], ports=len(pods) + 2)
+        for k, pod in enumerate(pods):
+            _name(source, f"{where}.pods[{k}]", pod, ports=1)
+        if "cidr" in node:
+            _network(source, f"{where}.cidr", node["cidr"])
         out.append({**node, "pods": list(pods)})
     return out
+
+
+def _name(source: str, field: str, name: str, ports: int) -> None:
+    """Names become namespaces and interface names (``<name>-eth<N>``, 15 characters)."""
+    if not NAME.match(name):
+        raise Problem(source, field, f"'{name}' must be lower-case letters, digits and '-', "
+                      "starting with a letter")
+    if len(f"{name}-eth{ports}") > MAX_INTF:
+        raise Problem(source, field, f"'{name}' is too long for its interface names "
+                      f"({name}-eth{ports} has more than {MAX_INTF} characters)")
 
 
 def _links(source: str, links: list, names: set[str]) -> list[dict]:
