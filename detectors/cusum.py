@@ -12,6 +12,9 @@ K the running mean of the balance rate (at least ``floor`` per second):
 
 Normal traffic opens and closes its connections, so X_n stays near 0 and the
 drift ``drift`` pulls y back to 0; a flood's unanswered SYNs make y climb.
+The default threshold lets one interval of up to ~40 unbalanced SYNs pass (a
+client retrying a port that is not listening yet) and flags 1000 SYN/s in the
+first interval.
 The default balance is FIN towards the destination: a flood at an open port is
 answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
@@ -47,7 +50,7 @@ class _Destination:
 class CusumSynFlood:
     name = "cusum"
 
-    def __init__(self, interval: float = 0.2, drift: float = 1.0, threshold: float = 5.0,
+    def __init__(self, interval: float = 0.2, drift: float = 1.0, threshold: float = 10.0,
                  floor: float = 20.0, smoothing: float = 0.1,
                  balance: tuple[str, ...] = ("fin",)):
         unknown = set(balance) - set(BALANCE_KINDS)

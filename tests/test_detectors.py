@@ -114,6 +114,11 @@ def test_cusum_is_quiet_on_balanced_connections_and_slow_half_open_ones(rate):
     assert catalog.run([CusumSynFlood()], sorted(stream, key=lambda o: o.time)) == []
 
 
+def test_cusum_lets_a_short_burst_of_refused_connections_pass():
+    retries = [o for i in range(40) for o in probe_closed(1 + i * 0.004, 5201, src=CLIENT)]
+    assert catalog.run([CusumSynFlood()], retries, until=5) == []
+
+
 def test_cusum_with_synack_balance_and_from_counters():
     answered = flood(0, 2, 1000)
     answered += [tcp(o.time + 0.0005, TARGET, SCANNER, 80, o.sport, "SA") for o in answered]
