@@ -20,7 +20,7 @@ import time
 from rich.table import Table
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
-from taplab.controllers.lambda_worker import percentile_ms
+from taplab.controllers.lambda_supervisor import percentile_ms
 from taplab.controllers.telemetry import TelemetrySender
 from taplab.controllers.telemetry_agent import SyntheticFlows, TelemetryAgent
 
@@ -127,9 +127,13 @@ def _table(runs: list[dict], seconds: float, version: int) -> Table:
         table.add_row(r["mode"], f"{r['loss']:.0%}", f"{r['events_per_2s']:,}",
                       f"{r['published_events_per_2s']:,}",
                       f"{r['events_per_2s'] / r['published_events_per_2s']:.2f}x",
-                      str(r["retransmits"]), f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+                      str(r["retransmits"]), _ms(r["p50_ms"]), _ms(r["p99_ms"]),
                       str(r["dispatch_dropped_transactions"]))
     return table
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _plot(runs: list[dict], folder) -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from taplab.controllers.lambda_worker import LambdaWorker, percentile_ms
+from taplab.controllers.lambda_supervisor import LambdaSupervisor, percentile_ms
 from taplab.controllers.settings import ControllerSettings
 from taplab.controllers.telemetry import Rejected, TransactionReceiver
 
@@ -73,7 +73,7 @@ class LambdaServer:
 
     def __init__(self, settings: ControllerSettings, actuator):
         self.settings, self.actuator = settings, actuator
-        self.workers: dict[str, LambdaWorker] = {}
+        self.workers: dict[str, LambdaSupervisor] = {}
         self.topology = Topology()
         self.counts: collections.Counter = collections.Counter()
         self.latencies: collections.deque = collections.deque(maxlen=100_000)
@@ -89,7 +89,7 @@ class LambdaServer:
     # -- lambdas -------------------------------------------------------------
     def load(self, name: str, source: str) -> dict:
         """Load (or replace) a lambda; raises LambdaLoadError when it does not load."""
-        worker = LambdaWorker(name, source, self._on_actions, self.settings.time_limit,
+        worker = LambdaSupervisor(name, source, self._on_actions, self.settings.time_limit,
                               self.settings.memory_mb, self.topology.snapshot)
         worker.start()
         with self._lock:

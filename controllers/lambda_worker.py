@@ -1,7 +1,7 @@
-"""Runs one lambda file in its own process, with a time and a memory limit.
+"""The worker process that runs one lambda file, with a time and a memory limit.
 
-Server side, ``LambdaWorker`` spawns the process, feeds it batches of events
-from a bounded queue and hands the actions back. Worker side, ``_serve`` runs
+``lambda_supervisor`` starts it (``python -m taplab.controllers.lambda_worker``),
+feeds it batches of events and takes the actions back. Here ``_serve`` runs
 the lambda's ``@on`` functions:
 
 - time limit: a watchdog thread interrupts an invocation that runs longer than
@@ -18,15 +18,12 @@ worker decodes them, so the server's receive path stays cheap.
 """
 
 import _thread
-import collections
 import mmap
 import os
-import queue
 import resource
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -37,16 +34,6 @@ from taplab.controllers.lambda_context import Context, LogBuffer
 from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_events, iter_events
 
 from taplab.lambdas import Event
-
-BATCH = 256
-QUEUE_MAX = 4096  # items (a telemetry item is a whole transaction)
-START_TIMEOUT = 20.0
-
-
-def percentile_ms(seconds, q: float) -> float | None:
-    """The q-quantile (0..1) of durations in seconds, in milliseconds; None when empty."""
-    ordered = sorted(seconds)
-    return round(ordered[int(q * (len(ordered) - 1))] * 1000, 3) if ordered else None
 
 
 class LambdaLoadError(Exception):
@@ -78,7 +65,8 @@ def handlers_of(name: str, source: str) -> dict[str, list]:
     handlers: dict[str, list] = {}
     for value in namespace.values():
         for kind in getattr(value, "__taplab_kinds__", ()):
-            handlers.setdefault(kind, []).append(value)
+            if value not in handlers.setdefault(kind, []):  # bound under two names
+                handlers[kind].append(value)
     if not handlers:
         raise LambdaLoadError(f"{name} has no function decorated with @on(...): "
                               "add one, e.g. @on(\"packet_in\").")
@@ -239,144 +227,6 @@ def _invoke(fn, event: Event, ctx: Context, calls: _Calls, out: dict) -> list:
     if result is None:
         return []
     return list(result) if isinstance(result, list | tuple) else [result]
-
-
-class LambdaWorker:
-    """The server's handle on one lambda: queue, worker process, counters, logs.
-
-    on_actions(name, arrival_time, actions) is called from the worker's thread.
-    """
-
-    def __init__(self, name: str, source: str, on_actions, time_limit: float = 1.0,
-                 memory_mb: int = 256, topology=lambda: (0, None)):
-        self.name, self.source, self.on_actions = name, source, on_actions
-        self.time_limit, self.memory_mb, self.topology = time_limit, memory_mb, topology
-        self.kinds: list[str] = []
-        self.queue: queue.Queue = queue.Queue(QUEUE_MAX)
-        self.logs: collections.deque = collections.deque(maxlen=2000)
-        self.durations: collections.deque = collections.deque(maxlen=5000)
-        self.counts = collections.Counter()
-        self.loaded_at = time.time()
-        self._stop = threading.Event()
-        self._proc: subprocess.Popen | None = None
-        self._conn: Connection | None = None
-        self._clock = SharedClock(os.memfd_create(f"lambda-{name}"))
-        self._topology_version = -1
-
-    def start(self) -> None:
-        """Start the worker; raises LambdaLoadError when the file does not load."""
-        self._spawn()
-        threading.Thread(target=self._loop, name=f"lambda-{self.name}", daemon=True).start()
-
-    def _spawn(self) -> None:
-        ours, theirs = socket.socketpair()
-        self._clock.write(0.0, time.monotonic())
-        with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "taplab.controllers.lambda_worker", str(theirs.fileno()),
-                 str(self._clock.fd), str(os.getpid())],
-                pass_fds=(theirs.fileno(), self._clock.fd), stdin=subprocess.DEVNULL)
-        self._conn = parent_end = Connection(ours.detach())
-        parent_end.send((self.name, self.source, self.time_limit, self.memory_mb))
-        self._topology_version = -1
-        if not parent_end.poll(START_TIMEOUT):
-            self._kill()
-            raise LambdaLoadError(f"{self.name} did not start within {START_TIMEOUT:.0f} s.")
-        try:
-            status, detail = parent_end.recv()
-        except EOFError:
-            status, detail = "error", f"{self.name}: its worker died while loading."
-        if status == "error":
-            self._kill()
-            raise LambdaLoadError(detail)
-        self.kinds = detail
-
-    def submit(self, item: tuple) -> bool:
-        """Queue an event item; False (and counted) when the queue is full."""
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except queue.Full:
-            self.counts["dropped"] += 1
-            return False
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._kill()
-        os.close(self._clock.fd)
-
-    def _kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(2)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                items = [self.queue.get(timeout=0.2)]
-            except queue.Empty:
-                continue
-            while len(items) < BATCH:
-                try:
-                    items.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._run(items)
-            except (OSError, EOFError) as exc:
-                if self._stop.is_set():
-                    return
-                self.logs.append(f"worker failed ({exc}); restarting")
-                self._restart("crashes")
-
-    def _run(self, items: list) -> None:
-        version, data = self.topology()
-        send_topology = data if version != self._topology_version else None
-        self._conn.send((send_topology, items))
-        self._topology_version = version
-        while not self._conn.poll(0.05):
-            started, heartbeat = self._clock.read()
-            now, grace = time.monotonic(), self.time_limit + 1.0
-            if (started and now - started > grace) or now - heartbeat > grace:
-                self.logs.append(f"{self.name} ignored its time limit: worker killed")
-                self.counts["timeouts"] += 1
-                self._restart("kills")
-                return
-            if self._proc.poll() is not None or self._stop.is_set():
-                raise EOFError("worker exited")
-        reply = self._conn.recv()
-        for key in ("invocations", "errors", "timeouts", "memory"):
-            self.counts[key] += reply[key]
-        self.durations.extend(reply["durations"])
-        self.logs.extend(reply["logs"])
-        for arrival, actions in reply["actions"]:
-            self.on_actions(self.name, arrival, actions)
-        if reply["memory"]:
-            self._restart("restarts")
-
-    def _restart(self, reason: str) -> None:
-        self.counts[reason] += 1
-        self._kill()
-        try:
-            self._spawn()
-        except LambdaLoadError as exc:
-            self.logs.append(f"cannot restart: {exc}; lambda stopped")
-            self._stop.set()
-
-    def describe(self) -> dict:
-        d = list(self.durations)
-        alive = self._proc is not None and self._proc.poll() is None
-        return {"name": self.name, "kinds": self.kinds, "loaded_at": self.loaded_at,
-                "queue": self.queue.qsize(), "alive": alive,
-                "invocations": self.counts["invocations"], "errors": self.counts["errors"],
-                "timeouts": self.counts["timeouts"], "memory": self.counts["memory"],
-                "crashes": self.counts["crashes"], "kills": self.counts["kills"],
-                "restarts": self.counts["restarts"],
-                "dropped": self.counts["dropped"], "p50_ms": percentile_ms(d, 0.5),
-                "p99_ms": percentile_ms(d, 0.99)}
 
 
 if __name__ == "__main__":
