@@ -85,7 +85,9 @@ def test_stream_is_mirrored_only_after_http_500(lab):
             assert get("b", "/ok")[0] == 200
         wait_for(lambda: stream_packets(lab, port_a) >= 7, timeout=10,
                  what="stream a at the collector")
-        stats = session.stats(lab, "tap1")
+        # The loader writes its counters every half second: wait for this round's.
+        stats = wait_for(lambda: (s := session.stats(lab, "tap1"))["triggers"] and s,
+                         timeout=5, what="the trigger count")
         assert stats["triggers"] == 1
         assert stream_packets(lab, port_b) == 0
         first = first_mirrored_payload(lab.meta["collectors"]["collector"]["pcap"])
