@@ -120,7 +120,7 @@ def test_walkthrough_section(heading, blocks, tmp_path):
 def test_the_walkthrough_has_the_tour_the_issue_asks_for():
     text = DOC.read_text()
     assert text.index("vagrant up") < text.index("lambda load")
-    assert {"doctor", "lab", "demo"} <= {cmd.split()[1] for _, blocks in sections()
+    assert {"doctor", "lab", "demo"} <= {cmd.split()[2] for _, blocks in sections()
                                          for info, body in blocks if info == "console"
                                          for kind, cmd, _ in steps(body)
                                          if kind == "shell" and cmd.startswith("sudo taplab")}
