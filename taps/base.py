@@ -39,6 +39,15 @@ def compile_bpf(source: str, **defines: Any):
                cflags=[f"-I{folder}", *(f"-D{k}={v}" for k, v in defines.items())])
 
 
+def prog_id(fd: int) -> int:
+    """The kernel's id of the BPF program behind fd (``bpftool prog show id N``)."""
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("prog_id:"):
+                return int(line.split()[1])
+    raise LookupError(f"fd {fd} is not a BPF program")
+
+
 def write_stats(path: Path, data: dict[str, Any]) -> None:
     """Replace a tap process's counters file atomically (readers never see half)."""
     tmp = path.with_suffix(".tmp")
@@ -137,7 +146,8 @@ class Tap:
         """Counters of a tap whose process writes them: packets, bytes, drops and extra."""
         data = self.read_stats_file()
         return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
-                "drops": data.get("drops", 0), **{k: data[k] for k in extra if k in data}}
+                "drops": data.get("drops", 0),
+                **{k: data[k] for k in (*extra, "prog_id") if k in data}}
 
     # -- the interface -------------------------------------------------------
     def attach(self) -> None:

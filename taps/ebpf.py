@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from taplab.taps.base import Tap, compile_bpf, tap_kind, write_stats
+from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
 
 MODES = {"none": 0, "all": 1, "http500": 2}
 PROTOS = ("tcp", "udp", "icmp", "other_ip", "non_ip")
@@ -77,10 +77,11 @@ def run_loader(args) -> None:
         for parent in (TC_INGRESS, TC_EGRESS):
             ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent=parent,
                    classid=1, direct_action=True)
+    ident = {"prog_id": prog_id(fn.fd)}
     while not stop:
-        write_stats(args.stats, snapshot(bpf, args.flows))
+        write_stats(args.stats, snapshot(bpf, args.flows) | ident)
         time.sleep(args.interval)
-    write_stats(args.stats, snapshot(bpf, args.flows))
+    write_stats(args.stats, snapshot(bpf, args.flows) | ident)
 
 
 @tap_kind

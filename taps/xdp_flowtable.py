@@ -27,7 +27,7 @@ from pathlib import Path
 from taplab.controllers.telemetry import FlowRecord, TelemetrySender
 from taplab.controllers.telemetry_agent import TelemetryAgent
 from taplab.taps import netns
-from taplab.taps.base import Tap, compile_bpf, tap_kind, write_stats
+from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
 
 from taplab.lab import LabHandle
 from taplab.shell import run
@@ -64,7 +64,8 @@ def run_agent(args) -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     bpf = compile_bpf("xdp_flowtable.c", SLOTS=args.slots, RECENT_NS=f"{int(args.recent * 1e9)}ULL")
-    bpf.attach_xdp(args.intf, bpf.load_func("taplab_xdp_ft", BPF.XDP), BPF.XDP_FLAGS_SKB_MODE)
+    fn = bpf.load_func("taplab_xdp_ft", BPF.XDP)
+    bpf.attach_xdp(args.intf, fn, BPF.XDP_FLAGS_SKB_MODE)
     polls = sent = 0
     try:
         while True:
@@ -78,7 +79,7 @@ def run_agent(args) -> None:
                 "packets": sum(f["packets"] for f in flows),
                 "bytes": sum(f["bytes"] for f in flows), "drops": counts["collisions"],
                 **counts, "occupancy": len(flows), "slots": args.slots, "polls": polls,
-                "telemetry_transactions": sent, "flows": top})
+                "telemetry_transactions": sent, "flows": top, "prog_id": prog_id(fn.fd)})
             if stop:
                 break
             deadline = time.monotonic() + args.interval

@@ -41,9 +41,21 @@ def quiet(lab, tap_id: str) -> dict:
     return wait_for(settled, timeout=20, what="the network to be quiet")
 
 
-def leftovers(lab, record: dict) -> list[str]:
+def prog_ids(lab, records: list[dict]) -> list[int]:
+    """The BPF program ids of the attached taps (taken before they go)."""
+    return [session.stats(lab, r["id"])["prog_id"] for r in records
+            if r["kind"] in ("ebpf", "xdp-flowtable")]
+
+
+def live_programs(ids: list[int]) -> list[int]:
+    """Which of these BPF program ids still exist."""
+    return [i for i in ids if subprocess.run(["bpftool", "prog", "show", "id", str(i)],
+                                             capture_output=True).returncode == 0]
+
+
+def leftovers(lab, record: dict, prog_id: int | None = None) -> list[str]:
     """What of a detached tap still exists: qdiscs, filters, VXLAN devices, XDP,
-    its BPF programs, its processes."""
+    its BPF program (by id: other labs' taps may run the same program), its processes."""
     node, intf = record["target"]["node"], record["target"]["intf"]
     left = []
     qdiscs = json.loads(lab.sh(node, ["tc", "-j", "qdisc", "show", "dev", intf]) or "[]")
@@ -54,10 +66,7 @@ def leftovers(lab, record: dict) -> list[str]:
     links = json.loads(lab.sh(node, ["ip", "-j", "-d", "link", "show"]))
     left += [f"link {ln['ifname']}" for ln in links if ln["ifname"].startswith("vx")]
     left += [f"xdp on {ln['ifname']}" for ln in links if "xdp" in ln]
-    progs = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, text=True)
-    ours = {"taplab_tap", "taplab_xdp_ft"}
-    left += [f"bpf prog {p['name']}" for p in json.loads(progs.stdout or "[]")
-             if p.get("name") in ours]
+    left += [f"bpf prog {i}" for i in live_programs([prog_id] if prog_id else [])]
     for r in record["resources"]:
         if r["kind"] == "process" and ProcessId(r["pid"], r["started"]).alive():
             left.append(f"process {r['pid']}")

@@ -6,7 +6,7 @@ from taplab.taps.pcapfile import count
 
 from taplab.lab import Lab
 from tests.conftest import needs, wait_for
-from tests.tap_helpers import DPORT, FAKE, burst, leftovers, quiet
+from tests.tap_helpers import DPORT, FAKE, burst, leftovers, prog_ids, quiet
 
 pytestmark = needs("vxlan", "tcpdump")
 
@@ -35,6 +35,7 @@ def lab():
 def test_exact_count_decoding_and_clean_detach(lab, kind, options, vni):
     record = session.attach(lab, "client", kind, collector="collector", collector_pcap=True,
                             **options)
+    [prog] = prog_ids(lab, [record]) or [None]
     try:
         before = quiet(lab, record["id"])
         burst(lab, BURST)
@@ -54,7 +55,7 @@ def test_exact_count_decoding_and_clean_detach(lab, kind, options, vni):
             assert_every_inner_packet(lab.meta["collectors"]["collector"]["pcap"])
     finally:
         session.detach(lab, record["id"])
-    assert wait_for(lambda: not leftovers(lab, record), timeout=10, what="cleanup") is True
+    assert wait_for(lambda: not leftovers(lab, record, prog), timeout=10, what="cleanup") is True
     assert "collectors" not in lab.meta or not lab.meta["collectors"]
 
 
