@@ -95,8 +95,7 @@ class LambdaServerApp(app_manager.OSKenApp):
             meter = (self.meters[action.src], new)
         sent = {}
         for dpid, dp in list(self.datapaths.items()):
-            msgs = action_messages(action, dp, self.ports.get(dpid, {}), self.settings.lab_id,
-                                   meter)
+            msgs = action_messages(action, dp, self.ports.get(dpid, {}), meter)
             send_all(dp, msgs)
             if msgs:
                 sent[f"{dpid:016x}"] = len(msgs)

@@ -20,11 +20,15 @@ from taplab.controllers.pipeline import POLICY_TABLE, SWITCH_TABLE, flow, send_a
 MIRROR_PRIORITY = 800
 
 
-def resolve_port(ports: dict[str, int], port: str | int, lab_id: str = "") -> int | None:
-    """A port number from a number or a port name (with or without the lab prefix)."""
+def resolve_port(ports: dict[str, int], port: str | int) -> int | None:
+    """A port number from a number, a port name, or the one name ending with it
+    (``s1-eth3`` for the lab-prefixed ``t1abs1-eth3``); None if none or several."""
     if isinstance(port, int) or str(port).isdigit():
         return int(port)
-    return ports.get(port, ports.get(f"{lab_id}{port}"))
+    if port in ports:
+        return ports[port]
+    found = [no for name, no in ports.items() if name.endswith(port)]
+    return found[0] if len(found) == 1 else None
 
 
 def mirror_flow(dp, out_port: int, match: dict, priority: int = MIRROR_PRIORITY,
@@ -34,14 +38,14 @@ def mirror_flow(dp, out_port: int, match: dict, priority: int = MIRROR_PRIORITY,
                 priority=priority, hard=hard, goto=SWITCH_TABLE)
 
 
-def mirror_messages(dp, ports: dict[str, int], mirrors: list[dict], lab_id: str = "") -> list:
+def mirror_messages(dp, ports: dict[str, int], mirrors: list[dict]) -> list:
     """The flows for configured mirrors that apply to this switch's ports."""
     msgs = []
     for m in mirrors:
-        out_port = resolve_port(ports, m["to_port"], lab_id)
+        out_port = resolve_port(ports, m["to_port"])
         match = dict(m.get("match", {}))
         if "in_port" in m:
-            match["in_port"] = resolve_port(ports, m["in_port"], lab_id)
+            match["in_port"] = resolve_port(ports, m["in_port"])
         if out_port is not None and match.get("in_port", 0) is not None:
             msgs.append(mirror_flow(dp, out_port, match))
     return msgs
@@ -65,4 +69,4 @@ class MirrorApp(app_manager.OSKenApp):
     def port_desc(self, ev) -> None:
         dp = ev.msg.datapath
         ports = {p.name.decode(): p.port_no for p in ev.msg.body}
-        send_all(dp, mirror_messages(dp, ports, self.settings.mirrors, self.settings.lab_id))
+        send_all(dp, mirror_messages(dp, ports, self.settings.mirrors))

@@ -45,8 +45,8 @@ def meter_mod(dp, meter_id: int, kbps: int, new: bool = True):
                               meter_id, [parser.OFPMeterBandDrop(rate=kbps, burst_size=0)])
 
 
-def action_messages(action, dp, ports: dict[str, int], lab_id: str = "",
-                    meter: tuple[int, bool] = (1, True)) -> list:
+def action_messages(action, dp, ports: dict[str, int], meter: tuple[int, bool] = (1, True)
+                    ) -> list:
     """The messages for one lambda action on one switch ([] when it does not apply there).
 
     meter: (meter id, whether it is new) for a RateLimit.
@@ -60,7 +60,7 @@ def action_messages(action, dp, ports: dict[str, int], lab_id: str = "",
                 flow(dp, ipv4_match(action.src), priority=RATE_PRIORITY, hard=action.seconds,
                      meter=meter_id, goto=SWITCH_TABLE)]
     if isinstance(action, Mirror):
-        port = resolve_port(ports, action.to_port, lab_id)
+        port = resolve_port(ports, action.to_port)
         if port is None:
             return []
         match = ipv4_match(action.src, action.dst) if action.src or action.dst else {}

@@ -75,7 +75,7 @@ def start(lab, apps: list[str], port: int | None = None, **options) -> int:
         raise UserError(f"port {port} is in use: choose another with --port.")
     work = Path(lab.workdir)
     settings = ControllerSettings(
-        apps=apps, workdir=str(work), lab_id=lab.id,
+        apps=apps, workdir=str(work),
         openflow_port=port or free_port(wanted=OPENFLOW_PORT),
         api_port=free_port(), telemetry_port=free_port(socket.SOCK_DGRAM),
         token_file=_secret_file(work / "controller.token", secrets.token_hex(16)),

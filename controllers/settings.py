@@ -14,7 +14,6 @@ class ControllerSettings:
 
     apps: list[str]
     workdir: str
-    lab_id: str = ""
     openflow_port: int = 6653
     api_port: int = 0
     telemetry_port: int = 0

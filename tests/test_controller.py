@@ -100,27 +100,57 @@ def test_controller_run_simple_switch_13_serves_a_lab_and_stops_on_ctrl_c():
     assert lab_leftovers(controller_lab) == []
 
 
+def one_switch(lab) -> None:
+    """h1, h2, h3 on s1 (ports 1, 2, 3)."""
+    switch = lab.add_switch("s1", kind="ovs")
+    for i in (1, 2, 3):
+        lab.add_link(lab.add_host(f"h{i}"), switch)
+    lab.start()
+    for i in (1, 2, 3):
+        lab.node(f"h{i}").setIP(f"10.0.0.{i}/24")
+
+
+def copies_seen_by_h3(lab) -> int:
+    """How many more packets h3 receives while h1 pings h2 20 times (in about 1 s)."""
+    def rx() -> int:
+        return int(lab.sh("h3", ["cat", "/sys/class/net/h3-eth0/statistics/rx_packets"]))
+    before = rx()
+    lab.sh("h1", ["ping", "-c", "20", "-i", "0.05", "10.0.0.2"])
+    return rx() - before
+
+
 @needs("ovs_user")
 def test_default_apps_switch_and_mirror_on_request():
     with Lab("mirror", controller_apps=[]) as lab:
-        switch = lab.add_switch("s1", kind="ovs")
-        for i in (1, 2, 3):
-            lab.add_link(lab.add_host(f"h{i}"), switch)
-        lab.start()
-        for i in (1, 2, 3):
-            lab.node(f"h{i}").setIP(f"10.0.0.{i}/24")
+        one_switch(lab)
         assert lab.net.pingAll(timeout=2) == 0
+        assert copies_seen_by_h3(lab) < 20  # learned flows keep h1 -> h2 away from h3
         client = ControllerClient.for_lab(lab)
         record = client.request("POST", "/actions", {"type": "Mirror", "to_port": "s1-eth3",
                                                      "src": "10.0.0.1"})
         assert record["result"]["switches"] and "error" not in record
-
-        def rx() -> int:
-            return int(lab.sh("h3", ["cat", "/sys/class/net/h3-eth0/statistics/rx_packets"]))
-        before = rx()
-        lab.sh("h1", ["ping", "-c", "5", "-i", "0.2", "10.0.0.2"])
-        assert rx() - before >= 5  # h3 got a copy of every echo request from h1
+        assert copies_seen_by_h3(lab) >= 20  # a copy of every echo request from h1
         assert client.request("GET", "/actions")["actions"][-1]["action"] == "Mirror"
+
+
+@needs("ovs_user")
+def test_controller_run_mirror_app_copies_a_port():
+    port = free_port()
+    proc = subprocess.Popen([*TAPLAB, "controller", "run", "--mirror", "s1-eth1:s1-eth3",
+                             "--port", str(port)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: free_port(wanted=port) != port, timeout=30,
+                 what="the controller to listen")
+        with Lab("mirror-app") as lab:
+            lab.net.addController(lab.root_name("c0"), controller=RemoteController,
+                                  ip="127.0.0.1", port=port)
+            one_switch(lab)
+            assert lab.net.pingAll(timeout=2) == 0
+            assert copies_seen_by_h3(lab) >= 20  # every echo request entering port 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
 
 
 def test_an_unknown_app_is_one_clear_sentence():

@@ -68,12 +68,13 @@ def test_ryu_style_switch_lives_in_table_0():
 
 def test_mirror_resolves_port_names_with_or_without_the_lab_prefix():
     ports = {"t1abs1-eth1": 1, "t1abs1-eth3": 3}
-    assert resolve_port(ports, "s1-eth3", "t1ab") == 3
+    assert resolve_port(ports, "s1-eth3") == 3
     assert resolve_port(ports, "t1abs1-eth1") == 1 and resolve_port(ports, "7") == 7
-    assert resolve_port(ports, "nope", "t1ab") is None
+    assert resolve_port(ports, "nope") is None and resolve_port(ports, "eth3") == 3
+    assert resolve_port({**ports, "t2cds1-eth3": 9}, "s1-eth3") is None  # ambiguous
     dp = datapath()
     (msg,) = mirror_messages(dp, ports, [{"to_port": "s1-eth3", "in_port": "s1-eth1"},
-                                         {"to_port": "missing"}], "t1ab")
+                                         {"to_port": "missing"}])
     assert dict(msg.match.items()) == {"in_port": 1}
     apply, goto = msg.instructions
     assert apply.actions[0].port == 3 and goto.table_id == SWITCH_TABLE

@@ -10,12 +10,15 @@ from taplab.lab import Lab
 from taplab.output import console, print_json
 from taplab.procs import ProcessId
 
+MIRROR_APP = "taplab.controllers.mirror"
+
 
 def register(sub) -> None:
     p = subcommand(sub, "controller", "run os-ken/Ryu controller apps",
                    ["sudo taplab controller run ryu.app.simple_switch_13",
                     "sudo taplab controller run my_app.py --port 6633",
-                    "sudo taplab controller run --lambda synflood.py"])
+                    "sudo taplab controller run --lambda synflood.py",
+                    "sudo taplab controller run --mirror s1-eth1:s1-eth3"])
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = subcommand(actions, "run", "start apps (default: learning switch + lambda server) "
                    "until Ctrl-C", ["sudo taplab controller run ryu.app.simple_switch_13"])
@@ -27,6 +30,9 @@ def register(sub) -> None:
                    help="share of IPv4 flows copied to lambdas as packet_in (0..1)")
     r.add_argument("--poll-interval", type=float, default=5.0,
                    help="seconds between flow/port stats polls for lambdas (>= 1)")
+    r.add_argument("--mirror", action="append", default=[], metavar="FROM:TO",
+                   help="copy what enters port FROM to port TO on every switch (names such "
+                        "as s1-eth1 or numbers; repeatable; adds the mirror app)")
     r.add_argument("--accept-v1", action="store_true",
                    help="also accept unauthenticated version 1 telemetry (the published layout)")
     r.add_argument("--json", action="store_true", help="print the endpoints as JSON")
@@ -40,9 +46,13 @@ def run(args) -> int:
     # A bad app or lambda file fails before the lab exists.
     apps = [runtime.check_app(a) for a in args.apps]
     lambdas = [read_lambda_file(path) for path in args.lambdas]
+    mirrors = [_mirror(m) for m in args.mirror]
+    if mirrors:
+        apps = (apps or list(runtime.DEFAULT_APPS)) + [MIRROR_APP]
     with Lab("controller", debug=args.debug) as lab:
         runtime.start(lab, apps, port=args.port, sample_rate=args.sample_rate,
-                      poll_interval=args.poll_interval, accept_v1=args.accept_v1)
+                      poll_interval=args.poll_interval, accept_v1=args.accept_v1,
+                      mirrors=mirrors)
         load_lambdas(lab, lambdas)
         meta = {"lab": lab.id, **lab.meta["controller"]}
         if args.json:
@@ -56,6 +66,13 @@ def run(args) -> int:
             console.print("Ctrl-C stops it.")
         proc_alive = _watch(meta["pid"])
         return 0 if proc_alive else 1
+
+
+def _mirror(text: str) -> dict:
+    source, sep, target = text.partition(":")
+    if not (sep and source and target):
+        raise UserError(f"--mirror {text}: write FROM:TO, e.g. s1-eth1:s1-eth3.")
+    return {"in_port": source, "to_port": target}
 
 
 def _watch(pid: int) -> bool:
