@@ -121,8 +121,8 @@ def run(args) -> int:
         for col in ("detector", "detected", "delay s", "probes", "TP", "FP", "misses"):
             table.add_column(col)
         for s in result["scores"]:
-            table.add_row(s["detector"], str(s["detected"]), str(s["delay_s"]),
-                          str(s["probes"]), str(s["true_positives"]),
-                          str(s["false_positives"]), str(s["misses"]))
+            table.add_row(*["-" if s[k] is None else str(s[k]) for k in (
+                "detector", "detected", "delay_s", "probes", "true_positives",
+                "false_positives", "misses")])
         console.print(table)
     return 0
