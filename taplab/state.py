@@ -11,7 +11,7 @@ import secrets
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from taplab.errors import UserError
@@ -76,7 +76,9 @@ class LabState:
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
+        # A shallow dict: asdict() deep-copies every resource and dominated big builds.
+        tmp.write_text(json.dumps({f.name: getattr(self, f.name) for f in fields(self)},
+                                  indent=1))
         os.replace(tmp, self.path)
 
     def delete(self) -> None:

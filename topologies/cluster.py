@@ -118,8 +118,10 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
         k8s = lab.meta["k8s_nodes"]
         k8s[node["name"]]["underlay_ip"] = ip
         lab.set_meta(k8s_nodes=k8s)
+        pods = lab.meta["pods"]
         for pod in node["pods"]:
-            add_pod(lab, node["name"], pod)
+            _attach_pod(lab, node["name"], k8s[node["name"]], pod, pods)
+        lab.set_meta(pods=pods)  # once per node: every state write rewrites the whole file
     routed.add_links(lab, {h.name: h for h in lab.net.hosts}, spec["links"])
     lab.start()
     overlays.setup(kind, nets, vni=vni, port=port)
@@ -171,17 +173,21 @@ def add_pod(lab, node: str | int, name: str):
     k8s = lab.meta.get("k8s_nodes", {})
     if isinstance(node, int):
         node = next((n for n, i in k8s.items() if i["index"] == node), f"node{node}")
-    info = k8s.get(node)
-    if info is None:
-        raise UserError(f"no cluster node named '{node}' (nodes: "
-                        f"{', '.join(lab.meta.get('k8s_nodes', {})) or 'none'}).")
+    if node not in k8s:
+        raise UserError(f"no cluster node named '{node}' (nodes: {', '.join(k8s) or 'none'}).")
     pods = lab.meta.get("pods", {})
     if name in pods or name in lab.meta.get("nodes", {}):
         raise UserError(f"a node named '{name}' already exists in lab {lab.id}.")
+    pod = _attach_pod(lab, node, k8s[node], name, pods)
+    lab.set_meta(pods=pods)
+    return pod
+
+
+def _attach_pod(lab, node: str, info: dict, name: str, pods: dict):
+    """Create pod name on node with the next free address; record it in pods."""
     cidr = ipaddress.ip_network(info["cidr"])
     used = {p["ip"] for p in pods.values()} | {info["gateway"]}
-    free = (str(a) for a in cidr.hosts() if str(a) not in used)
-    ip = next(free, None)
+    ip = next((str(a) for a in cidr.hosts() if str(a) not in used), None)
     if ip is None:
         raise UserError(f"node {node}'s pod CIDR {cidr} is full.")
     pod = lab.add_host(name)
@@ -203,7 +209,6 @@ def add_pod(lab, node: str | int, name: str):
         raise RuntimeError(f"configuring pod {name} failed: {out.strip()}")
     link.intf1.ip, link.intf1.prefixLen = ip, cidr.prefixlen
     pods[name] = {"node": node, "ip": ip}
-    lab.set_meta(pods=pods)
     return pod
 
 
