@@ -22,6 +22,19 @@ DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots":
                             "files": 4}
 
 
+LIMITS = {"vni": (0, 2**24 - 1), "flows": (1, 2**20), "slots": (1, 2**20),
+          "interval": (0.05, 3600), "size_mb": (1, 10**5), "files": (1, 1000)}
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """One sentence for an option out of range, before anything is created."""
+    for name, (low, high) in LIMITS.items():
+        value = options.get(name)
+        if value is not None and not low <= value <= high:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} must be between {low} and {high}, not {value}.")
+
+
 def kinds() -> dict[str, type[Tap]]:
     for module in MODULES:
         importlib.import_module(f"taplab.taps.{module}")
@@ -52,6 +65,7 @@ def attach(lab, spec: str, kind: str, collector: str | None = None,
     for feature in cls.needs:
         capabilities.require(feature)
     options = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    check_options(options)
     target = resolve(lab, spec, host_side=cls.host_side)
     for other in records(lab).values():
         if (other["target"]["netns"], other["target"]["intf"]) == (target.netns, target.intf):

@@ -13,6 +13,7 @@ def register(sub) -> None:
     p = subcommand(sub, "tap", "attach taps to pods of a running lab and read their counters",
                    ["sudo taplab tap attach pod1 --kind sidecar --collector pod3",
                     "sudo taplab tap attach pod2 --kind ebpf --mirror http500 --collector pod3",
+                    "sudo taplab tap attach pod1 --kind openflow --collector pod3   (--switch ovs)",
                     "sudo taplab tap stats tap1 --json",
                     "taplab> tap attach pod1:pod1-eth0 --kind pcap   (inside the lab CLI)"])
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -20,7 +21,9 @@ def register(sub) -> None:
     a = actions.add_parser("attach", help="attach a tap to NODE[:INTF]")
     a.add_argument("target", metavar="NODE[:INTF]")
     a.add_argument("--kind", required=True, choices=sorted(session.kinds()))
-    a.add_argument("--collector", metavar="NODE", help="node receiving the VXLAN copies")
+    a.add_argument("--collector", metavar="NODE",
+                   help="node receiving the copies: the VXLAN collector (sidecar, tc-mirred, "
+                        "ebpf --mirror), or where the openflow tap's mirror port goes")
     a.add_argument("--collector-pcap", action="store_true",
                    help="the collector also writes the decapsulated frames to a pcap file")
     a.add_argument("--vni", type=int, help="VXLAN network identifier (default 42)")
@@ -107,7 +110,8 @@ def _stats(lab, args) -> int:
     for r in results:
         at_collector = r.get("collector", {}).get("packets", "-")
         table.add_row(r["id"], r["kind"], f"{r['node']}:{r['intf']}", str(r["packets"]),
-                      str(r["bytes"]), str(r["drops"]), f"{r['cpu_pct']:.1f}",
+                      str(r["bytes"]), "-" if r["drops"] is None else str(r["drops"]),
+                      f"{r['cpu_pct']:.1f}",
                       f"{r['mem_mb']:.1f}", str(at_collector))
     console.print(table)
     return 0
