@@ -183,6 +183,40 @@ class LiveLab:
         out = self.sh(node, "iptables-save", "-t", table)
         return [line for line in out.splitlines() if line.startswith("-A ")]
 
+    # -- eBPF ------------------------------------------------------------
+    def tc_bpf(self, node: str, dev: str, direction: str = "ingress") -> dict | None:
+        """The options (bpf_name, direct-action, prog id) of the bpf filter on dev."""
+        for entry in self.json(node, "tc", "-j", "filter", "show", "dev", dev, direction):
+            if entry.get("kind") == "bpf" and "options" in entry:
+                return entry["options"]
+        return None
+
+    def bpf_maps(self, prog_id: int) -> list[dict]:
+        """The maps a loaded eBPF program uses (``bpftool map show``: id, name, type)."""
+        prog = self.json_root("bpftool", "-j", "prog", "show", "id", str(prog_id))
+        maps = [self.json_root("bpftool", "-j", "map", "show", "id", str(map_id))
+                for map_id in (prog.get("map_ids", []) if isinstance(prog, dict) else [])]
+        return [m for m in maps if isinstance(m, dict)]
+
+    def bpf_map_entries(self, map_id: int) -> dict[int, int]:
+        """An eBPF map with integer keys and values, as a dict (bpftool map dump)."""
+        def number(field) -> int:
+            if isinstance(field, int):
+                return field
+            return int.from_bytes(bytes(int(b, 16) for b in field), sys.byteorder)
+
+        return {number(e["key"]): number(e["value"])
+                for e in self.json_root("bpftool", "-j", "map", "dump", "id", str(map_id))
+                if "key" in e and "value" in e}
+
+    def json_root(self, *argv: str) -> Any:
+        """Parsed JSON output of a tool run in the root namespace (bpftool)."""
+        out = self.root_sh(*argv).strip()
+        try:
+            return json.loads(out) if out else []
+        except json.JSONDecodeError:
+            return []
+
     # -- probes ----------------------------------------------------------
     def ping(self, node: str, dst: str, size: int | None = None, dont_fragment: bool = False,
              count: int = 2) -> bool:

@@ -7,31 +7,17 @@ SERVER = "10.244.1.3"
 BLOCKED = range(10000, 10100)
 
 
-def _tc_program(lab) -> dict | None:
-    """The options of the bpf filter on pod2's eth0 ingress, if there is one."""
-    for entry in lab.json("pod2", "tc", "-j", "filter", "show", "dev", "eth0", "ingress"):
-        if entry.get("kind") == "bpf" and "options" in entry:
-            return entry["options"]
-    return None
-
-
 def _policy_map(lab) -> dict | None:
-    """The (single) hash map the tc program uses, from bpftool."""
-    options = _tc_program(lab) or {}
+    """The (single) hash map of the tc program on pod2's eth0 ingress."""
+    options = lab.tc_bpf("pod2", "eth0") or {}
     prog_id = options.get("prog", {}).get("id")
-    if prog_id is None:
-        return None
-    prog = lab.json("pod2", "bpftool", "-j", "prog", "show", "id", str(prog_id))
-    for map_id in prog.get("map_ids", []) if isinstance(prog, dict) else []:
-        info = lab.json("pod2", "bpftool", "-j", "map", "show", "id", str(map_id))
-        if isinstance(info, dict) and info.get("type") == "hash":
-            return info
-    return None
+    maps = lab.bpf_maps(prog_id) if prog_id is not None else []
+    return next((m for m in maps if m.get("type") == "hash"), None)
 
 
 @CHECKS.check("pod2's eth0 has an eBPF program on tc ingress, in direct-action mode", points=2)
 def program_attached(lab):
-    options = _tc_program(lab)
+    options = lab.tc_bpf("pod2", "eth0")
     if options is None:
         return False, "no bpf filter on pod2's eth0 ingress (tc filter show dev eth0 ingress)."
     if not options.get("direct-action"):
@@ -44,14 +30,7 @@ def map_filled(lab):
     info = _policy_map(lab)
     if info is None:
         return False, "the tc program uses no hash map (bpftool prog show, map_ids)."
-    entries = lab.json("pod2", "bpftool", "-j", "map", "dump", "id", str(info["id"]))
-    ports = set()
-    for entry in entries:
-        key = entry.get("key")
-        if isinstance(key, int):
-            ports.add(key)
-        elif isinstance(key, list):  # raw bytes, as hex strings, little endian here
-            ports.add(int.from_bytes(bytes(int(b, 16) for b in key), "little"))
+    ports = set(lab.bpf_map_entries(info["id"]))
     if ports != set(BLOCKED):
         return False, f"map {info.get('name')} holds {len(ports)} ports, not the 100 ports " \
                       "10000-10099."
