@@ -83,7 +83,7 @@ def _gre(hosts: dict, addressed, left: str, right: str, tunnel, vteps: list[dict
     behind = {leaf: [c for v in vteps for c in addressed.networks[v["name"]]
                      if v["name"] in addressed.ports[leaf]] for leaf in (left, right)}
     for me, other, mine in ((left, right, inner[0]), (right, left, inner[1])):
-        local, remote = _uplink(addressed, me), _uplink(addressed, other)
+        local, remote = _uplink(addressed, me, vteps), _uplink(addressed, other, vteps)
         theirs = inner[1] if mine == inner[0] else inner[0]
         lines = [f"ip link add gre1 type gre local {local} remote {remote} ttl 64",
                  f"ip addr add {mine}/{tunnel.prefixlen} dev gre1",
@@ -92,7 +92,8 @@ def _gre(hosts: dict, addressed, left: str, right: str, tunnel, vteps: list[dict
         hosts[me].cmd(" && ".join(lines))
 
 
-def _uplink(addressed, leaf: str) -> str:
-    """A leaf's address towards a spine (its first port to a non-VTEP neighbour)."""
-    ports = addressed.ports[leaf]
-    return next(ip for peer, (ip, _plen, _intf) in ports.items() if peer.startswith("spine"))
+def _uplink(addressed, leaf: str, vteps: list[dict]) -> str:
+    """A leaf's address towards the fabric (its first port to a neighbour that is no VTEP)."""
+    edge = {v["name"] for v in vteps}
+    return next(ip for peer, (ip, _plen, _intf) in addressed.ports[leaf].items()
+                if peer not in edge)
