@@ -10,8 +10,9 @@ from ``FORWARD``) with bridge netfilter on, so that both bridged
     br0 10.0.1.1 host1 ==192.168.1.0/24== host2 br0 10.0.2.1
 
 Hosts and containers are published like a cluster's nodes and pods
-(``k8s_nodes``, ``pods``), plus ``policy``. Variants: ``no-match`` (no rule matches: every packet walks all of them) and
-``match-top`` (the first rule accepts the containers' traffic). When the
+(``k8s_nodes``, ``pods``), plus ``policy``. Variants: ``no-match`` (no rule
+matches: every packet walks all of them) and ``match-top`` (the first rule
+accepts the containers' traffic). When the
 kernel has no bridge netfilter, bridged traffic skips iptables: the builder
 says so and records ``bridge_netfilter: false`` in the lab's meta.
 """
