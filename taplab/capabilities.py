@@ -20,7 +20,7 @@ from taplab.errors import UserError
 from taplab.shell import run, succeeds
 
 CACHE = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab")) / "capabilities.json"
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -135,7 +135,7 @@ def _py(code: str) -> Callable[[], str | None]:
     return lambda: _python_in_scratch_netns(code)
 
 
-GRE_FALLBACK = "Open vSwitch userspace GRE ports (--switch ovs), or --overlay vxlan"
+GRE_FALLBACK = "--overlay vxlan or --overlay host-gw"
 SPECS = [
     Spec("vxlan", "kernel VXLAN devices", _link("type vxlan id 42 dstport 4789"),
          "kernel lacks VXLAN (CONFIG_VXLAN)", None, VAGRANT),
