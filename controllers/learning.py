@@ -1,26 +1,25 @@
 """L2 learning switch logic: returns the OpenFlow messages it wants, sends nothing.
 
-On connect: a table-miss entry sending packets to the controller (and, when the
-switch table is not table 0, a table-0 miss entry going to it). On a packet-in:
+On connect: a table-miss entry sending packets to the controller (and miss
+entries passing packets on through the tables before its own). On a packet-in:
 learn the source MAC's port; if the destination is known, install a flow with
 an idle timeout and forward; otherwise flood.
 """
 
 from os_ken.lib.packet import ether_types, ethernet, packet
-from taplab.controllers.pipeline import POLICY_TABLE, flow, packet_out, to_controller
+from taplab.controllers.pipeline import flow, packet_out, to_controller
 
 
 class LearningSwitch:
     """MAC learning per datapath; ``table`` is the table it owns."""
 
-    def __init__(self, table: int = POLICY_TABLE, idle_timeout: int = 60, priority: int = 1):
+    def __init__(self, table: int = 0, idle_timeout: int = 60, priority: int = 1):
         self.table, self.idle_timeout, self.priority = table, idle_timeout, priority
         self.macs: dict[int, dict[str, int]] = {}
 
     def connected(self, dp) -> list:
         msgs = [flow(dp, actions=[to_controller(dp)], table=self.table)]
-        if self.table != POLICY_TABLE:
-            msgs.append(flow(dp, table=POLICY_TABLE, goto=self.table))
+        msgs += [flow(dp, table=t, goto=t + 1) for t in range(self.table)]
         self.macs[dp.id] = {}
         return msgs
 

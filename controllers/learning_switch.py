@@ -1,4 +1,4 @@
-"""taplab's learning switch app (table 1, behind the policy table of lambdas and mirrors)."""
+"""taplab's learning switch app (table 2, behind the copy and policy tables of lambdas)."""
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event

@@ -1,16 +1,19 @@
 """taplab's OpenFlow 1.3 pipeline and the message builders every app shares.
 
-Table 0 (POLICY_TABLE) holds what lambdas and the mirror app install (drops,
-meters, mirrors, copies to the controller), each ending in ``goto`` table 1;
-its table-miss entry goes to table 1. Table 1 (SWITCH_TABLE) is the learning
-switch. Ryu-compatible apps (``ryu.app.simple_switch_13``) use table 0 alone.
+Table 0 (COPY_TABLE): copies to the controller for lambdas (TCP control
+packets, sampled flows), then on to table 1. Table 1 (POLICY_TABLE): what
+lambdas and the mirror app install (drops, meters, mirrors, flows), going on to
+table 2. Table 2 (SWITCH_TABLE): the learning switch. Each table's miss entry
+goes to the next one, so a copy is made whatever the policy does. Ryu-compatible
+apps (``ryu.app.simple_switch_13``) use table 0 alone.
 Builders return messages; ``send_all`` is the only place that sends them.
 """
 
 from collections.abc import Iterable, Sequence
 
-POLICY_TABLE = 0
-SWITCH_TABLE = 1
+COPY_TABLE = 0
+POLICY_TABLE = 1
+SWITCH_TABLE = 2
 
 
 def flow(dp, match: dict | None = None, actions: Sequence = (), table: int = POLICY_TABLE,

@@ -8,7 +8,14 @@
 
 from os_ken.lib import ofctl_v1_3
 from taplab.controllers.mirror import mirror_flow, resolve_port
-from taplab.controllers.pipeline import POLICY_TABLE, SWITCH_TABLE, flow, ipv4_match, to_controller
+from taplab.controllers.pipeline import (
+    COPY_TABLE,
+    POLICY_TABLE,
+    SWITCH_TABLE,
+    flow,
+    ipv4_match,
+    to_controller,
+)
 
 from taplab.lambdas import Alert, Block, InstallFlow, Mirror, RateLimit
 
@@ -25,8 +32,8 @@ WEIGHTS = 1000
 def copy_flows(dp, sample_rate: float = 0.0) -> list:
     """Flows copying TCP control packets (and sampled IPv4 flows) to the controller."""
     copy = [to_controller(dp, COPY_BYTES)]
-    msgs = [flow(dp, ipv4_match(ip_proto=6, tcp_flags=(bit, bit)), copy, priority=COPY_PRIORITY,
-                 goto=SWITCH_TABLE) for bit in TCP_CONTROL.values()]
+    msgs = [flow(dp, ipv4_match(ip_proto=6, tcp_flags=(bit, bit)), copy, table=COPY_TABLE,
+                 priority=COPY_PRIORITY, goto=POLICY_TABLE) for bit in TCP_CONTROL.values()]
     weight = round(min(max(sample_rate, 0.0), 1.0) * WEIGHTS)
     if weight:
         ofp, parser = dp.ofproto, dp.ofproto_parser
@@ -35,7 +42,7 @@ def copy_flows(dp, sample_rate: float = 0.0) -> list:
             buckets.append(parser.OFPBucket(WEIGHTS - weight, ofp.OFPP_ANY, ofp.OFPG_ANY, []))
         msgs.append(parser.OFPGroupMod(dp, ofp.OFPGC_ADD, ofp.OFPGT_SELECT, SAMPLE_GROUP, buckets))
         msgs.append(flow(dp, ipv4_match(), [parser.OFPActionGroup(SAMPLE_GROUP)],
-                         priority=SAMPLE_PRIORITY, goto=SWITCH_TABLE))
+                         table=COPY_TABLE, priority=SAMPLE_PRIORITY, goto=POLICY_TABLE))
     return msgs
 
 

@@ -103,7 +103,9 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class InstallFlow:
-    """Install a flow: match fields and actions in os-ken's OFPMatch/JSON style."""
+    """Install a flow in the policy table (table 1): match fields in OFPMatch style,
+    actions in os-ken's ofctl JSON style (``{"type": "OUTPUT", "port": 2}``); add
+    ``{"type": "GOTO_TABLE", "table_id": 2}`` to go on to the learning switch."""
 
     match: dict[str, Any]
     actions: list[dict[str, Any]]

@@ -13,7 +13,7 @@ from scapy.layers.l2 import Ether
 from taplab.controllers.learning import LearningSwitch
 from taplab.controllers.mirror import mirror_messages, resolve_port
 from taplab.controllers.packets import is_tcp_control, packet_event, tcp_flag_string
-from taplab.controllers.pipeline import POLICY_TABLE, SWITCH_TABLE
+from taplab.controllers.pipeline import COPY_TABLE, POLICY_TABLE, SWITCH_TABLE
 from taplab.controllers.policy import BLOCK_PRIORITY, action_messages, copy_flows
 
 from taplab.lambdas import Alert, Block, InstallFlow, Mirror, RateLimit
@@ -40,10 +40,11 @@ def wire(msg) -> bytes:
 
 def test_learning_switch_floods_then_installs_flows_with_idle_timeout():
     dp, switch = datapath(), LearningSwitch(table=SWITCH_TABLE, idle_timeout=30)
-    miss, goto = switch.connected(dp)
+    miss, *gotos = switch.connected(dp)
     assert (miss.table_id, miss.priority) == (SWITCH_TABLE, 0)
     assert miss.instructions[0].actions[0].port == ofp.OFPP_CONTROLLER
-    assert goto.table_id == POLICY_TABLE and goto.instructions[0].table_id == SWITCH_TABLE
+    assert [(g.table_id, g.instructions[0].table_id) for g in gotos] == [
+        (COPY_TABLE, POLICY_TABLE), (POLICY_TABLE, SWITCH_TABLE)]
     first = switch.packet_in(dp, packet_in(dp, 1, Ether(src=A, dst=B) / IP()))
     assert len(first) == 1 and first[0].actions[0].port == ofp.OFPP_FLOOD
     reply = switch.packet_in(dp, packet_in(dp, 2, Ether(src=B, dst=A) / IP()))
@@ -51,18 +52,18 @@ def test_learning_switch_floods_then_installs_flows_with_idle_timeout():
     assert dict(flow.match.items()) == {"in_port": 2, "eth_dst": A, "eth_src": B}
     assert flow.idle_timeout == 30 and flow.instructions[0].actions[0].port == 1
     assert out.actions[0].port == 1 and out.data
-    for msg in (miss, goto, flow, out):
+    for msg in (miss, *gotos, flow, out):
         assert len(wire(msg)) > 8
 
 
 def test_learning_switch_ignores_copies_made_by_another_table():
     dp, switch = datapath(), LearningSwitch(table=SWITCH_TABLE)
-    assert switch.packet_in(dp, packet_in(dp, 1, Ether(src=A, dst=B) / IP(), POLICY_TABLE)) == []
+    assert switch.packet_in(dp, packet_in(dp, 1, Ether(src=A, dst=B) / IP(), COPY_TABLE)) == []
 
 
 def test_ryu_style_switch_lives_in_table_0():
     dp = datapath()
-    msgs = LearningSwitch(table=POLICY_TABLE).connected(dp)
+    msgs = LearningSwitch(table=0).connected(dp)
     assert [m.table_id for m in msgs] == [0]
 
 
@@ -116,6 +117,8 @@ def test_copy_flows_send_tcp_control_packets_and_a_sampled_share():
     dp = datapath()
     plain = copy_flows(dp, 0.0)
     assert {dict(m.match.items())["tcp_flags"] for m in plain} == {(1, 1), (2, 2), (4, 4)}
+    assert {(m.table_id, m.instructions[-1].table_id) for m in plain} == {
+        (COPY_TABLE, POLICY_TABLE)}
     sampled = copy_flows(dp, 0.25)
     group = sampled[3]
     assert group.type == ofp.OFPGT_SELECT and [b.weight for b in group.buckets] == [250, 750]
