@@ -36,7 +36,7 @@ class LabCLI(CLI):
 
     prompt = "taplab> "
 
-    def __init__(self, lab, stdin=sys.stdin):
+    def __init__(self, lab, stdin=sys.stdin, stdout=None):
         # Mininet's CLI.__init__ starts its loop at once; set up the same state without it.
         self.lab = lab
         self.mn = lab.net
@@ -46,7 +46,7 @@ class LabCLI(CLI):
         self.inputFile = None
         self.failed = False
         self._parser = None
-        Cmd.__init__(self, stdin=stdin)
+        Cmd.__init__(self, stdin=stdin, stdout=stdout)
 
     def interact(self) -> None:
         """Read commands from the terminal until exit or EOF."""

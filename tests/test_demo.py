@@ -13,6 +13,7 @@ import pytest
 from taplab.demo_scenario import Demo
 from tests.conftest import TAPLAB, lab_leftovers, needs, taplab
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 pytestmark = needs("ovs_user", "vxlan", "hping3", "nmap", "iperf3")
 
 
@@ -84,3 +85,28 @@ def test_ctrl_c_during_a_step_stops_the_demo_and_leaves_nothing(step, tmp_path):
     assert out == ""  # no half report
     assert not lab_leftovers(lab_id(seen))
     assert not list(tmp_path.iterdir())  # no report folder either
+
+
+def test_interactive_demo_shows_the_live_view_then_opens_the_lab_cli(tmp_path):
+    import pexpect
+
+    child = pexpect.spawn(TAPLAB[0], [*TAPLAB[1:], "demo", "--interactive", "--out",
+                                      str(tmp_path)], encoding="utf-8", dimensions=(60, 140),
+                          timeout=200)
+    try:
+        child.expect(r"lab (\w+) is still up")
+        lab = child.match.group(1)
+        screen = ANSI.sub("", child.before)
+        for panel in ("taplab demo", "topology", "traffic at", "taps", "alerts and actions",
+                      "attacks"):
+            assert panel in screen, panel
+        child.expect_exact("taplab> ")
+        child.sendline("py sorted(lab.meta['pods'])")
+        child.expect_exact("taplab> ")
+        assert "'attacker'" in child.before and "'collector'" in child.before
+        child.sendline("exit")
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert not lab_leftovers(lab)

@@ -6,6 +6,7 @@ view shows rates, tap counters, alerts and actions, then writes the report
 (JSON, PNG, Markdown) and removes everything it built.
 """
 
+import sys
 from contextlib import nullcontext
 
 from rich.live import Live
@@ -60,9 +61,9 @@ def run(args) -> int:
         screen.print(demo_report.tables(report))
         screen.print(f"report: [bold]{folder}[/] (demo.json, timeline.png, summary.md)")
         if args.interactive:
-            console.print(f"lab {lab.id} is still up: type [bold]help[/] for commands, "
-                          "[bold]exit[/] to tear it down.")
-            LabCLI(lab).interact()
+            screen.print(f"lab {lab.id} is still up: type [bold]help[/] for commands, "
+                         "[bold]exit[/] to tear it down.")
+            LabCLI(lab, stdout=sys.stderr if args.json else None).interact()
     if args.json:
         print_json(report)
     failed = [s for s in report["steps"] if s["status"] != "done"]
