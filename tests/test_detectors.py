@@ -201,3 +201,26 @@ def test_scoring_counts_delay_probes_true_and_false_positives():
                       "true_positives": 1, "false_positives": 1, "misses": 0}
     assert score([], [truth])["misses"] == 1
     assert score([], [{**truth, "malicious": False}])["detected"] is None
+
+
+def test_sensor_parses_frames_as_scapy_writes_them():
+    from scapy.layers.inet import ICMP, IP, TCP, UDP, UDPerror
+    from scapy.layers.l2 import ARP, Ether
+    from taplab.detectors.sensor import parse
+
+    frames = {
+        bytes(Ether() / IP(src=TARGET, dst=SCANNER) / TCP(sport=80, dport=4000, flags="SA")):
+            Observation(1.0, TARGET, SCANNER, "tcp", 80, 4000, "SA", 54),
+        bytes(Ether() / IP(src=SCANNER, dst=TARGET) / TCP(flags="FPA") / (b"x" * 100)):
+            Observation(1.0, SCANNER, TARGET, "tcp", 20, 80, "FPA", 154),
+        bytes(Ether() / IP(src=TARGET, dst=SCANNER) / ICMP(type=3, code=3)
+              / IP(src=SCANNER, dst=TARGET) / UDPerror(sport=5555, dport=161)):
+            Observation(1.0, TARGET, SCANNER, "icmp", 161, 5555, "unreach", 70),
+        bytes(Ether() / IP(src=SCANNER, dst=TARGET) / UDP(sport=1, dport=53)):
+            Observation(1.0, SCANNER, TARGET, "udp", 1, 53, "", 42),
+        bytes(Ether() / ARP(op=1, psrc=SCANNER, pdst=TARGET)):
+            Observation(1.0, SCANNER, TARGET, "arp", None, None, "who-has", 42),
+    }
+    for frame, expected in frames.items():
+        assert parse(frame, 1.0) == expected
+    assert parse(bytes(Ether(type=0x86DD) / (b"\0" * 40)), 1.0) is None  # IPv6: not read
