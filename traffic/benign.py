@@ -32,7 +32,9 @@ def iperf_flow(lab, client: str, server: str, seconds: float = 5, rate: str | No
     """One iperf3 TCP flow (taplab.measure's iperf3 --json)."""
     require_positive(seconds=seconds)
     target = node_ip(lab, server)
-    argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds)]
+    # The client command taplab.measure.iperf3 runs (its server: iperf3 -s -1 -p port).
+    argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "--json",
+            "--connect-timeout", "3000"]
     argv += ["-b", rate] if rate else []
     truth = GroundTruth("iperf3", False, client, [node_ip(lab, client)], [target], [port],
                         "iperf3", command(argv), rate=None, rate_unit="Mb/s")
