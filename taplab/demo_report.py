@@ -79,7 +79,7 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
 
     fig, (rates, service) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     times = [s.time for s in history]
-    for name in dict.fromkeys(k for s in history for k in s.rates):
+    for name in dict.fromkeys(k for s in history for k in s.rates if k.endswith("pkt/s")):
         rates.plot(times, [s.rates.get(name, 0) for s in history], label=name)
     service.plot(times, [s.service.get("ok", 0) for s in history], color="green", label="ok")
     service.plot(times, [s.service.get("failed", 0) for s in history], color="red",
@@ -98,7 +98,7 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
     rates.set_ylabel("packets/s")
     if rates.get_legend_handles_labels()[0]:
         rates.legend(loc="upper right", fontsize="small")
-    service.set_ylabel("web requests per sample")
+    service.set_ylabel("probe requests in the last second")
     service.set_xlabel("seconds since the demo started (red: attacks, dashed: alert, "
                        "dotted: action)")
     service.legend(loc="upper right", fontsize="small")

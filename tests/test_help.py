@@ -53,7 +53,7 @@ def test_top_level_help_lists_commands_with_examples():
     assert result.stdout.startswith("usage: taplab")
     for path, _ in COMMANDS:
         if len(path) == 1:
-            assert f"    {path[0]} " in result.stdout, path
+            assert re.search(rf"^    {path[0]}\b", result.stdout, re.M), path
     assert any(as_argv(e) for e in examples(result.stdout))
 
 
