@@ -8,6 +8,9 @@ A Ryu/os-ken app (a ``.py`` file with a ``# controller app`` line) becomes the
 lab's controller instead: the one running is stopped, the new one started and
 the lab's OVS bridge (``meta["switch"]``) pointed at it. A lambda (a ``.py``
 file with a ``# lambda`` line) is loaded into the lab's lambda server.
+A file with a ``# keep running`` line as well is a daemon (a sidecar): it is
+started in its node, recorded by the lab, replaced when run again, and counts
+as started once it prints a line containing ``ready``.
 ``# node: root`` runs a file in the root namespace (a switch agent talking to the
 controller on 127.0.0.1). Every file run is remembered in ``meta["ran"]`` (name
 to path), so that a grader can run the student's program again under its own
@@ -31,6 +34,8 @@ CONTROLLER_HEADER = re.compile(r"^#\s*controller app\s*$", re.MULTILINE)
 LAMBDA_HEADER = re.compile(r"^#\s*lambda\s*$", re.MULTILINE)
 CONTROLLER, LAMBDA = "controller", "lambda server"  # what node_of says for those
 ROOT = "root"  # the root network namespace
+DAEMON_HEADER = re.compile(r"^#\s*keep running\s*$", re.MULTILINE)
+READY_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 
@@ -62,6 +67,8 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
         reply = ControllerClient.for_lab(handle).load_file(path)
         return f"loaded lambda {reply['name']} for {', '.join(reply['kinds'])} events\n"
     handle.set_meta(ran={**handle.meta.get("ran", {}), path.name: str(path)})
+    if DAEMON_HEADER.search(path.read_text()[:2000]):
+        return start_daemon(handle, node, path)
     argv = [*RUNNERS[path.suffix], str(path)]
     if node != ROOT:
         argv = ["ip", "netns", "exec", handle.netns(node), *argv]
@@ -88,6 +95,42 @@ def run_folder(handle: LabHandle, folder: Path) -> list[Path]:
     return files
 
 
+def _stop_recorded(handle: LabHandle, pid: int | None) -> None:
+    """Stop a process the lab recorded (a controller, a daemon), if it still runs."""
+    for resource in handle.state.resources:
+        if resource["kind"] == "process" and resource["pid"] == pid:
+            ProcessId(pid, resource["started"]).stop(grace=resource.get("grace", 3.0))
+
+
+def stop_daemons(handle: LabHandle) -> None:
+    """Stop every daemon started from a student's or a solution's file."""
+    for daemon in handle.meta.get("daemons", {}).values():
+        _stop_recorded(handle, daemon["pid"])
+    handle.set_meta(daemons={})
+
+
+def start_daemon(handle: LabHandle, node: str, path: Path) -> str:
+    """Start (or restart) a daemon file in node; return once it says ready."""
+    daemons = handle.meta.get("daemons", {})
+    _stop_recorded(handle, daemons.get(path.name, {}).get("pid"))
+    log = handle.workdir / f"{path.stem}.log"
+    log.unlink(missing_ok=True)
+    proc = handle.popen([*RUNNERS[path.suffix], str(path)], node=node, log=log.name,
+                        cwd=path.parent, env={**os.environ, "LAB": handle.id})
+    handle.set_meta(daemons={**daemons, path.name: {"pid": proc.pid, "node": node}})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if "ready" in text:
+            return f"{path.name} runs in {node} (pid {proc.pid}); its output: {log}\n"
+        if proc.poll() is not None:
+            last = text.strip().splitlines()[-1:] or ["no output"]
+            raise UserError(f"{path.name} exited in {node} (exit {proc.returncode}): {last[0]}")
+        time.sleep(0.05)
+    raise UserError(f"{path.name} did not print 'ready' within {READY_TIMEOUT:.0f} s; "
+                    f"see {log}.")
+
+
 def load_controller_app(handle: LabHandle, path: Path) -> None:
     """Replace the lab's controller with one running the app in path."""
     from taplab.controllers import runtime
@@ -95,10 +138,7 @@ def load_controller_app(handle: LabHandle, path: Path) -> None:
     switch = handle.meta.get("switch")
     if not switch:
         raise UserError(f"lab {handle.id} has no OVS switch for a controller app.")
-    old = handle.meta.get("controller", {}).get("pid")
-    for resource in handle.state.resources:
-        if resource["kind"] == "process" and resource["pid"] == old:
-            ProcessId(old, resource["started"]).stop(grace=resource.get("grace", 3.0))
+    _stop_recorded(handle, handle.meta.get("controller", {}).get("pid"))
     port = runtime.start(handle, [str(path)])
     run(["ovs-vsctl", "set-controller", switch, f"tcp:127.0.0.1:{port}"])
     deadline = time.monotonic() + CONNECT_TIMEOUT

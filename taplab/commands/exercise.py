@@ -140,7 +140,7 @@ def _start_in_background(exercise: catalog.Exercise, debug: bool) -> int:
 def solve(args) -> int:
     exercise = catalog.get(args.exercise)
     handle = exercise.running_lab(args.lab)
-    baseline.restore(handle)
+    _reset(handle)
     files = apply.run_folder(handle, exercise.solution)
     console.print(f"applied the solution of exercise {exercise.number} to lab {handle.id}: "
                   + ", ".join(p.name for p in files))
@@ -161,9 +161,15 @@ def run_student_files(args) -> int:
 def reset(args) -> int:
     exercise = catalog.get(args.exercise)
     handle = exercise.running_lab(args.lab)
-    baseline.restore(handle)
+    _reset(handle)
     console.print(f"lab {handle.id} is back at the start of exercise {exercise.number}.")
     return 0
+
+
+def _reset(handle) -> None:
+    """Stop the daemons files started, then restore the network's starting state."""
+    apply.stop_daemons(handle)
+    baseline.restore(handle)
 
 
 def stop(args) -> int:
