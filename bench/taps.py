@@ -22,6 +22,7 @@ kept 89.7 % of untraced throughput.
 
 import statistics
 import time
+from collections import defaultdict
 
 from rich import box
 from rich.table import Table
@@ -94,13 +95,20 @@ def settled(lab, tap_id: str | None, timeout: float = 5) -> tuple[dict, dict]:
         return {}, {}
     last, deadline = session.stats(lab, tap_id), time.monotonic() + timeout
     while time.monotonic() < deadline:
-        time.sleep(0.6)
+        time.sleep(1.2)  # longer than tcpdump's 1 s buffer timeout
         now = session.stats(lab, tap_id)
         if (now["packets"], now.get("collector", {}).get("packets")) == (
                 last["packets"], last.get("collector", {}).get("packets")):
             break
         last = now
     return last, last.get("collector", {})
+
+
+def share(seen_before: dict, seen_after: dict, sent: dict, unit: str, both: bool) -> float | None:
+    """What the tap (or collector) saw over what the receiver's interface counted."""
+    expected = sent[f"rx_{unit}"] + (sent[f"tx_{unit}"] if both else 0)
+    got = seen_after.get(unit, 0) - seen_before.get(unit, 0)
+    return got / expected if expected else None
 
 
 def one_run(lab, kind: str, tap: dict | None, rate: str, seconds: float) -> dict:
@@ -117,15 +125,13 @@ def one_run(lab, kind: str, tap: dict | None, rate: str, seconds: float) -> dict
     fidelity = byte_fidelity = None
     if tap:
         both = session.kinds()[kind].sees == "both"
-        seen_from, seen_to = (coll_before, coll_after) if tap["collector"] else (before, after)
-        for unit in ("packets", "bytes"):
-            expected = sent[f"rx_{unit}"] + (sent[f"tx_{unit}"] if both else 0)
-            got = seen_to.get(unit, 0) - seen_from.get(unit, 0)
-            share = got / expected if expected else None
-            fidelity, byte_fidelity = (share, byte_fidelity) if unit == "packets" else (
-                fidelity, share)
+        seen = (coll_before, coll_after) if tap["collector"] else (before, after)
+        fidelity = share(*seen, sent, "packets", both)
+        byte_fidelity = share(*seen, sent, "bytes", both)
     return {"mbps": result.mbps, "retransmits": result.retransmits, "fidelity": fidelity,
             "byte_fidelity": byte_fidelity,
+            "collector_socket_drops": coll_after.get("socket_drops", 0)
+            - coll_before.get("socket_drops", 0) if coll_after else None,
             "tap_cpu_pct_core": cpu["cpu_pct_core"], "tap_cpu_pct": cpu["cpu_pct_node"],
             "machine_busy_pct": cpu["machine_busy_pct"],
             "tap_mem_mb": rss_mb(tap["pids"]) if tap else 0.0,
@@ -151,29 +157,30 @@ def summarize(kind: str, rate: str, runs: list[dict], baseline: dict[str, float]
 
 
 def measure(args, kinds: list[str], rates: list[str]) -> list[dict]:
-    rows, baseline = [], {}
+    """Every kind at every rate, repeats interleaved (round after round over all kinds),
+    so that the untapped baseline and the taps meet the same machine load."""
+    runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     with Lab("bench-taps") as lab:
         testbed.build(lab)
         if not args.offloads:
             offloads_off(lab)
-        for kind in kinds:
-            tap = None
-            if kind != "none":
-                collector = "collector" if kind in ("sidecar", "tc-mirred") else None
-                tap = session.attach(lab, "client", kind, collector=collector,
-                                     **OPTIONS.get(kind, {}))
-            try:
-                for rate in rates:
-                    with console.status(f"{kind} at {rate} ..."):
-                        runs = [one_run(lab, kind, tap, rate, args.time)
-                                for _ in range(args.repeats)]
-                    if kind == "none":
-                        baseline[rate] = statistics.median(r["mbps"] for r in runs)
-                    rows.append(summarize(kind, rate, runs, baseline))
-            finally:
-                if tap:
-                    session.detach(lab, tap["id"])
-    return rows
+        for round_no in range(1, args.repeats + 1):
+            for kind in kinds:
+                tap = None
+                if kind != "none":
+                    collector = "collector" if kind in ("sidecar", "tc-mirred") else None
+                    tap = session.attach(lab, "client", kind, collector=collector,
+                                         **OPTIONS.get(kind, {}))
+                try:
+                    for rate in rates:
+                        with console.status(f"round {round_no}/{args.repeats}: "
+                                            f"{kind} at {rate} ..."):
+                            runs[kind, rate].append(one_run(lab, kind, tap, rate, args.time))
+                finally:
+                    if tap:
+                        session.detach(lab, tap["id"])
+    baseline = {rate: statistics.median(r["mbps"] for r in runs["none", rate]) for rate in rates}
+    return [summarize(kind, rate, runs[kind, rate], baseline) for kind in kinds for rate in rates]
 
 
 def findings(rows: list[dict]) -> dict:

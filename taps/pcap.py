@@ -1,13 +1,24 @@
 """The ``pcap`` tap: tcpdump writes the interface's frames to rotating files.
 
 ``tcpdump -i INTF -w <tap>.pcap -C MB -W FILES -U``: at most FILES files of MB
-megabytes; counters are the records in the files (older files rotated away are
-no longer counted). The files stay in the lab's folder after detach (they go
-with the lab); tcpdump's own drop count is in the tap's log once it stops.
+megabytes, kept in the lab's folder after detach (they go with the lab).
+Counters are tcpdump's own, asked for with SIGUSR1 (``N packets captured, M
+received by filter, K dropped by kernel``): captured packets and kernel drops
+do not depend on rotation; bytes are those of the records still on disk.
 """
+
+import os
+import re
+import signal
+import time
 
 from taplab.taps.base import Tap, tap_kind
 from taplab.taps.pcapfile import count
+
+from taplab.errors import UserError
+
+_STATS = re.compile(r"(\d+) packets? captured, (\d+) packets? received by filter, "
+                    r"(\d+) packets? dropped by kernel")
 
 
 @tap_kind
@@ -18,17 +29,40 @@ class PcapTap(Tap):
     def attach(self) -> None:
         path = self.lab.workdir / f"{self.id}.pcap"
         self.record["pcap"] = str(path)
-        self.start(["tcpdump", "-i", self.target.intf, "-w", str(path), "-U", "-n", "-Z", "root",
-                    "-s", str(self.options["snaplen"]), "-C", str(self.options["size_mb"]),
-                    "-W", str(self.options["files"])])
+        proc = self.start(["tcpdump", "-i", self.target.intf, "-w", str(path), "-U", "-n",
+                           "-Z", "root", "-s", str(self.options["snaplen"]),
+                           "-C", str(self.options["size_mb"]), "-W", str(self.options["files"])])
+        # Until it listens, a SIGUSR1 (the counters) would end tcpdump.
+        log, deadline = self.lab.workdir / f"{self.id}.log", time.monotonic() + 10
+        while "listening on" not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise UserError(f"tcpdump did not start: {self.log_tail()}")
+            time.sleep(0.02)
 
     def files(self) -> list:
         return sorted(self.lab.workdir.glob(f"{self.id}.pcap*"))
 
+    def tcpdump_stats(self, timeout: float = 2.0) -> tuple[int, int, int] | None:
+        """(captured, received by filter, dropped by kernel), fresh from a SIGUSR1."""
+        log = self.lab.workdir / f"{self.id}.log"
+        seen = len(_STATS.findall(log.read_text(errors="replace"))) if log.exists() else 0
+        try:
+            os.kill(self.record["pids"][0], signal.SIGUSR1)
+        except ProcessLookupError:
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = _STATS.findall(log.read_text(errors="replace"))
+            if len(found) > seen:
+                return tuple(int(v) for v in found[-1])
+            time.sleep(0.02)
+        return None
+
     def counters(self) -> dict:
-        packets = nbytes = 0
-        for path in self.files():
-            p, b = count(path)
-            packets += p
-            nbytes += b
-        return {"packets": packets, "bytes": nbytes, "drops": None, "files": len(self.files())}
+        nbytes = sum(count(path)[1] for path in self.files())
+        stats = self.tcpdump_stats()
+        if stats is None:
+            return {"packets": 0, "bytes": nbytes, "drops": None, "files": len(self.files())}
+        captured, received, dropped = stats
+        return {"packets": captured, "bytes": nbytes, "drops": dropped, "received": received,
+                "files": len(self.files())}
