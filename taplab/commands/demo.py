@@ -45,7 +45,7 @@ def run(args) -> int:
     apps = [] if args.switch == "ovs" else None  # [] = taplab's default apps
     with Lab("demo", debug=args.debug, controller_apps=apps) as lab:
         view = LiveView([f"lab {lab.id}: building ..."], list(Demo.STEPS))
-        demo = Demo(lab, view, Options(tap=args.tap, switch=args.switch))
+        demo = Demo(lab, view, Options(tap=args.tap, switch=args.switch, debug=args.debug))
         live = Live(view, console=screen, refresh_per_second=4, transient=False) \
             if screen.is_terminal else nullcontext()
         if not screen.is_terminal:
