@@ -25,13 +25,24 @@ def _num(value, fmt: str = "{:.2f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def service(attack: dict[str, Any]) -> str:
+    """What the attack did to the web service, and whether it came back."""
+    effect = attack.get("service") or {}
+    if not effect.get("failed"):
+        return "unaffected"
+    back = effect.get("back_after_action_s")
+    return f"{effect['failed']} probes failed; " + (
+        "still down" if back is None else f"back {back:.1f} s after the action")
+
+
 def tables(report: dict[str, Any]) -> Group:
     """The report as rich tables (attacks, taps, steps)."""
     attacks = Table("attack", "attacker", "detected", "delay s", "alert", "action taken",
-                    title="attacks")
+                    "web service", title="attacks")
     for a in report["attacks"]:
         attacks.add_row(a["kind"], str(a.get("attacker") or "-"), _yes(a["detected"]),
-                        _num(a["delay_s"]), str(a.get("alert") or "-"), a["action"] or "-")
+                        _num(a["delay_s"]), str(a.get("alert") or "-"), a["action"] or "-",
+                        service(a))
     taps = Table("tap", "node", "packets", "fidelity", "cpu %", "MB", "throughput",
                  title="taps")
     for t in report["taps"]:
@@ -49,12 +60,13 @@ def markdown(report: dict[str, Any]) -> str:
     """A Markdown summary of the report."""
     lines = ["# taplab demo report", "",
              f"Ran in {report['duration_s']:.0f} s on {report['topology']}.", "",
-             "## Attacks", "", "| attack | attacker | detected | delay (s) | alert | action |",
-             "|---|---|---|---|---|---|"]
+             "## Attacks", "",
+             "| attack | attacker | detected | delay (s) | alert | action | web service |",
+             "|---|---|---|---|---|---|---|"]
     for a in report["attacks"]:
         lines.append(f"| {a['kind']} | {a.get('attacker') or '-'} | "
                      f"{'yes' if a['detected'] else 'no'} | {_num(a['delay_s'])} | "
-                     f"{a.get('alert') or '-'} | {a['action'] or '-'} |")
+                     f"{a.get('alert') or '-'} | {a['action'] or '-'} | {service(a)} |")
     lines += ["", "## Taps", "", "| tap | node | packets | fidelity | cpu % | MB | throughput |",
               "|---|---|---|---|---|---|---|"]
     for t in report["taps"]:

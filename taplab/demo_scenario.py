@@ -32,7 +32,7 @@ from taplab.topologies.cluster import add_pod
 from taplab.traffic.benign import http_load, http_server
 from taplab.traffic.flood import syn_flood
 from taplab.traffic.scan import nmap_scan
-from taplab.webprobe import tally
+from taplab.webprobe import recovery, tally
 
 DETECTOR_LAMBDAS = ("lambda_scan.py", "lambda_synflood.py")  # in taplab.detectors
 
@@ -263,10 +263,25 @@ class Demo:
             raise result["error"]
         entry["truth"] = result["truth"]
         entry["end"] = result["truth"]["end"] - self.started
+        entry["service"] = self._service_effect(entry)
         if not entry["detected"]:
             raise UserError(f"not detected within {self.options.detect_timeout:.0f} s")
+        service = entry["service"]
+        effect = "" if not service["failed"] else (
+            f"; web service failed {service['failed']} probes"
+            + (f", answered again {service['back_after_action_s']:.1f} s after the block"
+               if service.get("back_after_action_s") is not None else ", still down"))
         return (f"detected after {entry['delay_s']:.1f} s ({entry['alert']}); "
-                f"{entry['action'] or 'no action taken'}")
+                f"{entry['action'] or 'no action taken'}{effect}")
+
+    def _service_effect(self, entry: dict) -> dict:
+        """Probes the web service failed during the attack, and when it came back."""
+        found = recovery(self.lab.workdir / "webprobe.log", self.started + entry["start"])
+        back = found["back_at"]
+        result = {"failed": found["failed"]}
+        if back is not None and entry.get("action_time") is not None:
+            result["back_after_action_s"] = round(back - self.started - entry["action_time"], 2)
+        return result
 
     def _match(self, entry: dict) -> None:
         """Fill in the first alert and the first action naming the attacker."""

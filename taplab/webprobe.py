@@ -6,8 +6,10 @@ Runs inside a client pod and prints one line per HTTP GET, forever::
     1732250000.35 failed 500.0
 
 (unix time, outcome, milliseconds). ``tally(path, since)`` counts the lines
-written after ``since``, which is how the demo's live view sees a service go
-down under a flood and come back once the attacker is blocked.
+written after ``since`` (the demo's live view) and ``recovery(path, since)``
+says when requests started failing and when the service answered again: how
+the demo reports a service going down under a flood and coming back once the
+attacker is blocked.
 """
 
 import sys
@@ -28,25 +30,35 @@ def probe(url: str, interval: float, timeout: float = 0.5) -> None:
         time.sleep(max(0.0, interval - (time.time() - start)))
 
 
-def tally(path: Path, since: float) -> dict:
-    """ok and failed requests started after since, and their mean latency (ms)."""
-    ok = failed = 0
-    latencies = []
+def outcomes(path: Path, since: float) -> list[tuple[float, bool, float]]:
+    """(start time, ok, milliseconds) of every request started after since."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        return {"ok": 0, "failed": 0, "latency_ms": None}
+        return []
+    found = []
     for line in lines:
         fields = line.split()
-        if len(fields) != 3 or float(fields[0]) < since:
-            continue
-        if fields[1] == "ok":
-            ok += 1
-            latencies.append(float(fields[2]))
-        else:
-            failed += 1
-    return {"ok": ok, "failed": failed,
+        if len(fields) == 3 and float(fields[0]) >= since:
+            found.append((float(fields[0]), fields[1] == "ok", float(fields[2])))
+    return found
+
+
+def tally(path: Path, since: float) -> dict:
+    """ok and failed requests started after since, and their mean latency (ms)."""
+    done = outcomes(path, since)
+    latencies = [ms for _t, ok, ms in done if ok]
+    return {"ok": len(latencies), "failed": len(done) - len(latencies),
             "latency_ms": sum(latencies) / len(latencies) if latencies else None}
+
+
+def recovery(path: Path, since: float) -> dict:
+    """Requests that failed after since, and when the service answered again."""
+    done = outcomes(path, since)
+    failed = [t for t, ok, _ms in done if not ok]
+    back = next((t for t, ok, _ms in done if ok and failed and t > failed[-1]), None)
+    return {"failed": len(failed), "first_failure": failed[0] if failed else None,
+            "back_at": back}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ def test_demo_detects_and_blocks_both_attacks_and_reports_them(tmp_path):
         assert 0 <= attack["delay_s"] < 20, attack
         assert attack["action"].startswith(f"Block {attacker}"), attack
     assert report["false_positives"] == 0, report["alerts"]
+    flood = attacks["syn-flood"]["service"]  # the flood took the web service down ...
+    assert flood["failed"] > 0 and flood["back_after_action_s"] is not None, flood
+    assert flood["back_after_action_s"] < 10  # ... and the block brought it back
     tap = report["taps"][0]
     assert tap["node"] == report["roles"]["web"] and tap["packets"] > 0
     assert 0 < tap["fidelity"] <= 1.05 and tap["throughput_ratio"] > 0
