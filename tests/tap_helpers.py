@@ -14,15 +14,18 @@ FAKE = ("10.0.0.77", "02:00:00:00:00:77")  # no such host: nothing answers the b
 DPORT = 7000
 
 
-def burst(lab, n: int, empty: bool = False, node: str = "client",
+def burst(lab, n: int | dict[int, int], empty: bool = False, node: str = "client",
           src: str = "10.0.0.1") -> None:
-    """n UDP frames from node (src) to FAKE, sent with scapy; the payload is the
-    frame's sequence number (``seq000042``), or nothing when empty."""
+    """n UDP frames from node (src) to FAKE port DPORT (or {port: frames, ...} in that
+    order), in one scapy send; the payload is the frame's sequence number
+    (``seq000042``), or nothing when empty."""
+    counts = n if isinstance(n, dict) else {DPORT: n}
     payload = "b''" if empty else "b'seq%06d' % i"
     code = (
         "from scapy.all import Ether, IP, UDP, Raw, sendp\n"
         f"frames = [Ether(dst='{FAKE[1]}') / IP(src='{src}', dst='{FAKE[0]}') / "
-        f"UDP(sport=5555, dport={DPORT}) / Raw({payload}) for i in range({n})]\n"
+        f"UDP(sport=5555, dport=port) / Raw({payload}) "
+        f"for port, count in {counts!r}.items() for i in range(count)]\n"
         f"sendp(frames, iface='{node}-eth0', verbose=False)\n")
     subprocess.run(["ip", "netns", "exec", lab.netns(node), sys.executable, "-c", code],
                    check=True, timeout=120)

@@ -1,5 +1,7 @@
 """Every tap kind on a real network: exact counts, collector decoding, nothing left behind."""
 
+import time
+
 import pytest
 from taplab.taps import session, testbed
 from taplab.taps.pcapfile import count
@@ -65,3 +67,25 @@ def assert_every_inner_packet(pcap: str) -> None:
     wait_for(lambda: count(pcap)[0] >= BURST, timeout=10, what="the collector's pcap")
     payloads = [bytes(p[UDP].payload) for p in rdpcap(pcap) if UDP in p and p[UDP].dport == DPORT]
     assert sorted(payloads) == [b"seq%06d" % i for i in range(BURST)]
+
+
+@needs("bcc", "xdp")
+def test_flow_table_keeps_a_recent_flow_and_overwrites_a_stale_one(lab):
+    """One slot: a colliding flow is counted as a collision while the first is recent
+    (2 s), and takes the slot over once it is not."""
+    record = session.attach(lab, "client", "xdp-flowtable", slots=1, interval=0.2)
+    try:
+        quiet(lab, record["id"])
+        burst(lab, {7001: 10, 7002: 5})
+        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["collisions"] >= 5
+                         and s, timeout=10, what="the collisions")
+        assert stats["collisions"] == 5 and stats["overwrites"] == 0
+        assert [(f["dport"], f["packets"]) for f in stats["flows"]] == [(7001, 10)]
+        time.sleep(2.2)  # the slot's flow is no longer recent (the program's 2 s rule)
+        burst(lab, {7002: 3})
+        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["overwrites"] and s,
+                         timeout=10, what="the overwrite")
+        assert [(f["dport"], f["packets"]) for f in stats["flows"]] == [(7002, 3)]
+        assert stats["collisions"] == 5
+    finally:
+        session.detach(lab, record["id"])
