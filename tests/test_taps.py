@@ -89,3 +89,21 @@ def test_flow_table_keeps_a_recent_flow_and_overwrites_a_stale_one(lab):
         assert stats["collisions"] == 5
     finally:
         session.detach(lab, record["id"])
+
+
+@needs("bcc", "tc_bpf")
+def test_ebpf_flow_map_reports_occupancy_and_evictions(lab):
+    record = session.attach(lab, "client", "ebpf", flows=4, interval=0.2)
+    try:
+        before = quiet(lab, record["id"])
+        burst(lab, {port: 1 for port in range(7100, 7110)})  # ten flows, one frame each
+        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["flow_map"]["inserted"]
+                         - before["flow_map"]["inserted"] >= 10 and s, timeout=10,
+                         what="the flows to be inserted")
+        flow_map = stats["flow_map"]
+        assert flow_map["occupancy"] <= 4 == flow_map["capacity"]
+        assert flow_map["evictions"] == flow_map["inserted"] - flow_map["occupancy"] >= 6
+        udp = stats["protocols"]["udp"]["packets"] - before["protocols"]["udp"]["packets"]
+        assert udp == 10
+    finally:
+        session.detach(lab, record["id"])
