@@ -149,6 +149,7 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     collectors = lab.meta.get("collectors", {})
     if node in collectors:
         return collectors[node]
+    ip = node_ip(lab, node)  # before anything starts: a node without IPv4 is a user error
     stats = lab.workdir / f"collector-{node}.json"
     stats.unlink(missing_ok=True)  # a stopped collector's counters are not this one's
     argv = [sys.executable, "-m", "taplab.taps.collector", "--netns", lab.netns(node),
@@ -158,13 +159,14 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     if pcap:
         argv += ["--pcap", str(lab.workdir / f"collector-{node}.pcap")]
     proc = lab.popen(argv, log=f"collector-{node}.log")
-    info = {"node": node, "ip": node_ip(lab, node), "port": vxlan.PORT, "stats": str(stats),
+    info = {"node": node, "ip": ip, "port": vxlan.PORT, "stats": str(stats),
             "pcap": argv[-1] if pcap else None, "pid": proc.pid,
             "resources": [{"kind": "process", "pid": proc.pid,
                            "started": ProcessId.of(proc.pid).started, "grace": 3.0}]}
     deadline = time.monotonic() + 30
     while not stats.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
+            remove(info["resources"][0])
             raise UserError(f"the collector on {node} did not start; see "
                             f"{lab.workdir / f'collector-{node}.log'}.")
         time.sleep(0.05)
