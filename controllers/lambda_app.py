@@ -82,7 +82,7 @@ class LambdaServerApp(app_manager.OSKenApp):
         event, mac = found
         if msg.table_id == SWITCH_TABLE and (self.settings.sample_rate or is_tcp_control(event)):
             return  # a table-1 miss that the policy table copies (or samples) already
-        if event.src not in self.server.topology.graph:
+        if event.src not in self.server.topology:
             self.server.topology.add_host(event.src, mac, event.dpid, event.data["in_port"])
         self.server.post(event.kind, event.dpid, event.src, event.dst, event.data, event.time)
 

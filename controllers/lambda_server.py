@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from taplab.controllers.lambda_supervisor import LambdaSupervisor, percentile_ms
+from taplab.controllers.lambda_topology import Topology
 from taplab.controllers.settings import ControllerSettings
 from taplab.controllers.telemetry import Rejected, TransactionReceiver
 
@@ -31,41 +32,6 @@ from taplab.lambdas import EVENT_KINDS, Alert
 
 RCVBUF = 8 * 2**20
 SO_RCVBUFFORCE = 33  # Linux: a receive buffer above rmem_max (root); not in the socket module
-
-
-class Topology:
-    """Switches and hosts the controller has seen, as a versioned networkx graph."""
-
-    def __init__(self):
-        import networkx
-
-        self.graph = networkx.Graph()
-        self.version = 0
-        self._data: tuple[int, dict] | None = None
-
-    def add_switch(self, dpid: int) -> None:
-        if dpid not in self.graph:
-            self.graph.add_node(dpid, kind="switch")
-            self.version += 1
-
-    def add_host(self, ip: str, mac: str, dpid: int, port: int) -> None:
-        if self.graph.nodes.get(ip, {}).get("port") != (dpid, port):
-            self.graph.add_node(ip, kind="host", mac=mac, port=(dpid, port))
-            self.graph.add_edge(dpid, ip, port=port)
-            self.version += 1
-
-    def remove_switch(self, dpid: int) -> None:
-        if dpid in self.graph:
-            self.graph.remove_node(dpid)
-            self.version += 1
-
-    def snapshot(self) -> tuple[int, dict]:
-        """(version, node-link data) for the workers, recomputed only on change."""
-        import networkx
-
-        if self._data is None or self._data[0] != self.version:
-            self._data = (self.version, networkx.node_link_data(self.graph, edges="links"))
-        return self._data
 
 
 class LambdaServer:
@@ -90,7 +56,7 @@ class LambdaServer:
     def load(self, name: str, source: str) -> dict:
         """Load (or replace) a lambda; raises LambdaLoadError when it does not load."""
         worker = LambdaSupervisor(name, source, self._on_actions, self.settings.time_limit,
-                              self.settings.memory_mb, self.topology.snapshot)
+                                  self.settings.memory_mb, self.topology.snapshot)
         worker.start()
         with self._lock:
             old = self.workers.get(name)

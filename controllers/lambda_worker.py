@@ -28,12 +28,13 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
 from taplab.controllers.lambda_context import Context, LogBuffer
 from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_events, iter_events
 
-from taplab.lambdas import Event
+from taplab.lambdas import Action, Event
 
 
 class LambdaLoadError(Exception):
@@ -209,6 +210,12 @@ def _invoke(fn, event: Event, ctx: Context, calls: _Calls, out: dict) -> list:
     started = time.monotonic()
     try:
         result = fn(event, ctx)
+        if result is None or isinstance(result, Action | str):
+            result = [] if result is None else [result]
+        elif isinstance(result, Iterable):
+            result = list(result)  # a generator runs here, under the time limit
+        else:
+            result = [result]
     except TimeLimit:
         out["timeouts"] += 1
         ctx.log.error("%s stopped: ran past its time limit", fn.__name__)
@@ -224,10 +231,13 @@ def _invoke(fn, event: Event, ctx: Context, calls: _Calls, out: dict) -> list:
     finally:
         calls.running = 0
     out["durations"].append(time.monotonic() - started)
-    if result is None:
-        return []
-    return list(result) if isinstance(result, list | tuple) else [result]
-
+    actions = [a for a in result if isinstance(a, Action)]
+    if len(actions) < len(result):
+        out["errors"] += 1
+        ctx.log.error("%s returned %r: not an action (Alert, Block, Mirror, RateLimit or "
+                      "InstallFlow); dropped", fn.__name__, next(a for a in result
+                                                             if not isinstance(a, Action)))
+    return actions
 
 if __name__ == "__main__":
     main(sys.argv[1:])

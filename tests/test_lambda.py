@@ -12,8 +12,14 @@ import urllib.request
 
 import pytest
 from taplab.controllers.api_client import ControllerClient
-from taplab.controllers.lambda_context import Store
-from taplab.controllers.lambda_worker import LambdaLoadError, handlers_of, to_events
+from taplab.controllers.lambda_context import Context, LogBuffer, Store
+from taplab.controllers.lambda_worker import (
+    LambdaLoadError,
+    _Calls,
+    _run_batch,
+    handlers_of,
+    to_events,
+)
 from taplab.controllers.telemetry import (
     V2,
     FlowRecord,
@@ -24,6 +30,7 @@ from taplab.controllers.telemetry import (
 )
 
 from taplab.lab import Lab
+from taplab.lambdas import Alert, Block
 from tests.conftest import needs, taplab, wait_for
 
 POD = {i: f"10.244.1.{i + 1}" for i in (1, 2, 3)}
@@ -39,6 +46,33 @@ def test_loading_errors_are_one_sentence():
     found = handlers_of("ok.py", "from taplab.lambdas import on\n"
                                  "@on('tap', 'timer')\ndef f(e, c):\n    pass\n")
     assert sorted(found) == ["tap", "timer"]
+
+
+def test_what_a_lambda_returns_is_checked():
+    handlers = handlers_of("mixed.py", """
+from taplab.lambdas import on, Alert, Block
+
+@on("tap")
+def mixed(event, ctx):
+    return [Alert("a", src=event.src), "not an action"]
+
+@on("tap")
+def generator(event, ctx):
+    yield Block(src=event.src, seconds=1)
+
+@on("tap")
+def single(event, ctx):
+    return Alert("b")
+""")
+    logs = LogBuffer()
+    out = _run_batch(handlers, Context("mixed", logs), [("tap", 1.0, None, "10.0.0.7", None, {})],
+                     _Calls())
+    (arrival, actions), *rest = out["actions"]
+    assert arrival == 1.0 and actions == [Alert("a", src="10.0.0.7")]
+    assert [a for _, acts in rest for a in acts] == [Block(src="10.0.0.7", seconds=1),
+                                                      Alert("b")]
+    assert out["invocations"] == 3 and out["errors"] == 1
+    assert "not an action" in logs.take()[0]
 
 
 def test_store_entries_expire():
