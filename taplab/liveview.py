@@ -115,15 +115,16 @@ class LiveView:
         return table
 
     def _alerts(self, sample: Sample) -> Table:
+        """Alerts (red) and the actions taken (cyan), newest last."""
         table = Table.grid(padding=(0, 1))
-        for alert in sample.alerts[-5:]:
-            table.add_row(f"[red]{alert.get('time', 0):6.1f}s[/]", f"[bold]{alert.get('name')}[/]",
-                          str(alert.get("src") or ""), str(alert.get("detail") or ""))
-        for action in sample.actions[-3:]:
-            table.add_row(f"[cyan]{action.get('time', 0):6.1f}s[/]",
-                          f"[bold cyan]{action.get('action', 'action')}[/]",
-                          str(action.get("src") or ""),
-                          f"{action['seconds']} s" if action.get("seconds") else "")
+        for event in sorted(sample.alerts + sample.actions, key=lambda e: e["time"])[-8:]:
+            alert = event in sample.alerts
+            what = event.get("name") if alert else event.get("action", "action")
+            detail = event.get("detail") if alert else (
+                f"for {event['seconds']} s" if event.get("seconds") else "")
+            color = "red" if alert else "cyan"
+            table.add_row(f"[{color}]{event['time']:6.1f}s[/]", f"[bold {color}]{what}[/]",
+                          str(event.get("src") or ""), str(detail or ""))
         return table
 
     def __rich__(self) -> Group:
