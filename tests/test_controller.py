@@ -3,6 +3,7 @@ taplab's default apps with a mirror, bad apps rejected cleanly."""
 
 import signal
 import subprocess
+from contextlib import contextmanager
 
 from mininet.node import RemoteController
 from taplab.controllers.api_client import ControllerClient
@@ -75,28 +76,43 @@ def test_a_ryu_style_app_file_makes_pingall_succeed(tmp_path):
     assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
 
 
-@needs("ovs_user")
-def test_controller_run_simple_switch_13_serves_a_lab_and_stops_on_ctrl_c():
+@contextmanager
+def controller_run(*args: str):
+    """`taplab controller run ARGS --port P --json` in the background: yields (P, process);
+    Ctrl-C on exit, whose output is then in process.output."""
     port = free_port()
-    proc = subprocess.Popen([*TAPLAB, "controller", "run", "ryu.app.simple_switch_13",
-                             "--port", str(port), "--json"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*TAPLAB, "controller", "run", *args, "--port", str(port),
+                             "--json"], stdout=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: free_port(wanted=port) != port, timeout=30,
                  what="the controller to listen")
-        with Lab("ctl-run") as lab:
-            lab.net.addController(lab.root_name("c0"), controller=RemoteController,
-                                  ip="127.0.0.1", port=port)
+        yield port, proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.output, _ = proc.communicate(timeout=30)
+
+
+@contextmanager
+def remote_lab(name: str, port: int):
+    """A lab whose OVS switches use the controller listening on port."""
+    with Lab(name) as lab:
+        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
+                              ip="127.0.0.1", port=port)
+        yield lab
+
+
+@needs("ovs_user")
+def test_controller_run_simple_switch_13_serves_a_lab_and_stops_on_ctrl_c():
+    with controller_run("ryu.app.simple_switch_13") as (port, proc):
+        with remote_lab("ctl-run", port) as lab:
             two_switches(lab)
             assert lab.net.pingAll(timeout=2) == 0
             flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
                                     lab.root_name("s1")], capture_output=True, text=True).stdout
             assert "idle_timeout=60" in flows  # learned by taplab's simple_switch_13
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
-    assert f'"openflow_port": {port}' in out
-    controller_lab = out.split('"lab": "')[1].split('"')[0]
+    assert f'"openflow_port": {port}' in proc.output
+    controller_lab = proc.output.split('"lab": "')[1].split('"')[0]
     assert lab_leftovers(controller_lab) == []
 
 
@@ -135,21 +151,11 @@ def test_default_apps_switch_and_mirror_on_request():
 
 @needs("ovs_user")
 def test_controller_run_mirror_app_copies_a_port():
-    port = free_port()
-    proc = subprocess.Popen([*TAPLAB, "controller", "run", "--mirror", "s1-eth1:s1-eth3",
-                             "--port", str(port)], stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: free_port(wanted=port) != port, timeout=30,
-                 what="the controller to listen")
-        with Lab("mirror-app") as lab:
-            lab.net.addController(lab.root_name("c0"), controller=RemoteController,
-                                  ip="127.0.0.1", port=port)
+    with controller_run("--mirror", "s1-eth1:s1-eth3") as (port, proc):
+        with remote_lab("mirror-app", port) as lab:
             one_switch(lab)
             assert lab.net.pingAll(timeout=2) == 0
             assert copies_seen_by_h3(lab) >= 20  # every echo request entering port 1
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
     assert proc.returncode == 0
 
 
