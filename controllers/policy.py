@@ -40,6 +40,7 @@ def copy_flows(dp, sample_rate: float = 0.0) -> list:
         buckets = [parser.OFPBucket(weight, ofp.OFPP_ANY, ofp.OFPG_ANY, copy)]
         if weight < WEIGHTS:
             buckets.append(parser.OFPBucket(WEIGHTS - weight, ofp.OFPP_ANY, ofp.OFPG_ANY, []))
+        msgs.append(parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, 0, SAMPLE_GROUP))  # reconnects
         msgs.append(parser.OFPGroupMod(dp, ofp.OFPGC_ADD, ofp.OFPGT_SELECT, SAMPLE_GROUP, buckets))
         msgs.append(flow(dp, ipv4_match(), [parser.OFPActionGroup(SAMPLE_GROUP)],
                          table=COPY_TABLE, priority=SAMPLE_PRIORITY, goto=POLICY_TABLE))

@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from mininet.node import RemoteController
+from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.lambda_context import Context, LogBuffer, Store
 from taplab.controllers.lambda_worker import (
@@ -347,3 +349,40 @@ def test_taplab_lab_preloads_lambda_files(tmp_path):
                  "--lambda", str(good), "--run", "pod1 ping -c1 pod2")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert " 0% packet loss" in ran.stdout + ran.stderr
+
+
+@needs("ovs_user")
+def test_sampled_packet_in_reaches_lambdas_with_the_published_schema():
+    with Lab("sampling") as lab:
+        port = runtime.start(lab, [], sample_rate=1.0)
+        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
+                              ip="127.0.0.1", port=port)
+        switch = lab.add_switch("s1", kind="ovs")
+        for i in (1, 2):
+            lab.add_link(lab.add_host(f"pod{i}"), switch)
+        lab.start()
+        for i in (1, 2):
+            lab.node(f"pod{i}").setIP(f"{POD[i]}/24")
+        client = ControllerClient.for_lab(lab)
+        client.request("POST", "/lambdas", {"name": "udp", "source": UDP_ALERT})
+        lab.sh("pod1", ["python3", "-c", "import socket; s = socket.socket(socket.AF_INET, "
+                        f"socket.SOCK_DGRAM); [s.sendto(b'x', ('{POD[2]}', 5000 + i)) "
+                        "for i in range(5)]"])
+
+        def udp_alerts():
+            return sorted(int(a["detail"]) for a in client.request("GET", "/actions")["actions"]
+                          if a["action"] == "Alert")
+        assert wait_for(lambda: udp_alerts() == [5000, 5001, 5002, 5003, 5004], timeout=5,
+                        what="one packet_in per UDP datagram")
+
+
+UDP_ALERT = f'''
+from taplab.lambdas import on, Alert
+
+@on("packet_in")
+def udp(event, ctx):
+    d = event.data
+    if d["proto"] == "udp" and event.src == "{POD[1]}" and event.dst == "{POD[2]}":
+        assert d["flags"] == "" and d["sport"] > 0 and d["in_port"] == 1 and d["len"] >= 43
+        return Alert("udp", src=event.src, detail=str(d["dport"]))
+'''
