@@ -132,20 +132,34 @@ def start_daemon(handle: LabHandle, node: str, path: Path) -> str:
 
 
 def load_controller_app(handle: LabHandle, path: Path) -> None:
-    """Replace the lab's controller with one running the app in path."""
+    """Replace the lab's controller with one running the app in path.
+
+    The switch's flows are deleted first (they belong to the old app); loading
+    is done once the switch is connected and the new app installed a flow (or
+    after CONNECT_TIMEOUT for an app that installs none)."""
     from taplab.controllers import runtime
 
     switch = handle.meta.get("switch")
     if not switch:
         raise UserError(f"lab {handle.id} has no OVS switch for a controller app.")
     _stop_recorded(handle, handle.meta.get("controller", {}).get("pid"))
+    run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", switch])
     port = runtime.start(handle, [str(path)])
     run(["ovs-vsctl", "set-controller", switch, f"tcp:127.0.0.1:{port}"])
+
+    def connected() -> bool:
+        return run(["ovs-vsctl", "--bare", "--columns=is_connected", "find", "controller",
+                    f'target="tcp:127.0.0.1:{port}"'], check=False).strip() == "true"
+
+    def has_flows() -> bool:
+        out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch], check=False)
+        return "actions=" in out
+
     deadline = time.monotonic() + CONNECT_TIMEOUT
-    while time.monotonic() < deadline:
-        if run(["ovs-vsctl", "--bare", "--columns=is_connected", "find", "controller",
-                f'target="tcp:127.0.0.1:{port}"'], check=False).strip() == "true":
-            return
+    while not connected():
+        if time.monotonic() > deadline:
+            raise UserError(f"{switch} did not connect to the controller running {path.name} "
+                            f"within {CONNECT_TIMEOUT:.0f} s; see {handle.workdir}/controller.log.")
         time.sleep(0.1)
-    raise UserError(f"{switch} did not connect to the controller running {path.name} "
-                    f"within {CONNECT_TIMEOUT:.0f} s; see {handle.workdir}/controller.log.")
+    while not has_flows() and time.monotonic() < deadline:
+        time.sleep(0.1)
