@@ -14,6 +14,7 @@ transactions it could not queue are counted as dropped (ingest counts them:
 the server received and checked them).
 """
 
+import os
 import threading
 import time
 
@@ -102,6 +103,7 @@ def run(args) -> int:
                 runs.append(measure(lab, client, i, mode, loss, seconds, args.protocol))
         stats = client.request("GET", "/stats")
     result = {"runs": runs, "window_s": seconds, "protocol_version": args.protocol,
+              "load_average_1min": round(os.getloadavg()[0], 2),
               "lambda": {k: stats["lambdas"][0][k] for k in ("invocations", "dropped")},
               "telemetry_rejected": {k: v for k, v in stats["telemetry"].items()
                                      if k not in ("events", "transactions")}}
@@ -112,7 +114,8 @@ def run(args) -> int:
         print_json(result)
     else:
         console.print(_table(runs, seconds, args.protocol))
-        console.print(f"report: {folder}")
+        console.print(f"machine load average (1 min) at the end: "
+                      f"{result['load_average_1min']} on {os.cpu_count()} CPUs; report: {folder}")
     return 0
 
 

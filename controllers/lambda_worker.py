@@ -36,6 +36,8 @@ from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_e
 
 from taplab.lambdas import Action, Event
 
+WORKER_NICE = 5
+
 
 class LambdaLoadError(Exception):
     """A lambda file that does not load: syntax error, raises at import, no @on function."""
@@ -147,6 +149,7 @@ def _on_alarm(_signum, _frame):
 
 def main(argv: list[str]) -> None:
     """Worker process: ``python -m taplab.controllers.lambda_worker CONN_FD TIME_FD PARENT``."""
+    os.nice(WORKER_NICE)  # receiving and acknowledging telemetry comes first
     conn = Connection(int(argv[0]))
     name, source, time_limit, memory_mb = conn.recv()
     _serve(conn, name, source, SharedClock(int(argv[1])), time_limit, memory_mb, int(argv[2]))
