@@ -15,6 +15,8 @@ def register(sub) -> None:
                     "sudo taplab tap attach pod2 --kind ebpf --mirror http500 --collector pod3",
                     "sudo taplab tap attach pod1 --kind openflow --collector pod3   (--switch ovs)",
                     "sudo taplab tap stats tap1 --json",
+                    "sudo taplab tap list",
+                    "sudo taplab tap detach tap1",
                     "taplab> tap attach pod1:pod1-eth0 --kind pcap   (inside the lab CLI)"])
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
