@@ -5,7 +5,7 @@ token being the content of the root-only (0600) file named in
 ``lab.meta["controller"]["token_file"]``. Errors are ``{"error": sentence}``
 with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
 
-    GET    /health                     {"ok": true}
+    GET    /health                     {"ok": true, "pid": ..}
     GET    /lambdas                    {"lambdas": [{name, kinds, invocations, errors, ...}]}
     POST   /lambdas                    {"name": "synflood", "source": "..."}: load or replace
     DELETE /lambdas/NAME               unload
@@ -22,6 +22,7 @@ with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
 
 import hmac
 import json
+import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, parts: list[str]):
         if (method, parts) == ("GET", ["health"]):
-            return {"ok": True}
+            return {"ok": True, "pid": os.getpid()}
         given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), self.server.token.encode()):
             raise ApiError(401, "missing or wrong token: read it from the lab's token file.")

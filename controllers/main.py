@@ -6,6 +6,7 @@ given port), maps ``ryu`` onto ``os_ken`` and runs the apps until stopped.
 
 import logging
 import os
+import socket
 import sys
 
 from taplab.controllers import ryu_shim
@@ -27,8 +28,25 @@ def main(argv: list[str]) -> int:
     cfg.CONF.set_override("ofp_listen_host", "127.0.0.1")
     cfg.CONF.set_override("ofp_tcp_listen_port", settings.openflow_port)
     ryu_shim.install()
+    if not _ports_free(settings):
+        return 3
     AppManager.run_apps(settings.apps)
     return 0
+
+
+def _ports_free(settings: ControllerSettings) -> bool:
+    """Say so (the runtime then picks new ports) if another process took one of ours."""
+    for kind, port in ((socket.SOCK_STREAM, settings.openflow_port),
+                       (socket.SOCK_STREAM, settings.api_port),
+                       (socket.SOCK_DGRAM, settings.telemetry_port)):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                print(f"Address already in use: 127.0.0.1:{port}", flush=True)
+                return False
+    return True
 
 
 if __name__ == "__main__":

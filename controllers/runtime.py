@@ -9,6 +9,7 @@ and key file.
 """
 
 import importlib.util
+import json
 import os
 import secrets
 import socket
@@ -26,6 +27,7 @@ DEFAULT_APPS = ["taplab.controllers.learning_switch", "taplab.controllers.lambda
 LAMBDA_APP = "taplab.controllers.lambda_app"
 OPENFLOW_PORT = 6653
 READY_TIMEOUT = 30.0
+ATTEMPTS = 3
 
 
 def check_app(app: str) -> str:
@@ -67,33 +69,65 @@ def _secret_file(path: Path, text: str) -> str:
 def start(lab, apps: list[str], port: int | None = None, **options) -> int:
     """Start the controller for lab; return its OpenFlow port once it listens.
 
-    port None: 6653 if free, else any free port; an explicit port must be free.
-    options: ControllerSettings fields (sample_rate, poll_interval, time_limit, ...).
+    port None: 6653 if free, else any free port (another lab starting at the same
+    moment may take a port first: then the controller is restarted on new ports);
+    an explicit port must be free. options: ControllerSettings fields
+    (sample_rate, poll_interval, time_limit, ...).
     """
     apps = [check_app(a) for a in apps] or list(DEFAULT_APPS)
     if port is not None and free_port(wanted=port) != port:
         raise UserError(f"port {port} is in use: choose another with --port.")
     work = Path(lab.workdir)
-    settings = ControllerSettings(
-        apps=apps, workdir=str(work),
-        openflow_port=port or free_port(wanted=OPENFLOW_PORT),
-        api_port=free_port(), telemetry_port=free_port(socket.SOCK_DGRAM),
-        token_file=_secret_file(work / "controller.token", secrets.token_hex(16)),
-        telemetry_key_file=_secret_file(work / "telemetry.key", secrets.token_hex(32)),
-        **options)
-    config = work / "controller.json"
-    settings.save(config)
-    proc = lab.popen([sys.executable, "-m", "taplab.controllers.main", str(config)],
-                     log="controller.log")
-    meta = {"openflow_port": settings.openflow_port, "pid": proc.pid, "apps": apps,
-            "log": str(work / "controller.log")}
-    if LAMBDA_APP in apps:
-        meta.update(api_url=f"http://127.0.0.1:{settings.api_port}",
-                    token_file=settings.token_file, telemetry_port=settings.telemetry_port,
-                    telemetry_key_file=settings.telemetry_key_file)
-    _wait_ready(proc, work / "controller.log", settings.openflow_port, meta.get("api_url"))
-    lab.set_meta(controller=meta)
-    return settings.openflow_port
+    token = _secret_file(work / "controller.token", secrets.token_hex(16))
+    key = _secret_file(work / "telemetry.key", secrets.token_hex(32))
+    log = work / "controller.log"
+    for attempt in range(ATTEMPTS):
+        settings = ControllerSettings(
+            apps=apps, workdir=str(work), token_file=token, telemetry_key_file=key,
+            openflow_port=port or free_port(wanted=OPENFLOW_PORT if not attempt else 0),
+            api_port=free_port(), telemetry_port=free_port(socket.SOCK_DGRAM), **options)
+        config = work / "controller.json"
+        settings.save(config)
+        offset = log.stat().st_size if log.exists() else 0
+        proc = lab.popen([sys.executable, "-m", "taplab.controllers.main", str(config)],
+                         log=log.name)
+        meta = {"openflow_port": settings.openflow_port, "pid": proc.pid, "apps": apps,
+                "log": str(log)}
+        if LAMBDA_APP in apps:
+            meta.update(api_url=f"http://127.0.0.1:{settings.api_port}", token_file=token,
+                        telemetry_port=settings.telemetry_port, telemetry_key_file=key)
+        try:
+            _wait_ready(proc, log, offset, settings.openflow_port, meta.get("api_url"))
+        except PortTaken:
+            proc.terminate()
+            proc.wait(10)
+            if port is not None or attempt == ATTEMPTS - 1:
+                raise UserError(f"another process took the controller's ports; see {log}.") \
+                    from None
+            continue
+        lab.set_meta(controller=meta)
+        return settings.openflow_port
+    raise AssertionError("unreachable")
+
+
+class PortTaken(Exception):
+    """Another process bound one of the controller's ports first."""
+
+
+def _owns_listener(pid: int, port: int) -> bool:
+    """Whether process pid holds the TCP socket listening on 127.0.0.1:port."""
+    try:
+        sockets = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    for line in lines:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port and \
+                f"socket:[{inode}]" in sockets:
+            return True
+    return False
 
 
 def _listening(port: int) -> bool:
@@ -101,22 +135,29 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _answering(url: str) -> bool:
+def _answering(url: str, pid: int) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-            return reply.status == 200
-    except OSError:
+            return json.loads(reply.read()).get("pid") == pid
+    except (OSError, ValueError):
         return False
 
 
-def _wait_ready(proc, log: Path, port: int, api_url: str | None) -> None:
+def _wait_ready(proc, log: Path, offset: int, port: int, api_url: str | None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
+        exited = proc.poll() is not None  # before reading: an exit's last words are in
+        with open(log, "rb") as f:
+            f.seek(offset)
+            output = f.read().decode(errors="replace")
+        if "Address already in use" in output or (
+                exited and _listening(port) and not _owns_listener(proc.pid, port)):
+            raise PortTaken()
+        if exited:
+            lines = output.strip().splitlines() or ["no output"]
             raise UserError(f"the controller exited at start-up ({lines[-1].strip()}); "
                             f"see {log}.")
-        if _listening(port) and (api_url is None or _answering(api_url)):
+        if _owns_listener(proc.pid, port) and (api_url is None or _answering(api_url, proc.pid)):
             return
         time.sleep(0.1)
     raise UserError(f"the controller did not listen on port {port} within "

@@ -2,10 +2,12 @@
 taplab's default apps with a mirror, bad apps rejected cleanly."""
 
 import signal
+import socket
 import subprocess
 from contextlib import contextmanager
 
 from mininet.node import RemoteController
+from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.runtime import free_port
 
@@ -172,3 +174,28 @@ def test_taplab_lab_runs_a_ryu_app_given_with_controller():
                     "--controller", "ryu.app.simple_monitor_13", "--run", "pingall")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0% dropped" in result.stdout + result.stderr
+
+
+@needs("ovs_user")
+def test_a_port_taken_at_the_last_moment_means_a_restart_on_new_ports(monkeypatch):
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    real = runtime.free_port
+    offered = []
+
+    def racy_free_port(kind=socket.SOCK_STREAM, wanted=0):
+        if wanted == runtime.OPENFLOW_PORT and not offered:
+            offered.append(taken)
+            return taken  # looked free a moment ago; another lab bound it since
+        return real(kind, wanted)
+    monkeypatch.setattr(runtime, "free_port", racy_free_port)
+    with squatter, Lab("port-race") as lab:
+        port = runtime.start(lab, ["ryu.app.simple_switch_13"])
+        assert offered == [taken] and port != taken
+        assert "Address already in use" in (lab.workdir / "controller.log").read_text()
+        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
+                              ip="127.0.0.1", port=port)
+        two_switches(lab)
+        assert lab.net.pingAll(timeout=2) == 0
