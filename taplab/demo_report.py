@@ -31,8 +31,8 @@ def service(attack: dict[str, Any]) -> str:
     if not effect.get("failed"):
         return "unaffected"
     back = effect.get("back_after_action_s")
-    return f"{effect['failed']} probes failed; " + (
-        "still down" if back is None else f"back {back:.1f} s after the action")
+    return f"{effect['failed']} probes failed, " + (
+        "still down" if back is None else f"back {back:.1f} s after block")
 
 
 def tables(report: dict[str, Any]) -> Group:

@@ -61,7 +61,7 @@ def test_report_files(tmp_path):
     assert [p.name for p in paths] == ["demo.json", "timeline.png", "summary.md"]
     summary = (tmp_path / "summary.md").read_text()
     assert ("| syn-flood | 10.0.0.9 | yes | 0.12 | syn-flood | Block 10.0.0.9 for 30 s | "
-            "6 probes failed; back 3.1 s after the action |") in summary
+            "6 probes failed, back 3.1 s after block |") in summary
     assert "| port-scan | - | no | - | - | - | unaffected |" in summary
     assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
     console = Console(record=True, width=160)
