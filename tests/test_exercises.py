@@ -6,6 +6,7 @@ import pytest
 from taplab.exercises import apply, catalog, grading
 
 from taplab import capabilities
+from taplab.procs import ProcessId, start_time
 from taplab.state import recorded_labs
 from tests.conftest import lab_leftovers, needs, taplab
 
@@ -97,3 +98,38 @@ def test_list_show_and_bad_numbers():
     bad = taplab("exercise", "show", "99")
     assert bad.returncode == 2 and "no exercise '99'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("text, suffix, node", [
+    ("# node: pod1\necho hi\n", ".sh", "pod1"),
+    ("# node: root\n", ".py", apply.ROOT),
+    ("# controller app\nimport x\n", ".py", apply.CONTROLLER),
+    ("# lambda\n", ".py", apply.LAMBDA),
+    ("# controller app\n", ".sh", None),  # only Python files are apps
+    ("echo no header\n", ".sh", None),
+    ("// node: pod1\n", ".c", None),
+])
+def test_file_headers_say_where_a_file_runs(tmp_path, text, suffix, node):
+    path = tmp_path / f"f{suffix}"
+    path.write_text(text)
+    assert apply.node_of(path) == node
+
+
+@needs("iptables")
+def test_reset_stops_a_daemon_a_file_started():
+    started = taplab("exercise", "start", "07", "--background")
+    assert started.returncode == 0, started.stderr
+    lab_id = started.stdout.split()[1]
+    try:
+        sidecar = catalog.get("07").solution / "sidecar.py"
+        assert taplab("exercise", "run", "07", str(sidecar), "--lab", lab_id).returncode == 0
+        handle = catalog.get("07").running_lab(lab_id)
+        pid = handle.meta["daemons"]["sidecar.py"]["pid"]
+        assert ProcessId.of(pid).alive()
+        assert taplab("exercise", "reset", "07", "--lab", lab_id).returncode == 0
+        assert start_time(pid) is None
+        assert catalog.get("07").running_lab(lab_id).meta["daemons"] == {}
+    finally:
+        stopped = taplab("exercise", "stop", "07", "--lab", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert lab_leftovers(lab_id) == []
