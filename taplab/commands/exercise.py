@@ -74,7 +74,8 @@ def list_exercises(args) -> int:
     for column in ("#", "exercise", "checks", "points", "needs"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["number"], row["title"], str(row["checks"]), f"{row['points']:g}",
+        title = row["title"].removeprefix(f"Exercise {row['number']}: ")
+        table.add_row(row["number"], title, str(row["checks"]), f"{row['points']:g}",
                       " ".join(row["requires"]))
     console.print(table)
     return 0
