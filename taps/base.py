@@ -163,10 +163,12 @@ class Tap:
         self.stats_path.unlink(missing_ok=True)
 
     def stats(self) -> dict[str, Any]:
-        """Counters plus the CPU (average since attach) and memory of the tap's processes."""
+        """Counters plus the CPU (average since attached, start-up excluded) and memory
+        of the tap's processes."""
         pids = self.record["pids"]
         elapsed = max(time.time() - self.record["attached"], 1e-6)
         return {"id": self.id, "kind": self.kind, "node": self.target.node,
                 "intf": self.target.intf, **self.counters(),
-                "cpu_pct": round(100 * cpu_seconds(pids) / elapsed, 2),
+                "cpu_pct": round(100 * (cpu_seconds(pids) - self.record["cpu_at_attach"])
+                                 / elapsed, 2),
                 "mem_mb": round(rss_mb(pids), 1)}

@@ -11,6 +11,7 @@ from typing import Any
 
 from taplab.taps import collector as collectors
 from taplab.taps.base import KINDS, Tap
+from taplab.taps.procstat import cpu_seconds
 from taplab.taps.target import resolve
 
 from taplab import capabilities
@@ -74,7 +75,7 @@ def attach(lab, spec: str, kind: str, collector: str | None = None,
     # collector: the VXLAN collector of mirroring kinds; mirror_to: where an openflow tap's
     # mirror port goes (the same --collector NODE).
     record = {"id": _next_id(lab), "kind": kind, "target": vars(target), "options": options,
-              "resources": [], "pids": [], "attached": time.time(), "collector": None,
+              "resources": [], "pids": [], "collector": None,
               "mirror_to": collector}
     tap = cls(lab, record)
     if tap.mirrors:
@@ -90,6 +91,8 @@ def attach(lab, spec: str, kind: str, collector: str | None = None,
         if record["collector"]:
             collectors.release(lab, record["collector"])
         raise
+    # CPU is measured from here: start-up (bcc compiling a program) is not the tap's load.
+    record.update(attached=time.time(), cpu_at_attach=cpu_seconds(record["pids"]))
     lab.set_meta(taps={**records(lab), record["id"]: record})
     return record
 
