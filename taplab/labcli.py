@@ -157,8 +157,10 @@ class LabCLI(CLI):
         console.print(table)
 
     def completenames(self, text, *ignored):
+        """Complete the first word: commands, taplab commands and node names."""
         names = super().completenames(text, *ignored)
-        return names + [c for c in LAB_COMMANDS if c.startswith(text)]
+        return names + [c for c in LAB_COMMANDS if c.startswith(text)] + \
+            self.completedefault(text, "", 0, 0)
 
     def completedefault(self, text, line, begidx, endidx):
         """Complete node names anywhere after the command."""

@@ -88,10 +88,13 @@ class Terminal:
         return out
 
     def close(self) -> None:
-        if self.child.isalive():
-            self.child.sendline("exit")  # leaves a lab CLI; the next one leaves bash
+        """Leave a lab CLI (tearing its lab down) if one is open, then bash."""
+        for _ in range(3):
+            if not self.child.isalive():
+                return
+            self.child.sendcontrol("u")  # drop a half-typed line
             self.child.sendline("exit")
-            self.child.expect(pexpect.EOF, timeout=120)
+            self.child.expect([pexpect.EOF, SHELL_PROMPT], timeout=120)
 
 
 @pytest.mark.parametrize("heading,blocks", sections(), ids=[h for h, _ in sections()])
@@ -124,3 +127,21 @@ def test_the_walkthrough_has_the_tour_the_issue_asks_for():
                                          for info, body in blocks if info == "console"
                                          for kind, cmd, _ in steps(body)
                                          if kind == "shell" and cmd.startswith("sudo taplab")}
+
+
+@needs("vxlan")
+def test_tab_completes_node_names_in_the_lab_cli(tmp_path):
+    term = Terminal(tmp_path)
+    try:
+        term.type("sudo taplab lab cluster --nodes 2 --pods 2", LAB_PROMPT)
+        term.child.send("pod1 ping -c1 -W2 no\t")  # node1 and node2: completes to "node"
+        term.child.expect("-W2 no\x07?de", timeout=10)  # readline rings, then completes
+        term.child.send("2")
+        out = term.type("", LAB_PROMPT)
+        assert shows(out, ["1 packets transmitted, 1 received"]) is None, out
+        term.child.send("pod\t\t")  # two tabs list the candidates
+        term.child.expect(r"pod1\s+pod2\s+pod3\s+pod4", timeout=10)
+        term.child.send("\x15")  # clear the line
+        term.type("exit", SHELL_PROMPT)
+    finally:
+        term.close()

@@ -19,6 +19,7 @@ from taplab.labcli import LabCLI
 from taplab.liveview import LiveView, Sampler
 from taplab.output import console, errors, print_json
 from taplab.report import report_dir
+from taplab.taps import session
 
 
 def register(sub) -> None:
@@ -26,13 +27,14 @@ def register(sub) -> None:
                    "attacks detected and blocked, and a report",
                    ["sudo taplab demo", "sudo taplab demo --json --out /tmp/reports",
                     "sudo taplab demo --interactive     (the lab CLI once the report is out)",
+                    "sudo taplab demo --tap tc-mirred   (a kernel mirror instead of the sidecar)",
                     "sudo make demo"])
     p.add_argument("--interactive", action="store_true",
                    help="open the lab CLI on the demo's lab after the report")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", metavar="DIR", help="report folder (default ./reports)")
-    p.add_argument("--tap", default="sidecar", metavar="KIND",
-                   help="tap kind on the web pod (default sidecar)")
+    p.add_argument("--tap", default="sidecar", choices=sorted(session.kinds()),
+                   help="tap kind on the web pod (default sidecar, the published design)")
     p.add_argument("--switch", choices=["ovs", "lxbr"], default="ovs",
                    help="ovs (default): OVS switches with the controller and lambda server; "
                         "lxbr: Linux bridges, no controller, so nothing can block the attacker")
