@@ -266,7 +266,7 @@ class LiveLab:
         path = self.handle.workdir / f"grade-{node}-{dev}.pcap"
         tcpdump = subprocess.Popen(
             ["ip", "netns", "exec", self.netns(node), "tcpdump", "-i", dev, "-n", "-U",
-             "-c", str(count), "-w", str(path), bpf],
+             "--immediate-mode", "-c", str(count), "-w", str(path), bpf],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             tcpdump.stderr.readline()  # "listening on ..." once the capture is open

@@ -1,7 +1,9 @@
 """The ``pcap`` tap: tcpdump writes the interface's frames to rotating files.
 
-``tcpdump -i INTF -w <tap>.pcap -C MB -W FILES -U``: at most FILES files of MB
-megabytes, kept in the lab's folder after detach (they go with the lab).
+``tcpdump -i INTF -w <tap>.pcap -C MB -W FILES -U --immediate-mode``: at most
+FILES files of MB megabytes, kept in the lab's folder after detach (they go with
+the lab). Immediate mode writes each frame as it arrives, so the frames of the
+last second before detach are on disk too.
 Counters are tcpdump's own, asked for with SIGUSR1 (``N packets captured, M
 received by filter, K dropped by kernel``): captured packets and kernel drops
 do not depend on rotation; bytes are those of the records still on disk.
@@ -29,7 +31,8 @@ class PcapTap(Tap):
     def attach(self) -> None:
         path = self.lab.workdir / f"{self.id}.pcap"
         self.record["pcap"] = str(path)
-        proc = self.start(["tcpdump", "-i", self.target.intf, "-w", str(path), "-U", "-n",
+        proc = self.start(["tcpdump", "-i", self.target.intf, "-w", str(path), "-U",
+                           "--immediate-mode", "-n",
                            "-Z", "root", "-s", str(self.options["snaplen"]),
                            "-C", str(self.options["size_mb"]), "-W", str(self.options["files"])])
         # Until it listens, a SIGUSR1 (the counters) would end tcpdump.

@@ -67,13 +67,15 @@ def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tm
 @needs("tcpdump")
 def test_detect_reads_a_tcpdump_capture_and_scores_it_against_the_ground_truth(lab, tmp_path):
     pcap = lab.workdir / "pod2.pcap"
-    tcpdump = lab.popen(["tcpdump", "-i", "pod2-eth0", "-U", "-w", str(pcap)], node="pod2",
-                        log="tcpdump.log")
+    tcpdump = lab.popen(["tcpdump", "-i", "pod2-eth0", "-U", "--immediate-mode", "-w", str(pcap)],
+                        node="pod2", log="tcpdump.log")
     wait_for(lambda: "listening on" in (lab.workdir / "tcpdump.log").read_text(), timeout=15,
              what="tcpdump")
     scan = taplab("attack", "scan", "pod1", "pod2", "--ports", "2000-2030", "--lab", lab.id,
                   "--out", str(tmp_path))
     assert scan.returncode == 0, scan.stderr
+    # 31 probes and 31 answers, 16-byte record headers: wait until they are on disk.
+    wait_for(lambda: pcap.stat().st_size > 24 + 62 * (16 + 54), timeout=10, what="the capture")
     tcpdump.terminate()
     tcpdump.wait(timeout=10)
     result = taplab("detect", "--pcap", str(pcap), "--detectors", "trw,zeek,snort", "--score",
