@@ -8,10 +8,13 @@ each destination, count SYNs towards it and the packets that balance them (the
 K the running mean of the balance rate (at least ``floor`` per second):
 
     X_n = (syn_rate_n - balance_rate_n) / K
-    y_n = max(0, y_{n-1} + X_n - drift)     alarm when y_n > threshold
+    y_n = min(ceiling, max(0, y_{n-1} + X_n - drift))     alarm when y_n > threshold
 
 Normal traffic opens and closes its connections, so X_n stays near 0 and the
 drift ``drift`` pulls y back to 0; a flood's unanswered SYNs make y climb.
+The ceiling (twice the threshold) bounds how long the alarm outlasts the
+flood: (ceiling - threshold) / drift intervals, 2 s by default, instead of a
+tail as long as the flood was strong.
 The default threshold lets one interval of up to ~40 unbalanced SYNs pass (a
 client retrying a port that is not listening yet) and flags 1000 SYN/s in the
 first interval.
@@ -20,8 +23,8 @@ answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
 the newest interval in K. The alert names the source with most of the
 interval's unbalanced SYNs (none when no source has half of them: spoofed
-sources); while the alarm lasts, a new such source in an interval that drives
-y up is reported too. It can
+sources); while the alarm lasts, a new such source whose own unbalanced SYNs
+would drive y up is reported too. It can
 also be fed per-interval counters directly (``observe_counts``), which is how
 the in-kernel eBPF counter uses it.
 """
@@ -58,6 +61,7 @@ class CusumSynFlood:
             raise ValueError(f"balance kinds must come from {BALANCE_KINDS}, got {balance}")
         self.interval, self.drift, self.threshold = interval, drift, threshold
         self.floor, self.smoothing, self.balance = floor, smoothing, balance
+        self.ceiling = 2 * threshold
         self.dests: dict[str, _Destination] = {}
         self.bin_end: float | None = None
 
@@ -111,7 +115,7 @@ class CusumSynFlood:
         syn_rate, balance_rate = dest.syn / self.interval, dest.balance / self.interval
         norm = max(self.floor, dest.mean_balance or 0.0)
         step = (syn_rate - balance_rate) / norm - self.drift
-        dest.y = max(0.0, dest.y + step)
+        dest.y = min(self.ceiling, max(0.0, dest.y + step))
         if dest.y == 0.0:
             dest.alarmed = False
             dest.reported.clear()
@@ -123,8 +127,10 @@ class CusumSynFlood:
         top = dest.sources.most_common(1)
         excess = dest.syn - dest.balance
         source = top[0][0] if top and top[0][1] > 0 and top[0][1] * 2 >= excess else None
-        if dest.alarmed and (source is None or source in dest.reported or step <= 0):
-            return None  # only a source driving y up now is news
+        if dest.alarmed:
+            own_step = (top[0][1] / self.interval / norm - self.drift) if source else 0.0
+            if source in dest.reported or own_step <= 0:
+                return None  # only a source driving y up by itself now is news
         dest.alarmed = True
         dest.reported.add(source)
         return Alert("syn-flood", src=source, dst=dst,

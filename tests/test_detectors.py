@@ -131,6 +131,12 @@ def test_cusum_with_synack_balance_and_from_counters():
     assert [(a.name, a.src, a.dst) for a in alerts] == [("syn-flood", SCANNER, TARGET)]
 
 
+def test_cusum_alarm_ends_soon_after_a_long_flood_so_a_retrying_client_is_no_flooder():
+    retries = [o for i in range(8) for o in probe_closed(9 + i * 0.01, 5201, src=CLIENT)]
+    detections = catalog.run([CusumSynFlood()], flood(0, 5, 1000) + retries, until=12)
+    assert [d.alert.src for d in detections] == [SCANNER]
+
+
 def test_cusum_names_a_second_source_during_an_alarm_and_none_for_spoofed_floods():
     stream = flood(0, 0.5, 1000) + flood(0.6, 1, 1000, src="10.0.0.77")
     stream += benign_connections(1.6, 5, 100)  # while y decays, the busy client is no flooder
