@@ -111,5 +111,6 @@ def test_interactive_demo_shows_the_live_view_then_opens_the_lab_cli(tmp_path):
         child.expect(pexpect.EOF, timeout=60)
     finally:
         child.close(force=True)
-    assert child.exitstatus == 0
+    saved = [json.loads(path.read_text()) for path in tmp_path.glob("*/demo.json")]
+    assert child.exitstatus == 0, [(r["steps"], r["attacks"]) for r in saved]
     assert not lab_leftovers(lab)
