@@ -64,6 +64,18 @@ class LabCLI(CLI):
                 failures.append(line)
         return failures
 
+    def interact_or_run(self, script: list[str] | None, greeting: str) -> int:
+        """With no script, greet and read the terminal; else run the script and
+        name its failed lines. The exit code: 1 if a line failed, else 0."""
+        if not script:
+            console.print(greeting)
+            self.interact()
+            return 0
+        failures = self.run_script(script)
+        for line in failures:
+            console.print(f"[red]failed:[/] {line}")
+        return 1 if failures else 0
+
     # -- Mininet commands, with failures visible ---------------------------
     def do_pingall(self, line):
         """Ping between all hosts; fails on any loss."""

@@ -6,16 +6,12 @@ controller is not running yet (fail mode secure: nothing forwards).
                s1 (Open vSwitch, OpenFlow 1.3)
 """
 
+from taplab.exercises.switch_lab import hosts_on_switch
+
 REQUIRES = ("ovs_user", "tcpdump")
 HOSTS = {"h1": "10.0.0.1", "h2": "10.0.0.2", "monitor": "10.0.0.3"}
 
 
 def build(lab) -> None:
-    s1 = lab.add_switch("s1", kind="ovs", failMode="secure")
-    hosts = {name: lab.add_host(name) for name in HOSTS}
-    for host in hosts.values():
-        lab.add_link(host, s1, intfName1="eth0")  # ports 1, 2, 3 in this order
-    lab.start()
-    for name, host in hosts.items():
-        host.setIP(f"{HOSTS[name]}/24", intf="eth0")
-    lab.set_meta(switch=s1.name)
+    hosts_on_switch(lab, HOSTS, failMode="secure")  # ports 1, 2, 3 in this order
+

@@ -6,6 +6,7 @@ switch run by taplab's controller (learning switch + lambda server).
              s1 (Open vSwitch; SYN, RST and FIN are copied to the lambda server)
 """
 
+from taplab.exercises.switch_lab import hosts_on_switch
 from taplab.exercises.webservers import serve_names
 
 REQUIRES = ("ovs_user", "hping3")
@@ -14,14 +15,5 @@ HOSTS = {"web": "10.0.0.10", "client": "10.0.0.20", "attacker": "10.0.0.66"}
 
 
 def build(lab) -> None:
-    s1 = lab.add_switch("s1", kind="ovs")
-    hosts = {name: lab.add_host(name) for name in HOSTS}
-    for host in hosts.values():
-        lab.add_link(host, s1, intfName1="eth0")
-    lab.start()
-    for name, host in hosts.items():
-        host.setIP(f"{HOSTS[name]}/24", intf="eth0")
-        # OVS's userspace datapath forwards partial checksums as they are: compute them.
-        host.cmd("ethtool -K eth0 tx off")
-    lab.set_meta(switch=s1.name)
+    hosts_on_switch(lab, HOSTS)
     serve_names(lab, {"web": 80})

@@ -96,17 +96,10 @@ def start_lab(args) -> int:
         if args.hold:
             _hold(lab.id)
             return 0
-        cli = LabCLI(lab)
-        if not args.run:
-            console.print(f"lab {lab.id} of exercise {exercise.number} ready; in another "
-                          f"terminal: `sudo taplab grade {exercise.number}`. "
-                          "Type [bold]exit[/] to tear it down.")
-            cli.interact()
-            return 0
-        failures = cli.run_script(args.run)
-    for line in failures:
-        console.print(f"[red]failed:[/] {line}")
-    return 1 if failures else 0
+        return LabCLI(lab).interact_or_run(
+            args.run, f"lab {lab.id} of exercise {exercise.number} ready; in another "
+                      f"terminal: `sudo taplab grade {exercise.number}`. "
+                      "Type [bold]exit[/] to tear it down.")
 
 
 def _hold(lab_id: str) -> None:

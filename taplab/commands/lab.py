@@ -52,13 +52,6 @@ def run(args) -> int:
         with console.status(f"building {name} ..."):
             build(lab)
             load_lambdas(lab, lambdas)
-        cli = LabCLI(lab)
-        if not args.run:
-            console.print(f"lab {lab.id} ready: type [bold]help[/] for commands, "
-                          "[bold]exit[/] to tear it down.")
-            cli.interact()
-            return 0
-        failures = cli.run_script(args.run)
-    for line in failures:
-        console.print(f"[red]failed:[/] {line}")
-    return 1 if failures else 0
+        return LabCLI(lab).interact_or_run(
+            args.run, f"lab {lab.id} ready: type [bold]help[/] for commands, "
+                      "[bold]exit[/] to tear it down.")
