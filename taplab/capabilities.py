@@ -20,7 +20,7 @@ from taplab.errors import UserError
 from taplab.shell import run, succeeds
 
 CACHE = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab")) / "capabilities.json"
-PROBE_VERSION = 3
+PROBE_VERSION = 4
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -136,11 +136,13 @@ def _py(code: str) -> Callable[[], str | None]:
 
 
 GRE_FALLBACK = "--overlay vxlan or --overlay host-gw"
+GRE_ON_OVS = ("cluster --overlay gre: Open vSwitch userspace GRE ports (needs ovs_user); "
+              "otherwise " + GRE_FALLBACK)
 SPECS = [
     Spec("vxlan", "kernel VXLAN devices", _link("type vxlan id 42 dstport 4789"),
          "kernel lacks VXLAN (CONFIG_VXLAN)", None, VAGRANT),
     Spec("gre", "kernel GRE (L3) tunnels", _link("type gre local 10.0.0.1 remote 10.0.0.2"),
-         "kernel lacks GRE (CONFIG_NET_IPGRE)", GRE_FALLBACK, VAGRANT),
+         "kernel lacks GRE (CONFIG_NET_IPGRE)", GRE_ON_OVS, VAGRANT),
     Spec("gretap", "kernel GRE (L2, gretap) tunnels",
          _link("type gretap local 10.0.0.1 remote 10.0.0.2"),
          "kernel lacks gretap (CONFIG_NET_IPGRE)", GRE_FALLBACK, VAGRANT),

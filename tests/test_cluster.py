@@ -5,15 +5,17 @@ import textwrap
 
 import pytest
 from scapy.all import GRE, IP, UDP, VXLAN, rdpcap
-from taplab.topologies import registry
+from taplab.topologies import overlays, registry
 from taplab.topologies.cluster import add_pod
 
 from taplab.lab import Lab
-from tests.conftest import lab_leftovers, needs, taplab, wait_for
+from taplab.state import LABS_DIR
+from tests.conftest import TAPLAB, lab_leftovers, needs, taplab, wait_for
 
 MTU = {"vxlan": 1450, "host-gw": 1500, "gre": 1476}
-OVERLAY_NEEDS = {"vxlan": ("iptables", "vxlan"), "host-gw": ("iptables",),
-                 "gre": ("iptables", "gre")}
+# GRE: the kernel's, or else Open vSwitch's userspace GRE ports.
+GRE_NEEDS = ("iptables",) if overlays.gre_on_ovs() else ("iptables", "gre")
+OVERLAY_NEEDS = {"vxlan": ("iptables", "vxlan"), "host-gw": ("iptables",), "gre": GRE_NEEDS}
 
 
 def overlay_param(kind: str, nodes: int):
@@ -26,7 +28,7 @@ def tcp_answer(lab, src: str, ip: str, port: int = 8080) -> str:
 
 
 @pytest.mark.parametrize("overlay,nodes", [overlay_param("vxlan", 3), overlay_param("host-gw", 2),
-                                           overlay_param("gre", 2)])
+                                           overlay_param("gre", 3)])
 def test_every_pod_reaches_every_pod_by_ping_and_tcp_and_mtu_holds(overlay, nodes):
     with Lab("cluster") as lab:
         registry.build(lab, "cluster", nodes=nodes, pods=2, overlay=overlay)
@@ -84,7 +86,7 @@ def test_underlay_carries_vxlan_with_the_vni_and_pod_addresses(tmp_path):
         assert {inner.src, inner.dst} == {"10.244.1.2", "10.244.2.2"}
 
 
-@needs("iptables", "gre", "tcpdump")
+@needs(*GRE_NEEDS, "tcpdump")
 def test_underlay_carries_gre(tmp_path):
     pcap = tmp_path / "gre.pcap"
     with Lab("cluster") as lab:
@@ -95,6 +97,33 @@ def test_underlay_carries_gre(tmp_path):
     packets = rdpcap(str(pcap))
     assert all(p[IP].proto == 47 and GRE in p for p in packets)
     assert {packets[0][GRE][IP].src, packets[0][GRE][IP].dst} == {"10.244.1.2", "10.244.2.2"}
+
+
+def switch_daemons(lab_id: str) -> list[str]:
+    """The ovsdb-server and ovs-vswitchd processes of lab_id's nodes."""
+    out = subprocess.run(["pgrep", "-af", f"/run/taplab/labs/{lab_id}/ovs-"],
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "ovs" in line.split()[1]]
+
+
+@needs(*GRE_NEEDS)
+@pytest.mark.skipif(not overlays.gre_on_ovs(),
+                    reason="the kernel has GRE: the cluster does not fall back to Open vSwitch")
+def test_gre_on_ovs_switch_daemons_go_with_a_killed_lab():
+    before = set(LABS_DIR.glob("*.json"))
+    proc = subprocess.Popen([*TAPLAB, "lab", "cluster", "--overlay", "gre", "--nodes", "2",
+                             "--pods", "1", "--run", "sh sleep 600"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        state = wait_for(lambda: set(LABS_DIR.glob("*.json")) - before, 30, what="the lab")
+        lab_id = state.pop().stem
+        assert len(wait_for(lambda: len(switch_daemons(lab_id)) == 4 and switch_daemons(lab_id),
+                            30, what="two switches per node")) == 4
+    finally:
+        proc.kill()
+        proc.wait()
+    assert taplab("clean").returncode == 0
+    assert switch_daemons(lab_id) == [] and lab_leftovers(lab_id) == []
 
 
 @needs("iptables", "vxlan")

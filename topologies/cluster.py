@@ -124,7 +124,7 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
         lab.set_meta(pods=pods)  # once per node: every state write rewrites the whole file
     routed.add_links(lab, {h.name: h for h in lab.net.hosts}, spec["links"])
     lab.start()
-    overlays.setup(kind, nets, vni=vni, port=port)
+    overlays.setup(lab, kind, nets, vni=vni, port=port)
     _add_services(lab, spec["services"])
 
 

@@ -11,7 +11,8 @@ Each node ``i`` has a pod CIDR and an underlay address. Per overlay:
               node1 (192.168.0.1)               node2 (192.168.0.2)
 
 - ``gre``: one kernel GRE (L3) device per peer, ``gre<j>``, routes to the
-  peer's pod CIDR through it (needs the kernel's GRE module);
+  peer's pod CIDR through it; where the kernel lacks GRE, Open vSwitch's
+  userspace GRE ports on one bridge ``gre0`` per node (``ovs_gre``);
 - ``host-gw``: a route to each peer's pod CIDR via its underlay address.
 
 ``MTU`` gives the pod MTU each overlay leaves out of a 1500-byte underlay.
@@ -20,11 +21,14 @@ Each node ``i`` has a pod CIDR and an underlay address. Per overlay:
 import ipaddress
 from dataclasses import dataclass
 
+from taplab.topologies import ovs_gre
+
 from taplab import capabilities
 from taplab.errors import UserError
 
 MTU = {"vxlan": 1450, "gre": 1476, "host-gw": 1500}
 VXLAN_DEV = "vxlan0"
+OVS_GRE_DEV = "gre0"
 
 
 @dataclass
@@ -51,10 +55,17 @@ class NodeNet:
         return f"02:00:0a:f4:{self.index // 256:02x}:{self.index % 256:02x}"
 
 
+def gre_on_ovs() -> bool:
+    """GRE through Open vSwitch's userspace datapath: the kernel lacks GRE, OVS runs."""
+    return not capabilities.available("gre") and capabilities.available("ovs_user")
+
+
 def check_available(kind: str, what: str = "the {kind} overlay",
                     instead: str | None = "--overlay host-gw") -> None:
     """Fail before building when the kernel lacks what overlay kind needs."""
     needed = {"vxlan": "vxlan", "gre": "gre"}.get(kind)
+    if kind == "gre" and instead and gre_on_ovs():
+        return
     if needed and not capabilities.available(needed):
         f = capabilities.feature(needed)
         if instead and kind == "gre":
@@ -63,8 +74,13 @@ def check_available(kind: str, what: str = "the {kind} overlay",
                         + (f", or use {instead}." if instead else "."))
 
 
-def setup(kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) -> None:
+def setup(lab, kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) -> None:
     """Connect the pod networks of nodes with overlay kind."""
+    if kind == "gre" and gre_on_ovs():
+        for node in nodes:
+            _gre_on_ovs(lab, node, [p for p in nodes if p is not node])
+        ovs_gre.introduce(lab, {node.underlay_ip: node.host for node in nodes})
+        return
     for node in nodes:
         peers = [p for p in nodes if p is not node]
         script = {"vxlan": _vxlan, "gre": _gre, "host-gw": _host_gw}[kind](node, peers, vni, port)
@@ -100,6 +116,14 @@ def _gre(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
                   f"ip link set {dev} mtu {MTU['gre']} up",
                   f"ip route replace {peer.cidr} dev {dev} src {node.gateway}"]
     return lines
+
+
+def _gre_on_ovs(lab, node: NodeNet, peers: list[NodeNet]) -> None:
+    tunnels = [ovs_gre.Tunnel(f"gre{peer.index}", peer.underlay_ip, [peer.cidr])
+               for peer in peers]
+    ovs_gre.setup(lab, node.host, node.underlay_dev, OVS_GRE_DEV, tunnels, MTU["gre"])
+    _run(node.host, [f"ip route replace {peer.cidr} dev {OVS_GRE_DEV} src {node.gateway}"
+                     for peer in peers])
 
 
 def _host_gw(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:

@@ -1,0 +1,130 @@
+"""L3 GRE tunnels on Open vSwitch's userspace datapath, for kernels without GRE.
+
+Each tunnel end (a node) runs its own ovsdb-server and ovs-vswitchd inside its
+namespace, started and stopped by the lab, so each sees only its own routes, as
+on separate machines. Two bridges per node:
+
+- ``brphy`` holds the node's underlay interface, whose address moves onto the
+  bridge: OVS sends the encapsulated packets out of it (native tunnelling);
+- the tunnel bridge (``gre0``) has one ``gre`` port per peer
+  (``packet_type=legacy_l3``: IP in GRE, IP protocol 47, a 4-byte header, like
+  a kernel ``gre`` device) and OpenFlow rules: IP to a peer's networks out of
+  that peer's port, whatever a port receives up to the node. Its interface has
+  ARP off; the node routes the peers' networks through it::
+
+      pod -- cni0 -- node1 --route--> gre0 ==GRE==> brphy -- underlay -- node2
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+
+from taplab.errors import UserError
+
+UNDERLAY_BRIDGE = "brphy"
+START_TIMEOUT = 15.0
+
+
+@dataclass
+class Tunnel:
+    port: str  # the OVS port, e.g. gre2
+    remote: str  # the peer's underlay address
+    networks: list[str]  # what the node sends through it
+
+
+class NodeSwitch:
+    """One node's own Open vSwitch (database, switch daemon, control commands)."""
+
+    def __init__(self, lab, host):
+        self.lab, self.host = lab, host
+        self.dir = lab.workdir / f"ovs-{host.name}"
+        self.env = {"OVS_RUNDIR": str(self.dir), "OVS_LOGDIR": str(self.dir),
+                    "OVS_DBDIR": str(self.dir)}
+        self.db = f"unix:{self.dir}/db.sock"
+
+    def start(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        subprocess.run(["ovsdb-tool", "create", str(self.dir / "conf.db"),
+                        "/usr/share/openvswitch/vswitch.ovsschema"],
+                       check=True, capture_output=True)
+        self._daemon(["ovsdb-server", str(self.dir / "conf.db"), f"--remote=p{self.db}",
+                      f"--unixctl={self.dir}/ovsdb.ctl"], "ovsdb.log")
+        self._wait_for(self.dir / "db.sock", "ovsdb-server")
+        self.vsctl("--no-wait", "init")
+        self._daemon(["ovs-vswitchd", self.db, f"--unixctl={self.dir}/vswitchd.ctl"],
+                     "vswitchd.log")
+        self._wait_for(self.dir / "vswitchd.ctl", "ovs-vswitchd")
+
+    def _daemon(self, argv: list[str], log: str) -> None:
+        self.lab.popen([*argv, "--no-chdir", f"--log-file={self.dir / log}"],
+                       node=self.host, env={**os.environ, **self.env})
+
+    def _wait_for(self, path, what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise UserError(f"{what} for {self.host.name}'s GRE tunnels did not start: "
+                                f"see {self.dir}.")
+            time.sleep(0.05)
+
+    def vsctl(self, *args: str) -> str:
+        return self._run(["ovs-vsctl", f"--db={self.db}", "--timeout=20", *args])
+
+    def ofctl(self, *args: str) -> str:
+        return self._run(["ovs-ofctl", "-O", "OpenFlow13", *args])
+
+    def appctl(self, *args: str) -> str:
+        return self._run(["ovs-appctl", "-t", f"{self.dir}/vswitchd.ctl", *args])
+
+    def _run(self, argv: list[str]) -> str:
+        result = subprocess.run(argv, capture_output=True, text=True,
+                                env={**os.environ, **self.env})
+        if result.returncode != 0:
+            raise RuntimeError(f"{shlex.join(argv)}: {result.stderr.strip()}")
+        return result.stdout
+
+
+def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: int) -> None:
+    """Start host's switch, move its underlay address onto brphy, add the tunnels."""
+    switch = NodeSwitch(lab, host)
+    switch.start()
+    addresses = json.loads(host.cmd(f"ip -j addr show dev {underlay_dev}"))[0]["addr_info"]
+    ipv4 = [f"{a['local']}/{a['prefixlen']}" for a in addresses if a["family"] == "inet"]
+    switch.vsctl("add-br", UNDERLAY_BRIDGE, "--", "set", "bridge", UNDERLAY_BRIDGE,
+                 "datapath_type=netdev", "--", "add-port", UNDERLAY_BRIDGE, underlay_dev)
+    commands = [f"ip addr del {a} dev {underlay_dev}" for a in ipv4]
+    commands += [f"ip addr add {a} dev {UNDERLAY_BRIDGE}" for a in ipv4]
+    commands.append(f"ip link set {UNDERLAY_BRIDGE} up")
+    switch.vsctl("add-br", dev, "--", "set", "bridge", dev, "datapath_type=netdev",
+                 "fail_mode=secure", *[arg for t in tunnels for arg in (
+                     "--", "add-port", dev, t.port, "--", "set", "interface", t.port,
+                     "type=gre", f"options:remote_ip={t.remote}",
+                     "options:packet_type=legacy_l3")])
+    commands += [f"ip link set {dev} arp off mtu {mtu} up"]
+    out = host.cmd(" && ".join(commands) + " && echo moved")
+    if "moved" not in out:
+        raise RuntimeError(f"GRE setup failed on {host.name}: {out.strip()}")
+    mac = host.cmd(f"cat /sys/class/net/{dev}/address").strip()
+    flows = [f"in_port={t.port},actions=set_field:{mac}->eth_dst,output:LOCAL"
+             for t in tunnels]
+    flows += [f"in_port=LOCAL,ip,nw_dst={net},actions=output:{t.port}"
+              for t in tunnels for net in t.networks]
+    for flow in flows:
+        switch.ofctl("add-flow", dev, flow)
+
+
+def introduce(lab, ends: dict[str, object]) -> None:
+    """Give every end's switch the others' underlay MAC addresses (ends: underlay
+    address -> host), so no first packet is lost while OVS resolves them; the
+    entries live for an hour after their last use (OVS's longest)."""
+    macs = {ip: host.cmd(f"cat /sys/class/net/{UNDERLAY_BRIDGE}/address").strip()
+            for ip, host in ends.items()}
+    for ip, host in ends.items():
+        switch = NodeSwitch(lab, host)
+        switch.appctl("tnl/neigh/aging", "3600")
+        for peer_ip, mac in macs.items():
+            if peer_ip != ip:
+                switch.appctl("tnl/neigh/set", UNDERLAY_BRIDGE, peer_ip, mac)
