@@ -79,7 +79,8 @@ def setup(lab, kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) 
     if kind == "gre" and gre_on_ovs():
         for node in nodes:
             _gre_on_ovs(lab, node, [p for p in nodes if p is not node])
-        ovs_gre.introduce(lab, {node.underlay_ip: node.host for node in nodes})
+        for node in nodes:
+            ovs_gre.resolve(lab, node.host, [p.underlay_ip for p in nodes if p is not node])
         return
     for node in nodes:
         peers = [p for p in nodes if p is not node]

@@ -88,16 +88,25 @@ class NodeSwitch:
 
 
 def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: int) -> None:
-    """Start host's switch, move its underlay address onto brphy, add the tunnels."""
+    """Start host's switch, move the underlay interface's addresses and routes onto
+    brphy, add the tunnel bridge dev. Call ``resolve`` once every end is set up."""
     switch = NodeSwitch(lab, host)
     switch.start()
     addresses = json.loads(host.cmd(f"ip -j addr show dev {underlay_dev}"))[0]["addr_info"]
     ipv4 = [f"{a['local']}/{a['prefixlen']}" for a in addresses if a["family"] == "inet"]
+    routes = [r for r in json.loads(host.cmd(f"ip -j -4 route show dev {underlay_dev}"))
+              if "gateway" in r]
+    # OVS picks a bridge's MAC address from its ports unless told: pin both bridges'
+    # addresses, or the peers' neighbour entries and the rules below go stale.
+    underlay_mac = host.cmd(f"cat /sys/class/net/{underlay_dev}/address").strip()
     switch.vsctl("add-br", UNDERLAY_BRIDGE, "--", "set", "bridge", UNDERLAY_BRIDGE,
-                 "datapath_type=netdev", "--", "add-port", UNDERLAY_BRIDGE, underlay_dev)
+                 "datapath_type=netdev", f"other-config:hwaddr={underlay_mac}",
+                 "--", "add-port", UNDERLAY_BRIDGE, underlay_dev)
     commands = [f"ip addr del {a} dev {underlay_dev}" for a in ipv4]
     commands += [f"ip addr add {a} dev {UNDERLAY_BRIDGE}" for a in ipv4]
     commands.append(f"ip link set {UNDERLAY_BRIDGE} up")
+    commands += [f"ip route replace {r['dst']} via {r['gateway']} dev {UNDERLAY_BRIDGE}"
+                 for r in routes]
     switch.vsctl("add-br", dev, "--", "set", "bridge", dev, "datapath_type=netdev",
                  "fail_mode=secure", *[arg for t in tunnels for arg in (
                      "--", "add-port", dev, t.port, "--", "set", "interface", t.port,
@@ -108,6 +117,7 @@ def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: in
     if "moved" not in out:
         raise RuntimeError(f"GRE setup failed on {host.name}: {out.strip()}")
     mac = host.cmd(f"cat /sys/class/net/{dev}/address").strip()
+    switch.vsctl("set", "bridge", dev, f"other-config:hwaddr={mac}")
     flows = [f"in_port={t.port},actions=set_field:{mac}->eth_dst,output:LOCAL"
              for t in tunnels]
     flows += [f"in_port=LOCAL,ip,nw_dst={net},actions=output:{t.port}"
@@ -116,15 +126,20 @@ def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: in
         switch.ofctl("add-flow", dev, flow)
 
 
-def introduce(lab, ends: dict[str, object]) -> None:
-    """Give every end's switch the others' underlay MAC addresses (ends: underlay
-    address -> host), so no first packet is lost while OVS resolves them; the
-    entries live for an hour after their last use (OVS's longest)."""
-    macs = {ip: host.cmd(f"cat /sys/class/net/{UNDERLAY_BRIDGE}/address").strip()
-            for ip, host in ends.items()}
-    for ip, host in ends.items():
-        switch = NodeSwitch(lab, host)
-        switch.appctl("tnl/neigh/aging", "3600")
-        for peer_ip, mac in macs.items():
-            if peer_ip != ip:
-                switch.appctl("tnl/neigh/set", UNDERLAY_BRIDGE, peer_ip, mac)
+def resolve(lab, host, remotes: list[str]) -> None:
+    """Give host's switch the MAC address of the next hop towards each remote tunnel
+    end, so no first packet is lost while OVS resolves it; the entries live for an
+    hour after their last use (OVS's longest)."""
+    switch = NodeSwitch(lab, host)
+    switch.appctl("tnl/neigh/aging", "3600")
+    for remote in remotes:
+        hop = json.loads(host.cmd(f"ip -j route get {remote}"))[0].get("gateway", remote)
+        # An entry from before the peer moved its address to its own brphy is stale.
+        host.cmd(f"ip neigh flush to {hop} dev {UNDERLAY_BRIDGE}; ping -c1 -W2 {hop}")
+        neighbours = json.loads(host.cmd(f"ip -j neigh show {hop} dev {UNDERLAY_BRIDGE}"))
+        mac = next((n["lladdr"] for n in neighbours
+                    if "lladdr" in n and "REACHABLE" in n.get("state", [])), None)
+        if mac is None:
+            raise UserError(f"{host.name} cannot reach {hop}, the way to its GRE peer "
+                            f"{remote}: see {switch.dir}.")
+        switch.appctl("tnl/neigh/set", UNDERLAY_BRIDGE, hop, mac)
