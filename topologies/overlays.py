@@ -64,7 +64,7 @@ def check_available(kind: str, what: str = "the {kind} overlay",
                     instead: str | None = "--overlay host-gw") -> None:
     """Fail before building when the kernel lacks what overlay kind needs."""
     needed = {"vxlan": "vxlan", "gre": "gre"}.get(kind)
-    if kind == "gre" and instead and gre_on_ovs():
+    if kind == "gre" and gre_on_ovs():
         return
     if needed and not capabilities.available(needed):
         f = capabilities.feature(needed)
