@@ -20,7 +20,7 @@ from taplab.errors import UserError
 from taplab.shell import run, succeeds
 
 CACHE = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab")) / "capabilities.json"
-PROBE_VERSION = 4
+PROBE_VERSION = 5
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -136,8 +136,8 @@ def _py(code: str) -> Callable[[], str | None]:
 
 
 GRE_FALLBACK = "--overlay vxlan or --overlay host-gw"
-GRE_ON_OVS = ("cluster --overlay gre: Open vSwitch userspace GRE ports (needs ovs_user); "
-              "otherwise " + GRE_FALLBACK)
+GRE_ON_OVS = ("Open vSwitch userspace GRE ports (cluster --overlay gre, spine-leaf), "
+              "or " + GRE_FALLBACK)
 SPECS = [
     Spec("vxlan", "kernel VXLAN devices", _link("type vxlan id 42 dstport 4789"),
          "kernel lacks VXLAN (CONFIG_VXLAN)", None, VAGRANT),

@@ -71,7 +71,7 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> str:
 
 
 @pytest.mark.parametrize("step", ["build the cluster", "load the detectors", "benign traffic",
-                                  "SYN flood"])
+                                  "SYN flood", "port scan", "tap overhead and fidelity"])
 def test_ctrl_c_during_a_step_stops_the_demo_and_leaves_nothing(step, tmp_path):
     assert step in Demo.STEPS
     proc = subprocess.Popen([*TAPLAB, "demo", "--json", "--out", str(tmp_path)],
