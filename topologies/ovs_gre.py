@@ -6,7 +6,8 @@ on separate machines. Two bridges per node:
 
 - ``brphy`` holds the node's underlay interface, whose address moves onto the
   bridge: OVS sends the encapsulated packets out of it (native tunnelling);
-- the tunnel bridge (``gre0``) has one ``gre`` port per peer
+- the tunnel bridge (``gre0`` on a cluster node, ``gre1`` on a spine-leaf leaf,
+  named like the kernel device it stands in for) has one ``gre`` port per peer
   (``packet_type=legacy_l3``: IP in GRE, IP protocol 47, a 4-byte header, like
   a kernel ``gre`` device) and OpenFlow rules: IP to a peer's networks out of
   that peer's port, whatever a port receives up to the node. Its interface has
