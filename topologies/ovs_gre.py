@@ -48,9 +48,8 @@ class NodeSwitch:
 
     def start(self) -> None:
         self.dir.mkdir(exist_ok=True)
-        subprocess.run(["ovsdb-tool", "create", str(self.dir / "conf.db"),
-                        "/usr/share/openvswitch/vswitch.ovsschema"],
-                       check=True, capture_output=True)
+        self._run(["ovsdb-tool", "create", str(self.dir / "conf.db"),
+                   "/usr/share/openvswitch/vswitch.ovsschema"])
         self._daemon(["ovsdb-server", str(self.dir / "conf.db"), f"--remote=p{self.db}",
                       f"--unixctl={self.dir}/ovsdb.ctl"], "ovsdb.log")
         self._wait_for(self.dir / "db.sock", "ovsdb-server")
