@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taplab import capabilities
-from taplab.state import LABS_DIR
+from taplab.state import LABS_DIR, recorded_labs
 
 TAPLAB = [sys.executable, "-m", "taplab.cli"]
 
@@ -62,3 +62,25 @@ def lab_leftovers(lab_id: str) -> list[str]:
     if Path(LABS_DIR / lab_id).exists():
         left.append("work dir")
     return left
+
+
+@pytest.fixture(autouse=True)
+def no_lab_left_behind():
+    """A test may kill a lab, but must clean up after it, also when an assertion fails
+    first: a record whose owner is dead at the end of a test is a leak."""
+    before = {lab.id for lab in recorded_labs()}
+    yield
+    dead = [f"{lab.id} ({lab.name})" for lab in recorded_labs()
+            if lab.id not in before and not lab.owner().alive()]
+    if dead:  # the test fails, and the machine is left clean for the next one
+        taplab("clean")
+    assert not dead, f"labs left behind by this test: {', '.join(dead)}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Labs still recorded once every test is done were not torn down."""
+    left = [f"{lab.id} ({lab.name})" for lab in recorded_labs()]
+    if left and os.geteuid() == 0:
+        print(f"\nlabs still recorded after the tests: {', '.join(left)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
