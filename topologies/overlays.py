@@ -76,16 +76,16 @@ def check_available(kind: str, what: str = "the {kind} overlay",
 
 def setup(lab, kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) -> None:
     """Connect the pod networks of nodes with overlay kind."""
+    scripts = {"vxlan": _vxlan, "gre": _gre, "host-gw": _host_gw}
     if kind == "gre" and gre_on_ovs():
-        for node in nodes:
-            _gre_on_ovs(lab, node, [p for p in nodes if p is not node])
-        for node in nodes:
-            ovs_gre.resolve(lab, node.host, [p.underlay_ip for p in nodes if p is not node])
-        return
+        ovs_gre.connect(lab, [ovs_gre.End(node.host, node.underlay_dev, [
+            ovs_gre.Tunnel(f"gre{peer.index}", peer.underlay_ip, [peer.cidr])
+            for peer in nodes if peer is not node]) for node in nodes],
+            OVS_GRE_DEV, MTU["gre"])
+        scripts["gre"] = _routes_to_ovs_gre
     for node in nodes:
         peers = [p for p in nodes if p is not node]
-        script = {"vxlan": _vxlan, "gre": _gre, "host-gw": _host_gw}[kind](node, peers, vni, port)
-        _run(node.host, script)
+        _run(node.host, scripts[kind](node, peers, vni, port))
 
 
 def _run(host, lines: list[str]) -> None:
@@ -119,12 +119,9 @@ def _gre(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
     return lines
 
 
-def _gre_on_ovs(lab, node: NodeNet, peers: list[NodeNet]) -> None:
-    tunnels = [ovs_gre.Tunnel(f"gre{peer.index}", peer.underlay_ip, [peer.cidr])
-               for peer in peers]
-    ovs_gre.setup(lab, node.host, node.underlay_dev, OVS_GRE_DEV, tunnels, MTU["gre"])
-    _run(node.host, [f"ip route replace {peer.cidr} dev {OVS_GRE_DEV} src {node.gateway}"
-                     for peer in peers])
+def _routes_to_ovs_gre(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
+    return [f"ip route replace {peer.cidr} dev {OVS_GRE_DEV} src {node.gateway}"
+            for peer in peers]
 
 
 def _host_gw(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:

@@ -36,6 +36,13 @@ class Tunnel:
     networks: list[str]  # what the node sends through it
 
 
+@dataclass
+class End:
+    host: object  # the Mininet host (a node, a leaf)
+    underlay_dev: str  # its interface towards the other ends
+    tunnels: list[Tunnel]
+
+
 class NodeSwitch:
     """One node's own Open vSwitch (database, switch daemon, control commands)."""
 
@@ -87,9 +94,18 @@ class NodeSwitch:
         return result.stdout
 
 
-def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: int) -> None:
-    """Start host's switch, move the underlay interface's addresses and routes onto
-    brphy, add the tunnel bridge dev. Call ``resolve`` once every end is set up."""
+def connect(lab, ends: list[End], dev: str, mtu: int) -> None:
+    """Give every end its switch and tunnel bridge dev, then the MAC addresses of its
+    next hops (final only once every end has moved its address onto brphy)."""
+    switches = [_setup(lab, end, dev, mtu) for end in ends]
+    for switch, end in zip(switches, ends, strict=True):
+        _resolve(switch, [tunnel.remote for tunnel in end.tunnels])
+
+
+def _setup(lab, end: End, dev: str, mtu: int) -> NodeSwitch:
+    """Start the end's switch, move the underlay interface's addresses and routes onto
+    brphy, add the tunnel bridge dev."""
+    host, underlay_dev, tunnels = end.host, end.underlay_dev, end.tunnels
     switch = NodeSwitch(lab, host)
     switch.start()
     addresses = json.loads(host.cmd(f"ip -j addr show dev {underlay_dev}"))[0]["addr_info"]
@@ -124,13 +140,14 @@ def setup(lab, host, underlay_dev: str, dev: str, tunnels: list[Tunnel], mtu: in
               for t in tunnels for net in t.networks]
     for flow in flows:
         switch.ofctl("add-flow", dev, flow)
+    return switch
 
 
-def resolve(lab, host, remotes: list[str]) -> None:
-    """Give host's switch the MAC address of the next hop towards each remote tunnel
-    end, so no first packet is lost while OVS resolves it; the entries live for an
-    hour after their last use (OVS's longest)."""
-    switch = NodeSwitch(lab, host)
+def _resolve(switch: NodeSwitch, remotes: list[str]) -> None:
+    """Give the switch the MAC address of the next hop towards each remote tunnel end,
+    so no first packet is lost while OVS resolves it; the entries live for an hour
+    after their last use (OVS's longest)."""
+    host = switch.host
     switch.appctl("tnl/neigh/aging", "3600")
     for remote in remotes:
         hop = json.loads(host.cmd(f"ip -j route get {remote}"))[0].get("gateway", remote)

@@ -84,24 +84,22 @@ def _gre(lab, hosts: dict, addressed, left: str, right: str, tunnel, vteps: list
     inner = list(tunnel.hosts())[:2]
     behind = {leaf: [c for v in vteps for c in addressed.networks[v["name"]]
                      if v["name"] in addressed.ports[leaf]] for leaf in (left, right)}
-    on_ovs = overlays.gre_on_ovs()
-    for me, other, mine in ((left, right, inner[0]), (right, left, inner[1])):
+    pairs = ((left, right, inner[0], inner[1]), (right, left, inner[1], inner[0]))
+    ends = []
+    for me, other, _mine, _theirs in pairs:
         local, uplink = _uplink(addressed, me, vteps)
         remote = _uplink(addressed, other, vteps)[0]
-        theirs = inner[1] if mine == inner[0] else inner[0]
-        if on_ovs:
-            ovs_gre.setup(lab, hosts[me], uplink, "gre1", [ovs_gre.Tunnel(
-                f"gre-{other}", remote, [str(tunnel), *behind[other]])], GRE_MTU)
-            lines = []
-        else:
-            lines = [f"ip link add gre1 type gre local {local} remote {remote} ttl 64",
-                     f"ip link set gre1 mtu {GRE_MTU} up"]
-        lines.append(f"ip addr add {mine}/{tunnel.prefixlen} dev gre1")
+        ends.append(ovs_gre.End(hosts[me], uplink, [ovs_gre.Tunnel(
+            f"gre-{other}", remote, [str(tunnel), *behind[other]])]))
+        if not overlays.gre_on_ovs():
+            hosts[me].cmd(f"ip link add gre1 type gre local {local} remote {remote} ttl 64"
+                          f" && ip link set gre1 mtu {GRE_MTU} up")
+    if overlays.gre_on_ovs():
+        ovs_gre.connect(lab, ends, "gre1", GRE_MTU)
+    for me, other, mine, theirs in pairs:
+        lines = [f"ip addr add {mine}/{tunnel.prefixlen} dev gre1"]
         lines += [f"ip route replace {net} via {theirs} dev gre1" for net in behind[other]]
         hosts[me].cmd(" && ".join(lines))
-    if on_ovs:
-        for me, other in ((left, right), (right, left)):
-            ovs_gre.resolve(lab, hosts[me], [_uplink(addressed, other, vteps)[0]])
 
 
 def _uplink(addressed, leaf: str, vteps: list[dict]) -> tuple[str, str]:
