@@ -10,13 +10,15 @@ A transaction is at most 1435 bytes. Version 2 (the default) is the same
 layout with version = 2 and a 40-byte trailer: the sender's epoch u64 (its
 start time in ns, so a restarted agent starts a fresh sequence space) and an
 HMAC-SHA256 with the lab's key over everything before the HMAC. The receiver
-keeps, per switch id, the newest epoch and a window of the last 1024 sequence
+keeps, per switch id (for at most 4096 switch ids, the least recently heard
+forgotten first), the newest epoch and a window of the last 1024 sequence
 numbers: old epochs, repeated and too-old sequence numbers are replays.
 
 An ACK is a transaction header with count 0 echoing switch id and seq (plus
 the v2 trailer). A transaction is acknowledged when one of its events has the
-ack flag; a retransmission that arrives twice is acknowledged again but its
-events are delivered once.
+ack flag. Stop-and-wait retransmits only the newest transaction: when that one
+arrives again it is acknowledged again and its events are not delivered twice;
+any other repeat (older, or from an old epoch) is a replay, never acknowledged.
 
 API::
 
@@ -41,7 +43,7 @@ import random
 import socket
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,9 @@ TRAILER_LEN = TRAILER.size + MAC_LEN
 MAX_EVENTS = 255
 MIN_RTO = 0.001
 WINDOW = 1024
+WINDOW_MASK = (1 << WINDOW) - 1
+MAX_SENDERS = 4096
+NEW, LATEST, REPLAY = "new", "latest", "replay"
 FLOW_RECORD = 1
 _FLOW = struct.Struct("!4s4sBHHQQIII")
 _FLOW_EVENT = struct.Struct("!IIB4s4sBHHQQIII")
@@ -98,8 +103,18 @@ class FlowRecord(NamedTuple):
 
 
 def encode_flow_record(r: FlowRecord) -> bytes:
-    return _FLOW.pack(socket.inet_aton(r.src), socket.inet_aton(r.dst), r.proto, r.sport,
-                      r.dport, r.packets, r.bytes, r.syn, r.rst, r.empty_udp)
+    return _FLOW.pack(
+        socket.inet_aton(r.src),
+        socket.inet_aton(r.dst),
+        r.proto,
+        r.sport,
+        r.dport,
+        r.packets,
+        r.bytes,
+        r.syn,
+        r.rst,
+        r.empty_udp,
+    )
 
 
 def decode_flow_record(payload: bytes) -> FlowRecord:
@@ -112,9 +127,21 @@ def decode_flow_record(payload: bytes) -> FlowRecord:
 
 def flow_event(r: FlowRecord, ack: bool = False) -> bytes:
     """A whole encoded FLOW_RECORD event (header and payload), ready for packing."""
-    return _FLOW_EVENT.pack(_FLOW.size, FLOW_RECORD, int(ack), socket.inet_aton(r.src),
-                            socket.inet_aton(r.dst), r.proto, r.sport, r.dport, r.packets,
-                            r.bytes, r.syn, r.rst, r.empty_udp)
+    return _FLOW_EVENT.pack(
+        _FLOW.size,
+        FLOW_RECORD,
+        int(ack),
+        socket.inet_aton(r.src),
+        socket.inet_aton(r.dst),
+        r.proto,
+        r.sport,
+        r.dport,
+        r.packets,
+        r.bytes,
+        r.syn,
+        r.rst,
+        r.empty_udp,
+    )
 
 
 def _sign(key: bytes, body: bytes, epoch: int) -> bytes:
@@ -122,8 +149,14 @@ def _sign(key: bytes, body: bytes, epoch: int) -> bytes:
     return body + hmac.new(key, body, hashlib.sha256).digest()
 
 
-def build(version: int, switch_id: int, seq: int, events: Sequence[bytes],
-          key: bytes | None = None, epoch: int = 0) -> bytes:
+def build(
+    version: int,
+    switch_id: int,
+    seq: int,
+    events: Sequence[bytes],
+    key: bytes | None = None,
+    epoch: int = 0,
+) -> bytes:
     """One transaction from encoded events (``TelemetryEvent.encode()`` or ``flow_event``)."""
     body = TX_HEADER.pack(version, switch_id, seq, len(events)) + b"".join(events)
     if version == V2:
@@ -141,7 +174,7 @@ def pack(events: Sequence[bytes], version: int = V2) -> list[Sequence[bytes]]:
     sizes = set(map(len, events))
     if len(sizes) == 1 and (size := sizes.pop()) <= room:  # fixed-size events: slice
         step = min(room // size, MAX_EVENTS)
-        return [events[i:i + step] for i in range(0, len(events), step)]
+        return [events[i : i + step] for i in range(0, len(events), step)]
     groups: list[Sequence[bytes]] = []
     current: list[bytes] = []
     used = 0
@@ -178,28 +211,48 @@ class Transaction:
 
 
 class ReplayWindow:
-    """Newest epoch and the last WINDOW sequence numbers seen, per sender."""
+    """Newest epoch and the last WINDOW sequence numbers seen, per sender.
 
-    def __init__(self):
-        self._state: dict = {}
+    At most MAX_SENDERS senders are kept; the one heard from least recently is
+    forgotten first (counted by the receiver as ``evicted``).
+    """
 
-    def check(self, sender, epoch: int, seq: int) -> bool:
-        """True if (epoch, seq) is new, recording it; False for a replay."""
+    def __init__(self, max_senders: int = MAX_SENDERS):
+        self._state: OrderedDict = OrderedDict()
+        self.max_senders = max_senders
+        self.evicted = 0
+
+    def check(self, sender, epoch: int, seq: int) -> str:
+        """NEW (recorded), LATEST (the newest one seen again: a retransmission) or REPLAY."""
         known = self._state.get(sender)
         if known is None or epoch > known[0]:
-            self._state[sender] = (epoch, seq, 1)
-            return True
+            self._remember(sender, (epoch, seq, 1))
+            return NEW
         old_epoch, top, bits = known
         if epoch < old_epoch:
-            return False
+            return REPLAY
         if seq > top:
-            self._state[sender] = (epoch, seq, ((bits << (seq - top)) | 1) & ((1 << WINDOW) - 1))
-            return True
+            shift = seq - top
+            bits = ((bits << shift) | 1) & WINDOW_MASK if shift < WINDOW else 1
+            self._remember(sender, (epoch, seq, bits))
+            return NEW
         age = top - seq
+        if age == 0:
+            return LATEST
         if age >= WINDOW or (bits >> age) & 1:
-            return False
-        self._state[sender] = (epoch, top, bits | (1 << age))
-        return True
+            return REPLAY
+        self._remember(sender, (epoch, top, bits | (1 << age)))
+        return NEW
+
+    def _remember(self, sender, state: tuple) -> None:
+        self._state[sender] = state
+        self._state.move_to_end(sender)
+        if len(self._state) > self.max_senders:
+            self._state.popitem(last=False)
+            self.evicted += 1
+
+    def __len__(self) -> int:
+        return len(self._state)
 
 
 class TransactionReceiver:
@@ -242,19 +295,22 @@ class TransactionReceiver:
             end -= TRAILER_LEN
             if end < TX_HEADER.size:
                 raise Rejected("truncated")
-            mac = hmac.new(self.key, data[:end + TRAILER.size], hashlib.sha256).digest()
-            if not hmac.compare_digest(mac, data[end + TRAILER.size:]):
+            mac = hmac.new(self.key, data[: end + TRAILER.size], hashlib.sha256).digest()
+            if not hmac.compare_digest(mac, data[end + TRAILER.size :]):
                 raise Rejected("forged")
             (epoch,) = TRAILER.unpack_from(data, end)
         wants_ack = _check_events(data, count, end)
         sender = switch_id if version == V2 else (switch_id, addr)
-        fresh = self.window.check(sender, epoch, seq)
-        if not fresh:
-            if not wants_ack:
-                raise Rejected("replayed")
+        seen = self.window.check(sender, epoch, seq)
+        if self.window.evicted:
+            self.counts["evicted"] = self.window.evicted
+        if seen == REPLAY or (seen == LATEST and not wants_ack):
+            raise Rejected("replayed")
+        if seen == LATEST:
             self.counts["duplicates"] += 1
-        return Transaction(version, switch_id, seq, epoch, count, data, end, wants_ack,
-                           duplicate=not fresh)
+        return Transaction(
+            version, switch_id, seq, epoch, count, data, end, wants_ack, duplicate=seen == LATEST
+        )
 
     def ack_for(self, tx: Transaction) -> bytes:
         """The ACK datagram for a transaction."""
@@ -283,14 +339,14 @@ def iter_events(data: bytes, end: int):
     while offset < end:
         length, event_id, ack = EVENT_HEADER.unpack_from(data, offset)
         offset += EVENT_HEADER.size
-        yield TelemetryEvent(event_id, data[offset:offset + length], ack == 1)
+        yield TelemetryEvent(event_id, data[offset : offset + length], ack == 1)
         offset += length
 
 
 def flow_events(data: bytes, end: int) -> list[tuple] | None:
     """Fast path: when a checked transaction holds only flow records, their fields
     (length, event id, ack, src, dst as 4 bytes, proto, ...) decoded in one go; else None."""
-    body = memoryview(data)[TX_HEADER.size:end]
+    body = memoryview(data)[TX_HEADER.size : end]
     if len(body) % _FLOW_EVENT.size:
         return None
     rows = list(_FLOW_EVENT.iter_unpack(body))
@@ -302,9 +358,17 @@ def flow_events(data: bytes, end: int) -> list[tuple] | None:
 class TelemetrySender:
     """Sends events to a lambda server: without ACK, or stop-and-wait with ACK."""
 
-    def __init__(self, addr: tuple[str, int], switch_id: int, key: bytes | None = None,
-                 version: int | None = None, loss: float = 0.0, ack_timeout: float = 0.05,
-                 max_tries: int = 50, seed: int | None = None):
+    def __init__(
+        self,
+        addr: tuple[str, int],
+        switch_id: int,
+        key: bytes | None = None,
+        version: int | None = None,
+        loss: float = 0.0,
+        ack_timeout: float = 0.05,
+        max_tries: int = 50,
+        seed: int | None = None,
+    ):
         self.addr, self.switch_id, self.key = addr, switch_id, key
         self.version = version or (V2 if key else V1)
         self.loss, self.ack_timeout, self.max_tries = loss, ack_timeout, max_tries
@@ -331,6 +395,8 @@ class TelemetrySender:
 
     def _transaction(self, events: Sequence[bytes]) -> bytes:
         self.seq = (self.seq + 1) & 0xFFFFFFFF
+        if self.seq == 0:  # a wrapped sequence space is a fresh epoch
+            self.epoch, self.seq = max(time.time_ns(), self.epoch + 1), 1
         return build(self.version, self.switch_id, self.seq, events, self.key, self.epoch)
 
     def _send(self, datagram: bytes) -> None:
@@ -368,7 +434,7 @@ class TelemetrySender:
                 self.retransmits += 1
             self._send(datagram)
             sent = time.monotonic()
-            deadline = sent + min(self.rto * 2 ** attempt, self.ack_timeout)
+            deadline = sent + min(self.rto * 2**attempt, self.ack_timeout)
             while (left := deadline - time.monotonic()) > 0:
                 self.sock.settimeout(left)
                 try:

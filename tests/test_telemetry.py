@@ -4,6 +4,7 @@ stop-and-wait ACK under injected loss, and fuzzing of a real lambda server's por
 import socket
 import struct
 import threading
+import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,9 +73,13 @@ def test_v2_accepts_authentic_rejects_forged_replayed_and_v1():
     forged = build(V2, 5, 2, [flow_event(RECORD)], b"k" * 32, epoch=10)
     tampered = bytearray(build(V2, 5, 3, [flow_event(RECORD)], KEY, epoch=10))
     tampered[20] ^= 1
-    cases = [(forged, "forged"), (bytes(tampered), "forged"), (tx, "replayed"),
-             (build(V1, 5, 9, [flow_event(RECORD)]), "version"),
-             (build(V2, 5, 1, [flow_event(RECORD)], KEY, epoch=9), "replayed")]
+    cases = [
+        (forged, "forged"),
+        (bytes(tampered), "forged"),
+        (tx, "replayed"),
+        (build(V1, 5, 9, [flow_event(RECORD)]), "version"),
+        (build(V2, 5, 1, [flow_event(RECORD)], KEY, epoch=9), "replayed"),
+    ]
     for data, reason in cases:
         with pytest.raises(Rejected) as err:
             rx.accept(data)
@@ -98,10 +103,14 @@ def test_replay_window_takes_late_packets_once_and_new_epochs():
 
 def test_malformed_layouts_are_rejected_with_a_reason():
     good = build(V1, 1, 1, [TelemetryEvent(1, b"abcd").encode()])
-    cases = {good[:5]: "truncated", good[:-1]: "truncated", good + b"x": "malformed",
-             good[:9] + b"\x02" + good[10:]: "truncated",
-             bytes([1]) + good[1:18] + b"\x07" + good[19:]: "malformed",
-             b"\x01" * (MAX_TRANSACTION + 1): "oversize"}
+    cases = {
+        good[:5]: "truncated",
+        good[:-1]: "truncated",
+        good + b"x": "malformed",
+        good[:9] + b"\x02" + good[10:]: "truncated",
+        bytes([1]) + good[1:18] + b"\x07" + good[19:]: "malformed",
+        b"\x01" * (MAX_TRANSACTION + 1): "oversize",
+    }
     rx = TransactionReceiver()
     for data, reason in cases.items():
         with pytest.raises(Rejected) as err:
@@ -121,8 +130,7 @@ def test_random_bytes_never_crash_the_receiver(data):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2 ** 32 - 1), st.lists(st.binary(max_size=60), max_size=30),
-       st.data())
+@given(st.integers(0, 2**32 - 1), st.lists(st.binary(max_size=60), max_size=30), st.data())
 def test_mutated_v1_transactions_are_accepted_or_rejected_never_crash(seq, payloads, data):
     events = [TelemetryEvent(1, p).encode() for p in payloads]
     tx = bytearray(build(V1, 1, seq, events))
@@ -187,8 +195,11 @@ def _telemetry(client) -> dict:
 
 @needs()
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(st.binary(max_size=1500),
-                 st.tuples(st.integers(0, 600), st.integers(0, 255), st.booleans())))
+@given(
+    st.one_of(
+        st.binary(max_size=1500), st.tuples(st.integers(0, 600), st.integers(0, 255), st.booleans())
+    )
+)
 def test_fuzzing_the_port_of_a_real_server_counts_every_bad_input(lambda_server, case):
     lab, client = lambda_server
     port = lab.meta["controller"]["telemetry_port"]
@@ -206,8 +217,11 @@ def test_fuzzing_the_port_of_a_real_server_counts_every_bad_input(lambda_server,
     before = sum(_telemetry(client).get(r, 0) for r in REJECT_REASONS)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(data, ("127.0.0.1", port))
-    wait_for(lambda: sum(_telemetry(client).get(r, 0) for r in REJECT_REASONS) == before + 1,
-             timeout=5, what="the bad datagram to be counted")
+    wait_for(
+        lambda: sum(_telemetry(client).get(r, 0) for r in REJECT_REASONS) == before + 1,
+        timeout=5,
+        what="the bad datagram to be counted",
+    )
 
 
 @needs()
@@ -227,8 +241,60 @@ def test_real_server_accepts_the_lab_key_and_rejects_forged_and_replayed(lambda_
 
     def counted():
         now = _telemetry(client)
-        return all(now.get(k, 0) - base.get(k, 0) == n
-                   for k, n in (("events", 4), ("replayed", 1), ("forged", 1)))
+        return all(
+            now.get(k, 0) - base.get(k, 0) == n
+            for k, n in (("events", 4), ("replayed", 1), ("forged", 1))
+        )
+
     wait_for(counted, timeout=5, what="4 events accepted, 1 replay and 1 forgery rejected")
     assert client.request("GET", "/health")["ok"]
     sender.close()
+
+
+def test_a_sequence_jump_keeps_the_window_bounded():
+    rx = TransactionReceiver(KEY)
+    rx.accept(build(V2, 1, 1, [], KEY, epoch=1))
+    jump = build(V2, 1, 2**32 - 1, [], KEY, epoch=1)
+    tracemalloc.start()
+    try:
+        rx.accept(jump)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, peak  # the shift built a 2^32-bit integer (512 MiB) before masking
+    rx.accept(build(V2, 1, 2**32 - 1 - 1000, [], KEY, epoch=1))
+    with pytest.raises(Rejected, match="replayed"):
+        rx.accept(build(V2, 1, 1, [], KEY, epoch=1))
+
+
+def test_a_wrapping_sender_starts_a_fresh_epoch():
+    sender = TelemetrySender(("127.0.0.1", 9), 1, key=KEY)
+    sender.seq, epoch = 2**32 - 1, sender.epoch
+    rx = TransactionReceiver(KEY)
+    rx.accept(build(V2, 1, sender.seq, [], KEY, epoch))
+    rx.accept(sender._transaction([]))
+    assert sender.seq == 1 and sender.epoch > epoch
+    sender.close()
+
+
+def test_replay_state_is_bounded_least_recently_heard_first():
+    rx = TransactionReceiver()
+    for port in range(20_000):
+        rx.accept(build(V1, 7, 1, []), ("127.0.0.1", port))
+    assert len(rx.window) == 4096 and rx.counts["evicted"] == 20_000 - 4096
+    with pytest.raises(Rejected, match="replayed"):  # the most recent senders are kept
+        rx.accept(build(V1, 7, 1, []), ("127.0.0.1", 19_999))
+
+
+def test_replayed_ack_transactions_are_replays_not_duplicates():
+    rx = TransactionReceiver(KEY)
+    acked = [flow_event(RECORD, ack=True)]
+    first, second = (build(V2, 4, seq, acked, KEY, epoch=5) for seq in (1, 2))
+    rx.accept(first)
+    rx.accept(second)
+    assert rx.accept(second).duplicate and rx.counts["duplicates"] == 1  # a retransmission
+    rx.accept(build(V2, 4, 1, acked, KEY, epoch=6))  # the agent restarted
+    for old in (first, second):  # an older transaction, and one from an old epoch
+        with pytest.raises(Rejected, match="replayed"):
+            rx.accept(old)
+    assert rx.counts["replayed"] == 2 and rx.counts["duplicates"] == 1
