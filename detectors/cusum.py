@@ -21,10 +21,17 @@ first interval.
 The default balance is FIN towards the destination: a flood at an open port is
 answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
 so only completed connections tell it apart. ``smoothing`` is the weight of
-the newest interval in K. The alert names the source with most of the
-interval's unbalanced SYNs (none when no source has half of them: spoofed
-sources); while the alarm lasts, a new such source whose own unbalanced SYNs
-would drive y up is reported too. It can
+the newest interval in K.
+
+A fast SYN scan is not a flood: SYNs count only towards ports that got at
+least ``repeat`` (3) SYNs in the interval, and a scan sends one per port.
+Sources are the real senders (``binding``: a spoofed flood from a host on
+the link is charged to that host). The alert names the source with most of
+the interval's unbalanced SYNs; when none has half of them it is a
+``distributed-syn-flood`` if at least 3 sources sent ``repeat`` or more each
+(many real attackers), else a ``syn-flood`` from random forged sources, and
+either way its detail lists the top sources. While the alarm lasts, a new
+dominant source whose own unbalanced SYNs would drive y up is reported too. It can
 also be fed per-interval counters directly (``observe_counts``), which is how
 the in-kernel eBPF counter uses it.
 """
@@ -32,8 +39,8 @@ the in-kernel eBPF counter uses it.
 from collections import Counter
 from dataclasses import dataclass, field
 
+from taplab.detectors.binding import AddressBinding
 from taplab.detectors.observation import Observation
-
 from taplab.lambdas import Alert
 
 BALANCE_KINDS = ("fin", "synack", "rst")
@@ -45,42 +52,67 @@ class _Destination:
     mean_balance: float | None = None
     alarmed: bool = False
     reported: set = field(default_factory=set)
-    syn: int = 0
+    syns: Counter = field(default_factory=Counter)  # (source, port) -> SYNs
     balance: int = 0
-    sources: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)  # balancing packets per client
+
+    def flood_syns(self, repeat: int) -> Counter:
+        """Per source, its SYNs towards ports that got at least repeat of them."""
+        per_port = Counter()
+        for (_src, port), n in self.syns.items():
+            per_port[port] += n
+        out = Counter()
+        for (src, port), n in self.syns.items():
+            if per_port[port] >= repeat:
+                out[src] += n
+        return out
+
+    def reset(self) -> None:
+        self.syns.clear()
+        self.sources.clear()
+        self.balance = 0
 
 
 class CusumSynFlood:
     name = "cusum"
 
-    def __init__(self, interval: float = 0.2, drift: float = 1.0, threshold: float = 10.0,
-                 floor: float = 20.0, smoothing: float = 0.1,
-                 balance: tuple[str, ...] = ("fin",)):
+    def __init__(
+        self,
+        interval: float = 0.2,
+        drift: float = 1.0,
+        threshold: float = 10.0,
+        floor: float = 20.0,
+        smoothing: float = 0.1,
+        balance: tuple[str, ...] = ("fin",),
+        repeat: int = 3,
+    ):
         unknown = set(balance) - set(BALANCE_KINDS)
         if unknown or not balance:
             raise ValueError(f"balance kinds must come from {BALANCE_KINDS}, got {balance}")
         self.interval, self.drift, self.threshold = interval, drift, threshold
         self.floor, self.smoothing, self.balance = floor, smoothing, balance
+        self.repeat = repeat
+        self.binding = AddressBinding()
         self.ceiling = 2 * threshold
         self.dests: dict[str, _Destination] = {}
         self.bin_end: float | None = None
 
     def observe(self, obs: Observation) -> list[Alert]:
         alerts = self.tick(obs.time)
+        sender = self.binding.sender(obs)
         if obs.proto != "tcp":
             return alerts
         if obs.pure_syn:
-            dest, client, change = self.dests.setdefault(obs.dst, _Destination()), obs.src, 1
-            dest.syn += 1
-        elif obs.syn_ack and "synack" in self.balance:
-            dest, client, change = self.dests.setdefault(obs.src, _Destination()), obs.dst, -1
-            dest.balance += 1
+            self.dests.setdefault(obs.dst, _Destination()).syns[(sender, obs.dport)] += 1
+            return alerts
+        if obs.syn_ack and "synack" in self.balance:
+            dest, client = self.dests.setdefault(obs.src, _Destination()), obs.dst
         elif (obs.fin and "fin" in self.balance) or (obs.rst and "rst" in self.balance):
-            dest, client, change = self.dests.setdefault(obs.dst, _Destination()), obs.src, -1
-            dest.balance += 1
+            dest, client = self.dests.setdefault(obs.dst, _Destination()), sender
         else:
             return alerts
-        dest.sources[client] += change  # each client's unbalanced SYNs
+        dest.balance += 1
+        dest.sources[client] += 1
         return alerts
 
     def tick(self, now: float) -> list[Alert]:
@@ -90,42 +122,43 @@ class CusumSynFlood:
         alerts = []
         while now >= self.bin_end:
             for dst, dest in self.dests.items():
-                alert = self._update(dst, dest)
+                flood = dest.flood_syns(self.repeat)
+                alert = self._update(dst, dest, sum(flood.values()), flood - dest.sources)
                 if alert:
                     alerts.append(alert)
-                dest.syn = dest.balance = 0
-                dest.sources.clear()
+                dest.reset()
             self.bin_end += self.interval
         return alerts
 
-    def observe_counts(self, dst: str, syn: int, balance: int, top_source: str | None = None,
-                       top_count: int = 0) -> list[Alert]:
+    def observe_counts(
+        self, dst: str, syn: int, balance: int, top_source: str | None = None, top_count: int = 0
+    ) -> list[Alert]:
         """Feed one interval's counters for dst (from an in-kernel counter); top_source
         sent top_count of the SYNs (the counter does not balance them per source)."""
         dest = self.dests.setdefault(dst, _Destination())
-        dest.syn, dest.balance = syn, balance
-        if top_source:
-            dest.sources[top_source] = top_count
-        alert = self._update(dst, dest)
-        dest.syn = dest.balance = 0
-        dest.sources.clear()
+        dest.balance = balance
+        alert = self._update(dst, dest, syn, Counter({top_source: top_count} if top_source else {}))
+        dest.reset()
         return [alert] if alert else []
 
-    def _update(self, dst: str, dest: _Destination) -> Alert | None:
-        syn_rate, balance_rate = dest.syn / self.interval, dest.balance / self.interval
+    def _update(self, dst: str, dest: _Destination, syn: int, unbalanced: Counter) -> Alert | None:
+        """Close dest's interval: syn SYNs, unbalanced SYNs per source."""
+        syn_rate, balance_rate = syn / self.interval, dest.balance / self.interval
         norm = max(self.floor, dest.mean_balance or 0.0)
         step = (syn_rate - balance_rate) / norm - self.drift
         dest.y = min(self.ceiling, max(0.0, dest.y + step))
         if dest.y == 0.0:
             dest.alarmed = False
             dest.reported.clear()
-            dest.mean_balance = (balance_rate if dest.mean_balance is None else
-                                 (1 - self.smoothing) * dest.mean_balance
-                                 + self.smoothing * balance_rate)
+            dest.mean_balance = (
+                balance_rate
+                if dest.mean_balance is None
+                else (1 - self.smoothing) * dest.mean_balance + self.smoothing * balance_rate
+            )
         if dest.y <= self.threshold:
             return None
-        top = dest.sources.most_common(1)
-        excess = dest.syn - dest.balance
+        top = unbalanced.most_common(5)
+        excess = syn - dest.balance
         source = top[0][0] if top and top[0][1] > 0 and top[0][1] * 2 >= excess else None
         if dest.alarmed:
             own_step = (top[0][1] / self.interval / norm - self.drift) if source else 0.0
@@ -133,6 +166,15 @@ class CusumSynFlood:
                 return None  # only a source driving y up by itself now is news
         dest.alarmed = True
         dest.reported.add(source)
-        return Alert("syn-flood", src=source, dst=dst,
-                     detail=f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
-                            f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s")
+        name, detail = (
+            "syn-flood",
+            f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
+            f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s",
+        )
+        if source is None and top:
+            many = sum(1 for _src, n in unbalanced.items() if n >= self.repeat) >= 3
+            name = "distributed-syn-flood" if many else "syn-flood"
+            detail += f"; {len(unbalanced)} sources, top " + ", ".join(
+                f"{src} ({n})" for src, n in top
+            )
+        return Alert(name, src=source, dst=dst, detail=detail)

@@ -6,7 +6,10 @@ sensor in a node's namespace (``taplab.detectors.sensor``), the controller's
 ("S", "SA", "R", "RA", "F", "PA", ...); for ICMP it is "echo", "echo-reply" or
 "unreach"; for ARP "who-has" or "is-at". An ICMP unreachable carries the ports
 of the packet it answers, seen from the replier: ``sport`` is the port that was
-probed on ``src``, ``dport`` the prober's port.
+probed on ``src``, ``dport`` the prober's port. Other IP protocols have proto
+"ip" and their protocol number as ``dport`` (an ICMP protocol unreachable
+carries it as ``sport``). ``mac`` is the frame's source MAC address where the
+source saw one ("" otherwise): what tells a spoofed source from the real one.
 """
 
 from dataclasses import astuple, dataclass
@@ -24,6 +27,7 @@ class Observation:
     dport: int | None = None
     flags: str = ""
     length: int = 0
+    mac: str = ""
 
     @property
     def pure_syn(self) -> bool:
@@ -40,6 +44,12 @@ class Observation:
     @property
     def rst(self) -> bool:
         return self.proto == "tcp" and "R" in self.flags
+
+    @property
+    def stealth(self) -> bool:
+        """A TCP packet that opens nothing (no SYN) and rejects nothing (no RST):
+        a FIN, NULL, Xmas, ACK, Window or Maimon probe unless a connection carries it."""
+        return self.proto == "tcp" and "S" not in self.flags and "R" not in self.flags
 
     def row(self) -> list:
         """A compact JSON-able row (the sensor's output format)."""
@@ -61,6 +71,13 @@ def from_event(event: Event) -> Observation | None:
     if "packets" in event.data:
         return None
     data = event.data
-    return Observation(event.time, event.src, event.dst, str(data.get("proto", "")),
-                       data.get("sport"), data.get("dport"), str(data.get("flags", "")),
-                       int(data.get("len", 0) or 0))
+    return Observation(
+        event.time,
+        event.src,
+        event.dst,
+        str(data.get("proto", "")),
+        data.get("sport"),
+        data.get("dport"),
+        str(data.get("flags", "")),
+        int(data.get("len", 0) or 0),
+    )

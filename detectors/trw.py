@@ -16,25 +16,38 @@ a scanner, four successes clear a host.
 Parameters: theta0, theta1, detection, false_positive as above; ``timeout``:
 seconds without an answer that count as a failure. Unlike the paper, which
 counts distinct hosts, a first contact here is a (host, port) pair, so vertical
-scans of one host are caught too.
+scans of one host are caught too, and stealth probes (FIN, NULL, Xmas, ACK ...)
+are first contacts as well (``attempts``).
+
+The alert is named after the scan's class (``scankind``: vertical-scan,
+horizontal-sweep, stealth-scan) and names the real sender; with decoys, its
+detail lists the addresses it forged (they got the replies' copies, the
+sender's own interface sent every probe: ``binding``).
 """
 
 from taplab.detectors.attempts import AttemptTracker, Outcome
 from taplab.detectors.observation import Observation
-
+from taplab.detectors.scankind import ScanProfile
 from taplab.lambdas import Alert
 
 
 class ThresholdRandomWalk:
     name = "trw"
 
-    def __init__(self, theta0: float = 0.8, theta1: float = 0.2, detection: float = 0.99,
-                 false_positive: float = 0.01, timeout: float = 3.0):
+    def __init__(
+        self,
+        theta0: float = 0.8,
+        theta1: float = 0.2,
+        detection: float = 0.99,
+        false_positive: float = 0.01,
+        timeout: float = 3.0,
+    ):
         self.on_success = theta1 / theta0
         self.on_failure = (1 - theta1) / (1 - theta0)
         self.eta1 = detection / false_positive
         self.eta0 = (1 - detection) / (1 - false_positive)
         self.attempts = AttemptTracker(timeout)
+        self.profile = ScanProfile()
         self.ratio: dict[str, float] = {}
         self.scanners: set[str] = set()
         self.cleared: set[str] = set()
@@ -51,12 +64,23 @@ class ThresholdRandomWalk:
         for out in outcomes:
             if out.src in self.scanners:
                 continue
-            ratio = self.ratio.get(out.src, 1.0) * (self.on_success if out.ok
-                                                    else self.on_failure)
+            if not out.ok:
+                self.profile.add(out)
+            ratio = self.ratio.get(out.src, 1.0) * (self.on_success if out.ok else self.on_failure)
             if ratio >= self.eta1:
                 self.scanners.add(out.src)
-                alerts.append(Alert("scan", src=out.src, dst=out.key[0],
-                                    detail=f"TRW likelihood ratio {ratio:.0f} >= {self.eta1:.0f}"))
+                kind, saw = self.profile.describe(out.src)
+                decoys = self.attempts.binding.decoys(out.src)
+                forged = f"; decoys {', '.join(decoys)} (forged by it)" if decoys else ""
+                alerts.append(
+                    Alert(
+                        kind,
+                        src=out.src,
+                        dst=out.key[0],
+                        detail=f"{saw}; TRW likelihood ratio {ratio:.0f} >= "
+                        f"{self.eta1:.0f}{forged}",
+                    )
+                )
             elif ratio <= self.eta0:
                 self.cleared.add(out.src)
                 ratio = 1.0

@@ -4,12 +4,12 @@ of an OVS lab see real nmap and hping3 traffic as packet_in events and name the 
 from pathlib import Path
 
 import pytest
-from taplab.controllers.api_client import ControllerClient
-from taplab.traffic import benign, flood, scan
 
 from taplab import detectors
+from taplab.controllers.api_client import ControllerClient
 from taplab.lab import Lab
 from taplab.measure import node_ip
+from taplab.traffic import benign, flood, scan
 from tests.conftest import needs, wait_for
 
 pytestmark = [pytest.mark.network, needs("ovs_user", "nmap", "hping3", "iperf3")]
@@ -30,8 +30,13 @@ def ovs_lab(lab, hosts: int) -> None:
         # in: without this, pings pass and every TCP handshake fails.
         lab.sh(f"pod{i}", ["ethtool", "-K", f"pod{i}-eth0", "tx", "off"])
     for i in range(2, hosts + 1):  # the switch forwards once the controller has connected
-        wait_for(lambda i=i: lab.sh("pod1", ["ping", "-c1", "-W1", f"10.0.0.{i}"], check=False)
-                 .count(" 0% packet loss"), timeout=30, what=f"pod1 to reach pod{i}")
+        wait_for(
+            lambda i=i: lab.sh("pod1", ["ping", "-c1", "-W1", f"10.0.0.{i}"], check=False).count(
+                " 0% packet loss"
+            ),
+            timeout=30,
+            what=f"pod1 to reach pod{i}",
+        )
 
 
 def test_lambda_server_lambdas_detect_nmap_and_hping3_and_stay_quiet_on_benign_traffic():
@@ -49,14 +54,20 @@ def test_lambda_server_lambdas_detect_nmap_and_hping3_and_stay_quiet_on_benign_t
 
         scanner, flooder = node_ip(lab, "pod1"), node_ip(lab, "pod3")
         scan.nmap_scan(lab, "pod1", "pod2", kind="sS", timing="T4", ports="1000-1100")
-        scan_alerts = wait_for(lambda: [a for a in alerts(client) if a["name"] == "scan"],
-                               timeout=15, what="the scan lambda's alert")
+        scan_alerts = wait_for(
+            lambda: [a for a in alerts(client) if a["name"] == "vertical-scan"],
+            timeout=15,
+            what="the scan lambda's alert",
+        )
         assert [a["src"] for a in scan_alerts] == [scanner]
         flood.syn_flood(lab, "pod3", "pod2", port=80, rate=1000, seconds=2)
-        wait_for(lambda: any(a["src"] == flooder for a in alerts(client)
-                             if a["name"] == "syn-flood"),
-                 timeout=15, what="the syn-flood lambda's alert naming the flooder")
+        wait_for(
+            lambda: any(a["src"] == flooder for a in alerts(client) if a["name"] == "syn-flood"),
+            timeout=15,
+            what="the syn-flood lambda's alert naming the flooder",
+        )
         assert {a["src"] for a in alerts(client)} <= {scanner, flooder}
-        blocks = {a["src"] for a in client.request("GET", "/actions")["actions"]
-                  if a["action"] == "Block"}
+        blocks = {
+            a["src"] for a in client.request("GET", "/actions")["actions"] if a["action"] == "Block"
+        }
         assert blocks == {a["src"] for a in alerts(client)}

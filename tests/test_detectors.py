@@ -1,6 +1,7 @@
 """Detectors on synthetic observation streams: exact expectations."""
 
 import pytest
+
 from taplab.detectors import catalog
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.fanout import FanOut
@@ -10,7 +11,6 @@ from taplab.detectors.scoring import score
 from taplab.detectors.snort_like import SnortLikeScan
 from taplab.detectors.trw import ThresholdRandomWalk
 from taplab.detectors.zeek_like import ZeekLikeScan
-
 from taplab.lambdas import Event
 
 SCANNER, TARGET, CLIENT = "10.0.0.66", "10.0.0.2", "10.0.0.3"
@@ -26,8 +26,10 @@ def probe_closed(t, port, src=SCANNER, dst=TARGET):
 
 
 def probe_open(t, port, src=CLIENT, dst=TARGET):
-    return [tcp(t, src, dst, 40000 + port, port, "S"),
-            tcp(t + 0.001, dst, src, port, 40000 + port, "SA")]
+    return [
+        tcp(t, src, dst, 40000 + port, port, "S"),
+        tcp(t + 0.001, dst, src, port, 40000 + port, "SA"),
+    ]
 
 
 def alerts_per_probe(detector, probes):
@@ -39,7 +41,7 @@ def test_trw_flags_after_the_fourth_failed_first_contact():
     trw = ThresholdRandomWalk()
     alerts = alerts_per_probe(trw, [probe_closed(i * 0.01, 1000 + i) for i in range(6)])
     assert [len(a) for a in alerts] == [0, 0, 0, 1, 0, 0]
-    assert alerts[3][0].src == SCANNER and alerts[3][0].name == "scan"
+    assert alerts[3][0].src == SCANNER and alerts[3][0].name == "vertical-scan"
 
 
 def test_trw_clears_a_host_after_four_successes_and_restarts_the_walk():
@@ -50,8 +52,9 @@ def test_trw_clears_a_host_after_four_successes_and_restarts_the_walk():
     alerts_per_probe(trw, [probe_open(0.05, 90)])
     assert CLIENT in trw.cleared and trw.ratio[CLIENT] == 1.0
     # After the restart, three failures are not enough and the fourth flags.
-    alerts = alerts_per_probe(trw, [probe_closed(1 + i * 0.01, 2000 + i, src=CLIENT)
-                                    for i in range(4)])
+    alerts = alerts_per_probe(
+        trw, [probe_closed(1 + i * 0.01, 2000 + i, src=CLIENT) for i in range(4)]
+    )
     assert [len(a) for a in alerts] == [0, 0, 0, 1]
 
 
@@ -80,8 +83,9 @@ def test_trw_icmp_unreachable_rejects_udp_probes():
     alerts = []
     for i in range(4):
         alerts += trw.observe(Observation(i * 0.1, SCANNER, TARGET, "udp", 5555, 100 + i))
-        alerts += trw.observe(Observation(i * 0.1 + 0.01, TARGET, SCANNER, "icmp", 100 + i,
-                                          5555, "unreach"))
+        alerts += trw.observe(
+            Observation(i * 0.1 + 0.01, TARGET, SCANNER, "icmp", 100 + i, 5555, "unreach")
+        )
     assert [a.src for a in alerts] == [SCANNER]
 
 
@@ -94,8 +98,11 @@ def benign_connections(t0, seconds, rate, src=CLIENT, dst=TARGET):
     out = []
     for i in range(int(seconds * rate)):
         t = t0 + i / rate
-        out += [tcp(t, src, dst, 20000 + i, 80, "S"), tcp(t + 0.001, dst, src, 80, 20000 + i, "SA"),
-                tcp(t + 0.004, src, dst, 20000 + i, 80, "FA")]
+        out += [
+            tcp(t, src, dst, 20000 + i, 80, "S"),
+            tcp(t + 0.001, dst, src, 80, 20000 + i, "SA"),
+            tcp(t + 0.004, src, dst, 20000 + i, 80, "FA"),
+        ]
     return sorted(out, key=lambda o: o.time)
 
 
@@ -143,8 +150,10 @@ def test_cusum_names_a_second_source_during_an_alarm_and_none_for_spoofed_floods
     stream += benign_connections(1.0, 0.2, 2000)  # nor while it bursts during the flood
     detections = catalog.run([CusumSynFlood()], sorted(stream, key=lambda o: o.time))
     assert [d.alert.src for d in detections] == [SCANNER, "10.0.0.77"]
-    spoofed = [Observation(i / 1000, f"10.{i % 250}.{i // 250 % 250}.9", TARGET, "tcp", 5, 80, "S")
-               for i in range(2000)]
+    spoofed = [
+        Observation(i / 1000, f"10.{i % 250}.{i // 250 % 250}.9", TARGET, "tcp", 5, 80, "S")
+        for i in range(2000)
+    ]
     detections = catalog.run([CusumSynFlood()], spoofed)
     assert [(d.alert.src, d.alert.dst) for d in detections] == [(None, TARGET)]
 
@@ -189,43 +198,87 @@ def test_fan_out_and_heavy_hitter():
 
 
 def test_packet_in_events_become_observations():
-    event = Event("packet_in", 12.5, dpid=1, src=SCANNER, dst=TARGET,
-                  data={"proto": "tcp", "sport": 4000, "dport": 22, "flags": "S", "len": 60,
-                        "in_port": 1})
+    event = Event(
+        "packet_in",
+        12.5,
+        dpid=1,
+        src=SCANNER,
+        dst=TARGET,
+        data={"proto": "tcp", "sport": 4000, "dport": 22, "flags": "S", "len": 60, "in_port": 1},
+    )
     assert from_event(event) == tcp(12.5, SCANNER, TARGET, 4000, 22, "S", 60)
     assert from_event(Event("timer", 1.0)) is None
 
 
 def test_scoring_counts_delay_probes_true_and_false_positives():
-    truth = {"kind": "scan", "malicious": True, "attacker_ips": [SCANNER], "targets": [TARGET],
-             "start": 10.0, "end": 20.0}
+    truth = {
+        "kind": "scan",
+        "malicious": True,
+        "attacker_ips": [SCANNER],
+        "targets": [TARGET],
+        "start": 10.0,
+        "end": 20.0,
+    }
     obs = [o for i in range(8) for o in probe_closed(10 + i, 1000 + i)]
     dets = catalog.run([ThresholdRandomWalk()], obs)
     benign_alert = catalog.Detection(12.0, "trw", dets[0].alert.__class__("scan", src=CLIENT))
     result = score(dets + [benign_alert], [truth], obs)
-    assert result == {"detected": True, "delay_s": 3.001, "probes": 4, "closed_probes": 4,
-                      "true_positives": 1, "false_positives": 1, "misses": 0}
+    assert result == {
+        "detected": True,
+        "delay_s": 3.001,
+        "probes": 4,
+        "closed_probes": 4,
+        "true_positives": 1,
+        "false_positives": 1,
+        "misses": 0,
+    }
     assert score([], [truth])["misses"] == 1
     assert score([], [{**truth, "malicious": False}])["detected"] is None
 
 
 def test_sensor_parses_frames_as_scapy_writes_them():
-    from scapy.layers.inet import ICMP, IP, TCP, UDP, UDPerror
+    from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror, fragment
     from scapy.layers.l2 import ARP, Ether
+
     from taplab.detectors.sensor import parse
 
+    mac = "02:00:00:00:00:66"
+    eth = Ether(src=mac)
+    tiny, rest = fragment(IP(src=SCANNER, dst=TARGET) / TCP(sport=7, dport=22, flags="S"), 8)[:2]
     frames = {
-        bytes(Ether() / IP(src=TARGET, dst=SCANNER) / TCP(sport=80, dport=4000, flags="SA")):
-            Observation(1.0, TARGET, SCANNER, "tcp", 80, 4000, "SA", 54),
-        bytes(Ether() / IP(src=SCANNER, dst=TARGET) / TCP(flags="FPA") / (b"x" * 100)):
-            Observation(1.0, SCANNER, TARGET, "tcp", 20, 80, "FPA", 154),
-        bytes(Ether() / IP(src=TARGET, dst=SCANNER) / ICMP(type=3, code=3)
-              / IP(src=SCANNER, dst=TARGET) / UDPerror(sport=5555, dport=161)):
-            Observation(1.0, TARGET, SCANNER, "icmp", 161, 5555, "unreach", 70),
-        bytes(Ether() / IP(src=SCANNER, dst=TARGET) / UDP(sport=1, dport=53)):
-            Observation(1.0, SCANNER, TARGET, "udp", 1, 53, "", 42),
-        bytes(Ether() / ARP(op=1, psrc=SCANNER, pdst=TARGET)):
-            Observation(1.0, SCANNER, TARGET, "arp", None, None, "who-has", 42),
+        bytes(
+            eth / IP(src=TARGET, dst=SCANNER) / TCP(sport=80, dport=4000, flags="SA")
+        ): Observation(1.0, TARGET, SCANNER, "tcp", 80, 4000, "SA", 54, mac),
+        bytes(eth / IP(src=SCANNER, dst=TARGET) / TCP(flags="FPA") / (b"x" * 100)): Observation(
+            1.0, SCANNER, TARGET, "tcp", 20, 80, "FPA", 154, mac
+        ),
+        bytes(
+            eth
+            / IP(src=TARGET, dst=SCANNER)
+            / ICMP(type=3, code=3)
+            / IPerror(src=SCANNER, dst=TARGET)
+            / UDPerror(sport=5555, dport=161)
+        ): Observation(1.0, TARGET, SCANNER, "icmp", 161, 5555, "unreach", 70, mac),
+        bytes(eth / IP(src=SCANNER, dst=TARGET) / UDP(sport=1, dport=53)): Observation(
+            1.0, SCANNER, TARGET, "udp", 1, 53, "", 42, mac
+        ),
+        bytes(eth / ARP(op=1, hwsrc=mac, psrc=SCANNER, pdst=TARGET)): Observation(
+            1.0, SCANNER, TARGET, "arp", None, None, "who-has", 42, mac
+        ),
+        bytes(eth / tiny) + bytes(18):  # nmap -f: 8 bytes of TCP, padded: flags cut off
+        Observation(1.0, SCANNER, TARGET, "tcp", 7, 22, "frag", 60, mac),
+        bytes(eth / rest): Observation(1.0, SCANNER, TARGET, "ip", None, None, "fragment", 42, mac),
+        bytes(eth / IP(src=SCANNER, dst=TARGET, proto=47)):  # nmap -sO: a bare IP header
+        Observation(1.0, SCANNER, TARGET, "ip", None, 47, "", 34, mac),
+        bytes(
+            eth
+            / IP(src=TARGET, dst=SCANNER)
+            / ICMP(type=3, code=2)
+            / IPerror(src=SCANNER, dst=TARGET, proto=47)
+        ): Observation(1.0, TARGET, SCANNER, "icmp", 47, None, "unreach", 62, mac),
+        bytes(eth / IP(src=SCANNER, dst=TARGET) / ICMP(type=13)): Observation(
+            1.0, SCANNER, TARGET, "icmp", None, None, "timestamp", 54, mac
+        ),
     }
     for frame, expected in frames.items():
         assert parse(frame, 1.0) == expected
