@@ -10,7 +10,7 @@ import shutil
 import signal
 from collections.abc import Callable
 
-from taplab.procs import ProcessId
+from taplab.procs import ProcessId, start_time
 from taplab.shell import run, succeeds
 
 Resource = dict
@@ -89,6 +89,33 @@ REMOVERS: dict[str, Callable[[Resource], None]] = {
 }
 
 
+# The fields each kind needs to be removed, with their types.
+FIELDS: dict[str, dict[str, type]] = {
+    "process": {"pid": int, "started": int},
+    "netns": {"name": str},
+    "link": {"name": str},
+    "ovs_bridge": {"name": str},
+    "qdisc": {"dev": str, "parent": str},
+    "iptables": {"table": str, "rule": str},
+    "sysctl": {"key": str},
+    "path": {"path": str},
+}
+
+
+def problem(resource) -> str | None:
+    """Why a recorded entry cannot be removed as it is (None when it can)."""
+    if not isinstance(resource, dict):
+        return f"an entry that is not a resource ({type(resource).__name__})"
+    kind = resource.get("kind")
+    if kind not in FIELDS:
+        return f"an entry of unknown kind {kind!r}"
+    for key, kind_type in FIELDS[kind].items():
+        value = resource.get(key)
+        if not isinstance(value, kind_type) or isinstance(value, bool):
+            return f"{describe(resource)} without a valid {key!r}"
+    return None
+
+
 def remove(resource: Resource) -> None:
     """Remove one recorded resource; unknown kinds are an internal error."""
     REMOVERS[resource["kind"]](resource)
@@ -97,6 +124,74 @@ def remove(resource: Resource) -> None:
 def describe(resource: Resource) -> str:
     """A short human name for a resource, for messages and `taplab clean`."""
     ident = resource.get("name") or resource.get("path") or resource.get("dev") or ""
-    if resource["kind"] == "process":
-        ident = f"{resource.get('cmd', '?')} (pid {resource['pid']})"
-    return f"{resource['kind']} {ident}".strip()
+    if resource.get("kind") == "process":
+        ident = f"{resource.get('cmd', '?')} (pid {resource.get('pid', '?')})"
+    return f"{resource.get('kind', '?')} {ident}".strip()
+
+
+# Every process a lab starts carries its id in this environment variable.
+LAB_ENV = "TAPLAB_LAB"
+
+
+def _carries(pid: str, lab_id: str) -> bool:
+    """Whether process pid was started with the lab's id in its environment."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"{LAB_ENV}={lab_id}".encode() in f.read().split(b"\0")
+    except OSError:  # gone
+        return False
+
+
+def owned_by(lab_id: str, workdir: str) -> list[Resource]:
+    """What still exists of a lab, found by name, not by its record.
+
+    Namespaces are ``<id>-<node>``, root-namespace links and OVS bridges start
+    with the id, processes carry it in ``$TAPLAB_LAB``, and the lab's runtime
+    files are in workdir. In removal order: processes, namespaces, links, OVS
+    bridges, files.
+    """
+    found: list[Resource] = [
+        {"kind": "process", "pid": int(pid), "started": started, "cmd": f"{LAB_ENV}={lab_id}"}
+        for pid in os.listdir("/proc")
+        if pid.isdigit()
+        and int(pid) != os.getpid()
+        and _carries(pid, lab_id)
+        and (started := start_time(int(pid))) is not None
+    ]
+    found += [{"kind": "netns", "name": ns} for ns in _netns_names() if ns.startswith(f"{lab_id}-")]
+    found += [{"kind": "link", "name": name} for name in _root_links() if name.startswith(lab_id)]
+    found += [{"kind": "ovs_bridge", "name": b} for b in _ovs_bridges() if b.startswith(lab_id)]
+    found += [
+        {"kind": "path", "path": p} for p in (workdir, f"{workdir}.lock") if os.path.lexists(p)
+    ]
+    return found
+
+
+def _netns_names() -> list[str]:
+    return [
+        line.split()[0]
+        for line in run(["ip", "netns", "list"], check=False).splitlines()
+        if line.strip()
+    ]
+
+
+def _root_links() -> list[str]:
+    """Interface names of the root namespace (without ``@peer``)."""
+    return [
+        line.split(":")[1].strip().split("@")[0]
+        for line in run(["ip", "-o", "link", "show"], check=False).splitlines()
+        if line.count(":") >= 2
+    ]
+
+
+def _ovs_bridges() -> list[str]:
+    if not os.path.exists("/run/openvswitch/db.sock"):
+        return []  # OVS is not running: no bridges, and ovs-vsctl would wait
+    return run(["ovs-vsctl", "--timeout=10", "list-br"], check=False).split()
+
+
+def name_taken(prefix: str) -> bool:
+    """Whether a namespace, root link or OVS bridge name starts with prefix (a new lab
+    id must not: clean finds a lab's leftovers by that prefix)."""
+    names = [*_netns_names(), *_root_links(), *_ovs_bridges()]
+    return any(name.startswith(prefix) for name in names)

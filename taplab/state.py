@@ -2,11 +2,13 @@
 
 Files live under ``/run/taplab/labs/<id>.json`` (tmpfs: a reboot clears them,
 together with what they describe). Each write is atomic (write, then rename).
+``/run/taplab/lab-ids`` lists every lab id ever created there, one a line.
 """
 
 import fcntl
 import json
 import os
+import re
 import secrets
 import string
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ from pathlib import Path
 
 from taplab.errors import UserError
 from taplab.procs import ProcessId
-from taplab.resources import Resource
+from taplab.resources import LAB_ENV, Resource, name_taken, problem
 
 RUN_DIR = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab"))
 LABS_DIR = RUN_DIR / "labs"
+IDS_FILE = RUN_DIR / "lab-ids"
 ID_ALPHABET = string.ascii_lowercase + string.digits
+LAB_ID = re.compile(r"t[a-z0-9]{3}\Z")  # what create() makes: names start with it
 
 
 @dataclass
@@ -77,13 +81,19 @@ class LabState:
     def _write(self) -> None:
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         # A shallow dict: asdict() deep-copies every resource and dominated big builds.
-        tmp.write_text(json.dumps({f.name: getattr(self, f.name) for f in fields(self)},
-                                  indent=1))
+        tmp.write_text(json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, indent=1))
         os.replace(tmp, self.path)
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
         (LABS_DIR / f"{self.id}.lock").unlink(missing_ok=True)
+        if os.environ.get(LAB_ENV) == self.id:
+            del os.environ[LAB_ENV]
+
+    def mark_processes(self) -> None:
+        """Every process started from here on carries the lab's id in ``$TAPLAB_LAB``,
+        so that ``taplab clean`` finds it even when the record is lost."""
+        os.environ[LAB_ENV] = self.id
 
     @classmethod
     def create(cls, name: str) -> "LabState":
@@ -92,25 +102,69 @@ class LabState:
         me = ProcessId.of(os.getpid())
         while True:
             lab_id = "t" + "".join(secrets.choice(ID_ALPHABET) for _ in range(3))
-            if not (LABS_DIR / f"{lab_id}.json").exists():
+            if not (LABS_DIR / f"{lab_id}.json").exists() and not name_taken(lab_id):
                 state = cls(lab_id, name, me.pid, me.started)
                 state._write()
+                state.mark_processes()
+                with open(IDS_FILE, "a") as ids:
+                    ids.write(lab_id + "\n")
                 return state
 
     @classmethod
     def load(cls, path: Path) -> "LabState":
         return cls(**json.loads(path.read_text()))
 
+    @classmethod
+    def salvage(cls, path: Path) -> tuple["LabState", list[str], list[str]]:
+        """Whatever a record still says, even damaged: (state, damage, skipped entries).
+
+        The id comes from the file name; unreadable fields become empty, and
+        entries that cannot be removed as they are, are left out and described
+        in skipped. An owner that cannot be read counts as dead."""
+        text = path.read_bytes().decode(errors="replace")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            data, damage = {}, [f"not valid JSON ({exc})"]
+            for key in ("owner_pid", "owner_started"):  # often still there in a cut file
+                if match := re.search(rf'"{key}":\s*(\d+)', text):
+                    data[key] = int(match[1])
+        else:
+            damage = [] if isinstance(data, dict) else ["not a JSON object"]
+            data = data if isinstance(data, dict) else {}
+        resources = data.get("resources", [])
+        if not isinstance(resources, list):
+            damage.append("its resources are not a list")
+            resources = []
+        skipped = [why for entry in resources if (why := problem(entry))]
+        owner = [data.get(k) for k in ("owner_pid", "owner_started")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in owner):
+            owner = [0, 0]
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        name = data.get("name") if isinstance(data.get("name"), str) else "?"
+        state = cls(path.stem, name, *owner, [r for r in resources if not problem(r)], meta)
+        return state, damage, skipped
+
+
+def record_files() -> list[Path]:
+    """Every lab record, readable or not."""
+    return sorted(LABS_DIR.glob("*.json"))
+
 
 def recorded_labs() -> list[LabState]:
     """Every lab with a state file, readable ones only."""
     labs = []
-    for path in sorted(LABS_DIR.glob("*.json")):
+    for path in record_files():
         try:
             labs.append(LabState.load(path))
         except (OSError, ValueError, TypeError):
             continue
     return labs
+
+
+def created_ids() -> list[str]:
+    """Every lab id created under this run folder, oldest first."""
+    return IDS_FILE.read_text().split() if IDS_FILE.exists() else []
 
 
 def find_lab(lab_id: str | None = None) -> LabState:
@@ -119,9 +173,11 @@ def find_lab(lab_id: str | None = None) -> LabState:
     if lab_id:
         for state in running:
             if state.id == lab_id:
+                state.mark_processes()
                 return state
         raise UserError(f"no running lab with id '{lab_id}': `taplab status` lists them.")
     if len(running) == 1:
+        running[0].mark_processes()
         return running[0]
     if not running:
         raise UserError("no lab is running: start one with `sudo taplab lab cluster`.")
