@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test test-unit lint clean
 
 install:
 	@scripts/install.sh
@@ -12,6 +12,10 @@ test:
 	@scripts/install.sh --test
 	.venv/bin/ruff check .
 	.venv/bin/pytest -q
+
+# Everything that needs no root (no network, no full kernel): under a minute.
+test-unit:
+	.venv/bin/pytest -q -m "not network and not kernel"
 
 lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -19,13 +19,13 @@ from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 from mininet.topo import Topo
 from rich.table import Table
-from taplab.topologies import registry
 
 from taplab import capabilities
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.output import console, print_json
 from taplab.report import report_dir, write_json
+from taplab.topologies import registry
 
 NAME = "build"
 HELP = "build/teardown time and memory of clusters up to 4x50 pods, next to plain Mininet"

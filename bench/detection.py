@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.table import Table
+
+from taplab import capabilities
 from taplab.bench import detection_timeline
 from taplab.detectors import catalog
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.live import start_sensor, start_syn_counter
 from taplab.detectors.scoring import matches, score
-from taplab.topologies import registry
-from taplab.traffic import benign, flood, scan
-
-from taplab import capabilities
 from taplab.lab import Lab
 from taplab.output import console, print_json
 from taplab.report import report_dir, write_json
+from taplab.topologies import registry
+from taplab.traffic import benign, flood, scan
 
 NAME = "detection"
 HELP = "score every detector against real scans, SYN floods and benign traffic"

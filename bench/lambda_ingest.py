@@ -19,12 +19,12 @@ import threading
 import time
 
 from rich.table import Table
+
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.lambda_supervisor import percentile_ms
 from taplab.controllers.telemetry import TelemetrySender
 from taplab.controllers.telemetry_agent import SyntheticFlows, TelemetryAgent
-
 from taplab.lab import Lab
 from taplab.output import console, print_json
 from taplab.report import report_dir, write_json

@@ -26,14 +26,14 @@ from collections import defaultdict
 
 from rich import box
 from rich.table import Table
-from taplab.taps import session, testbed
-from taplab.taps.procstat import CpuMeter, rss_mb
 
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
 from taplab.output import console, print_json
 from taplab.report import report_dir, write_json
+from taplab.taps import session, testbed
+from taplab.taps.procstat import CpuMeter, rss_mb
 
 NAME = "taps"
 HELP = "measure each tap kind's throughput cost, CPU, memory and fidelity with iperf3"

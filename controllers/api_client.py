@@ -6,7 +6,6 @@ import urllib.request
 from pathlib import Path
 
 from taplab.controllers.lambda_worker import LambdaLoadError, compile_lambda
-
 from taplab.errors import UserError
 
 

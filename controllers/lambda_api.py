@@ -18,8 +18,14 @@ with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
                                         "data": {..}} or {"events": [..]}: {"delivered": n}
 
 ``POST /events`` is how the taps' collector feeds ``tap`` events to lambdas.
+
+Bounds: a connection that sends nothing for ``TIMEOUT`` seconds is closed; at
+most ``MAX_CONNECTIONS`` are served at once (the next ones get 503 at once);
+a body is at most 4 MiB with an exact Content-Length; JSON nested deeper than
+the parser allows is a 400. Nothing a client sends reaches the log.
 """
 
+import collections
 import hmac
 import json
 import os
@@ -27,14 +33,17 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from taplab import lambdas
 from taplab.controllers.lambda_server import LambdaServer
 from taplab.controllers.lambda_worker import LambdaLoadError
-
-from taplab import lambdas
 
 ACTIONS = {cls.__name__: cls for cls in (lambdas.Alert, lambdas.Block, lambdas.Mirror,
                                          lambdas.RateLimit, lambdas.InstallFlow)}
 MAX_BODY = 4 * 2**20
+MAX_CONNECTIONS = 64
+TIMEOUT = 5.0
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+        b'{"error": "the API is serving too many connections: try again."}')
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -48,7 +57,7 @@ def action_from_json(data: dict):
     """A lambda action from {"type": "Block", ...fields}."""
     fields = dict(data)
     kind = fields.pop("type", None)
-    if kind not in ACTIONS:
+    if not isinstance(kind, str) or kind not in ACTIONS:
         raise ApiError(400, f"unknown action type {kind!r}: use one of {', '.join(ACTIONS)}.")
     try:
         return ACTIONS[kind](**fields)
@@ -58,6 +67,7 @@ def action_from_json(data: dict):
 
 class _Handler(BaseHTTPRequestHandler):
     server: "ApiServer"
+    timeout = TIMEOUT
 
     def log_message(self, *args) -> None:
         pass
@@ -76,6 +86,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 200, self._route(method, self.path.rstrip("/").split("/")[1:])
         except ApiError as exc:
             status, body = exc.status, {"error": str(exc)}
+        except TimeoutError:
+            status, body = 408, {"error": "the request body did not arrive in time."}
+        except Exception as exc:  # noqa: BLE001 - a client never gets a traceback into the log
+            self.server.counts["internal_errors"] += 1
+            status, body = 500, {"error": f"internal error: {type(exc).__name__}."}
+        self.server.counts[f"status_{status}"] += 1
         data = json.dumps(body, default=str).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -84,13 +100,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
+        given = (self.headers.get("Content-Length") or "0").strip()
+        if not given.isascii() or not given.isdigit():
+            raise ApiError(400, "Content-Length must be a number of bytes.")
+        length = int(given)
         if length > MAX_BODY:
-            raise ApiError(400, "request body too large.")
+            raise ApiError(413, f"request body too large (at most {MAX_BODY} bytes).")
+        data = self.rfile.read(length)
+        if len(data) < length:
+            raise ApiError(400, "the request body is shorter than its Content-Length.")
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            raise ApiError(400, "the request body is not JSON.") from None
+            body = json.loads(data or b"{}")
+        except (ValueError, RecursionError):
+            raise ApiError(400, "the request body is not JSON (or is nested too deep).") from None
         if not isinstance(body, dict):
             raise ApiError(400, "the request body must be a JSON object.")
         return body
@@ -126,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ApiError(404, f"no lambda named '{name}' is loaded.")
                 return {"name": name, "logs": list(lam.workers[name].logs)}
             case "GET", ["stats"]:
-                return lam.stats()
+                return {**lam.stats(), "api": dict(self.server.counts)}
             case "GET", ["actions"]:
                 return {"actions": lam.actions()}
             case "POST", ["actions"]:
@@ -134,12 +156,19 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["events"]:
                 body = self._body()
                 events = body["events"] if "events" in body else [body]
+                if not isinstance(events, list):
+                    raise ApiError(400, "events must be a list of event objects.")
                 return {"delivered": sum(self._post_event(e) for e in events)}
         raise ApiError(404, f"no {method} /{'/'.join(parts)} in this API.")
 
     def _post_event(self, e) -> int:
         if not isinstance(e, dict):
             raise ApiError(400, "each event must be a JSON object.")
+        fields = [(k, e.get(k)) for k in ("kind", "src", "dst")]
+        if any(v is not None and not isinstance(v, str) for _, v in fields) or not (
+                isinstance(e.get("dpid"), int | None) and isinstance(e.get("data"), dict | None)):
+            raise ApiError(400, "an event has a string kind, src and dst, an integer dpid and "
+                                "an object as data.")
         try:
             return self.server.lambdas.post(e.get("kind", "tap"), e.get("dpid"), e.get("src"),
                                             e.get("dst"), e.get("data") or {})
@@ -148,13 +177,38 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ApiServer(ThreadingHTTPServer):
-    """The API of one lambda server, served from a daemon thread."""
+    """The API of one lambda server, served from a daemon thread; at most
+    MAX_CONNECTIONS connections at once, each with its own thread."""
 
     daemon_threads = True
+    request_queue_size = 128
 
     def __init__(self, port: int, token: str, lambda_server: LambdaServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.token, self.lambdas = token, lambda_server
+        self.counts: collections.Counter = collections.Counter()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.counts["refused"] += 1
+            try:
+                request.sendall(BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        """A connection that fails (reset, broken pipe) is counted, not logged."""
+        self.counts["connection_errors"] += 1
 
     def start(self) -> None:
         threading.Thread(target=self.serve_forever, name="lambda-api", daemon=True).start()

@@ -20,13 +20,13 @@ from os_ken.controller.handler import (
 )
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
+
 from taplab.controllers import settings
 from taplab.controllers.lambda_api import ApiServer
 from taplab.controllers.lambda_server import LambdaServer
 from taplab.controllers.packets import is_tcp_control, packet_event
 from taplab.controllers.pipeline import SWITCH_TABLE, send_all
 from taplab.controllers.policy import action_messages, copy_flows
-
 from taplab.lambdas import RateLimit
 
 MIN_POLL = 1.0

@@ -27,7 +27,6 @@ from taplab.controllers.lambda_supervisor import LambdaSupervisor, percentile_ms
 from taplab.controllers.lambda_topology import Topology
 from taplab.controllers.settings import ControllerSettings
 from taplab.controllers.telemetry import Rejected, TransactionReceiver
-
 from taplab.lambdas import EVENT_KINDS, Alert
 
 RCVBUF = 8 * 2**20

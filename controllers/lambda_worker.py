@@ -33,7 +33,6 @@ from multiprocessing.connection import Connection
 
 from taplab.controllers.lambda_context import Context, LogBuffer
 from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_events, iter_events
-
 from taplab.lambdas import Action, Event
 
 WORKER_NICE = 5

@@ -7,6 +7,7 @@ an idle timeout and forward; otherwise flood.
 """
 
 from os_ken.lib.packet import ether_types, ethernet, packet
+
 from taplab.controllers.pipeline import flow, packet_out, to_controller
 
 

@@ -4,6 +4,7 @@ from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
+
 from taplab.controllers.learning import LearningSwitch
 from taplab.controllers.pipeline import SWITCH_TABLE, send_all
 

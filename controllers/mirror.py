@@ -14,6 +14,7 @@ from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
+
 from taplab.controllers import settings
 from taplab.controllers.pipeline import POLICY_TABLE, SWITCH_TABLE, flow, send_all
 

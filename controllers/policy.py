@@ -7,6 +7,7 @@
 """
 
 from os_ken.lib import ofctl_v1_3
+
 from taplab.controllers.mirror import mirror_flow, resolve_port
 from taplab.controllers.pipeline import (
     COPY_TABLE,
@@ -16,7 +17,6 @@ from taplab.controllers.pipeline import (
     ipv4_match,
     to_controller,
 )
-
 from taplab.lambdas import Alert, Block, InstallFlow, Mirror, RateLimit
 
 BLOCK_PRIORITY = 1000

@@ -1,18 +1,19 @@
 """Starts the controller process of a lab and publishes how to reach it.
 
     port = start(lab, ["ryu.app.simple_switch_13"])   # or [] for taplab's default apps
+    wait_connected(lab)                                # once the switches exist
 
 The process (``taplab.controllers.main``) is recorded by the lab, logs into
 ``<workdir>/controller.log`` and is stopped with the lab. ``lab.meta["controller"]``
-gets the OpenFlow port, the lambda server's API URL, token file, telemetry port
-and key file.
+gets the OpenFlow port, the log, the REST URL when an app serves Ryu's WSGI API,
+and the lambda server's API URL, token file, telemetry port and key file.
 """
 
-import importlib.util
 import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -20,13 +21,14 @@ from pathlib import Path
 
 from taplab.controllers import ryu_shim
 from taplab.controllers.settings import ControllerSettings
-
 from taplab.errors import UserError
 
 DEFAULT_APPS = ["taplab.controllers.learning_switch", "taplab.controllers.lambda_app"]
 LAMBDA_APP = "taplab.controllers.lambda_app"
 OPENFLOW_PORT = 6653
+WSAPI_PORT = 8080  # Ryu's default REST port
 READY_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10.0
 ATTEMPTS = 3
 
 
@@ -36,19 +38,17 @@ def check_app(app: str) -> str:
         if not Path(app).is_file():
             raise UserError(f"controller app file '{app}' does not exist.")
         return str(Path(app).resolve())
-    try:
-        found = importlib.util.find_spec(ryu_shim.target(app) or app)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
-        raise UserError(f"no controller app named '{app}': give a .py file or a module name "
-                        "such as ryu.app.simple_switch_13.")
+    if not ryu_shim.exists(app):
+        raise UserError(
+            f"no controller app named '{app}': give a .py file or a module name "
+            "such as ryu.app.simple_switch_13."
+        )
     return app
 
 
 def free_port(kind: int = socket.SOCK_STREAM, wanted: int = 0) -> int:
     """wanted if it is free on 127.0.0.1, else a free port chosen by the kernel."""
-    for port in ((wanted, 0) if wanted else (0,)):
+    for port in (wanted, 0) if wanted else (0,):
         with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -66,48 +66,83 @@ def _secret_file(path: Path, text: str) -> str:
     return str(path)
 
 
-def start(lab, apps: list[str], port: int | None = None, **options) -> int:
+def start(
+    lab,
+    apps: list[str],
+    port: int | None = None,
+    wsapi_port: int | None = None,
+    wsapi_host: str = "0.0.0.0",
+    ryu_args: tuple[str, ...] = (),
+    **options,
+) -> int:
     """Start the controller for lab; return its OpenFlow port once it listens.
 
     port None: 6653 if free, else any free port (another lab starting at the same
     moment may take a port first: then the controller is restarted on new ports);
-    an explicit port must be free. options: ControllerSettings fields
-    (sample_rate, poll_interval, time_limit, ...).
+    an explicit port must be free. wsapi_port is the same for Ryu's REST API (8080
+    if free), on wsapi_host. ryu_args: more ryu-manager options (``--observe-links``,
+    ``--verbose``). options: ControllerSettings fields (sample_rate, poll_interval, ...).
     """
     apps = [check_app(a) for a in apps] or list(DEFAULT_APPS)
-    if port is not None and free_port(wanted=port) != port:
-        raise UserError(f"port {port} is in use: choose another with --port.")
+    for wanted, option in ((port, "--port"), (wsapi_port, "--wsapi-port")):
+        if wanted is not None and free_port(wanted=wanted) != wanted:
+            raise UserError(f"port {wanted} is in use: choose another with {option}.")
     work = Path(lab.workdir)
     token = _secret_file(work / "controller.token", secrets.token_hex(16))
     key = _secret_file(work / "telemetry.key", secrets.token_hex(32))
     log = work / "controller.log"
     for attempt in range(ATTEMPTS):
+        rest_port = wsapi_port or free_port(wanted=WSAPI_PORT if not attempt else 0)
         settings = ControllerSettings(
-            apps=apps, workdir=str(work), token_file=token, telemetry_key_file=key,
+            apps=apps,
+            workdir=str(work),
+            token_file=token,
+            telemetry_key_file=key,
             openflow_port=port or free_port(wanted=OPENFLOW_PORT if not attempt else 0),
-            api_port=free_port(), telemetry_port=free_port(socket.SOCK_DGRAM), **options)
+            api_port=free_port(),
+            telemetry_port=free_port(socket.SOCK_DGRAM),
+            ryu_args=[*ryu_args, "--wsapi-host", wsapi_host, "--wsapi-port", str(rest_port)],
+            **options,
+        )
         config = work / "controller.json"
         settings.save(config)
         offset = log.stat().st_size if log.exists() else 0
-        proc = lab.popen([sys.executable, "-m", "taplab.controllers.main", str(config)],
-                         log=log.name)
-        meta = {"openflow_port": settings.openflow_port, "pid": proc.pid, "apps": apps,
-                "log": str(log)}
+        proc = lab.popen(
+            [sys.executable, "-m", "taplab.controllers.main", str(config)], log=log.name
+        )
+        meta = {
+            "openflow_port": settings.openflow_port,
+            "pid": proc.pid,
+            "apps": apps,
+            "log": str(log),
+        }
         if LAMBDA_APP in apps:
-            meta.update(api_url=f"http://127.0.0.1:{settings.api_port}", token_file=token,
-                        telemetry_port=settings.telemetry_port, telemetry_key_file=key)
+            meta.update(
+                api_url=f"http://127.0.0.1:{settings.api_port}",
+                token_file=token,
+                telemetry_port=settings.telemetry_port,
+                telemetry_key_file=key,
+            )
         try:
             _wait_ready(proc, log, offset, settings.openflow_port, meta.get("api_url"))
         except PortTaken:
             proc.terminate()
             proc.wait(10)
-            if port is not None or attempt == ATTEMPTS - 1:
-                raise UserError(f"another process took the controller's ports; see {log}.") \
-                    from None
+            if port is not None or wsapi_port is not None or attempt == ATTEMPTS - 1:
+                raise UserError(
+                    f"another process took the controller's ports; see {log}."
+                ) from None
             continue
+        if _owns_listener(proc.pid, rest_port):  # bound before OpenFlow, when an app asks
+            meta["wsapi_url"] = f"http://{_reachable(wsapi_host)}:{rest_port}"
         lab.set_meta(controller=meta)
         return settings.openflow_port
     raise AssertionError("unreachable")
+
+
+def _reachable(host: str) -> str:
+    """The address to reach a server listening on host from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
 class PortTaken(Exception):
@@ -124,8 +159,11 @@ def _owns_listener(pid: int, port: int) -> bool:
     for line in lines:
         fields = line.split()
         local, state, inode = fields[1], fields[3], fields[9]
-        if state == "0A" and int(local.split(":")[1], 16) == port and \
-                f"socket:[{inode}]" in sockets:
+        if (
+            state == "0A"
+            and int(local.split(":")[1], 16) == port
+            and f"socket:[{inode}]" in sockets
+        ):
             return True
     return False
 
@@ -151,14 +189,56 @@ def _wait_ready(proc, log: Path, offset: int, port: int, api_url: str | None) ->
             f.seek(offset)
             output = f.read().decode(errors="replace")
         if "Address already in use" in output or (
-                exited and _listening(port) and not _owns_listener(proc.pid, port)):
+            exited and _listening(port) and not _owns_listener(proc.pid, port)
+        ):
             raise PortTaken()
         if exited:
-            lines = output.strip().splitlines() or ["no output"]
-            raise UserError(f"the controller exited at start-up ({lines[-1].strip()}); "
-                            f"see {log}.")
+            raise UserError(f"the controller exited at start-up ({last_words(output)}); see {log}.")
         if _owns_listener(proc.pid, port) and (api_url is None or _answering(api_url, proc.pid)):
             return
         time.sleep(0.1)
-    raise UserError(f"the controller did not listen on port {port} within "
-                    f"{READY_TIMEOUT:.0f} s; see {log}.")
+    raise UserError(
+        f"the controller did not listen on port {port} within {READY_TIMEOUT:.0f} s; see {log}."
+    )
+
+
+def last_words(output: str, count: int = 3) -> str:
+    """The last lines of a log (a traceback's last frame and its error), joined."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:]) or "no output"
+
+
+def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Wait until every OVS switch of lab is connected to its controller; else end with
+    one sentence naming the likely cause (the app died, OpenFlow versions, the port)."""
+    meta = lab.meta.get("controller") or {}
+    switches = [s for s in lab.net.switches if s.controllerUUIDs(update=True)]
+    deadline = time.monotonic() + timeout
+    while switches and time.monotonic() < deadline:
+        switches = [s for s in switches if not s.connected()]
+        time.sleep(0.2)
+    if not switches:
+        return
+    names = ", ".join(s.name for s in switches)
+    log = Path(meta.get("log", ""))
+    output = log.read_text(errors="replace") if log.is_file() else ""
+    if (
+        meta.get("pid")
+        and subprocess.run(["kill", "-0", str(meta["pid"])], capture_output=True).returncode
+    ):
+        cause = f"the controller app died ({last_words(output)})"
+    elif "no compatible version" in output or "unsupported version" in output:
+        versions = sorted({str(s.protocols) for s in switches})
+        cause = (
+            "the app's OpenFlow versions (its OFP_VERSIONS) and the switch's "
+            f"({', '.join(versions)}) have none in common"
+        )
+    else:
+        cause = (
+            f"nothing answered on 127.0.0.1:{meta.get('openflow_port')} (the app may "
+            "hang at start, or another process holds the port)"
+        )
+    raise UserError(
+        f"switch {names} did not connect to the controller within {timeout:.0f} s: "
+        f"{cause}; see {log}."
+    )

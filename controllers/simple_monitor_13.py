@@ -7,6 +7,7 @@ them (one line per learned flow and per port).
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import hub
+
 from taplab.controllers.simple_switch_13 import SimpleSwitch13
 
 INTERVAL = 10

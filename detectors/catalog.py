@@ -16,7 +16,6 @@ from taplab.detectors.observation import Observation
 from taplab.detectors.snort_like import SnortLikeScan
 from taplab.detectors.trw import ThresholdRandomWalk
 from taplab.detectors.zeek_like import ZeekLikeScan
-
 from taplab.errors import UserError
 from taplab.lambdas import Alert
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.sensor import bridged_namespace
-
 from taplab.lambdas import Alert
 
 SOURCE = Path(__file__).with_name("syn_counter.c")

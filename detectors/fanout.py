@@ -9,7 +9,6 @@ to scans slower than threshold/window.
 from taplab.detectors.attempts import AttemptTracker
 from taplab.detectors.observation import Observation
 from taplab.detectors.windows import DistinctWindow, Once
-
 from taplab.lambdas import Alert
 
 

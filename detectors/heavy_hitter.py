@@ -8,7 +8,6 @@ seconds. Reported once, again only after the source falls below the rate.
 
 from taplab.detectors.observation import Observation
 from taplab.detectors.windows import SumWindow
-
 from taplab.lambdas import Alert
 
 

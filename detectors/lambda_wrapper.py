@@ -9,7 +9,6 @@ block_seconds is set. The detector keeps its state in the lambda's worker.
 """
 
 from taplab.detectors.observation import from_event
-
 from taplab.lambdas import Block, on
 
 

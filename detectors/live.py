@@ -12,12 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from taplab import capabilities
 from taplab.detectors.catalog import Detection, feed, tick
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.observation import Observation
-
-from taplab import capabilities
 from taplab.errors import UserError
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapReader
+
 from taplab.detectors.observation import Observation
 from taplab.detectors.sensor import parse
-
 from taplab.errors import UserError
 
 

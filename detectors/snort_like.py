@@ -9,7 +9,6 @@ ports on one host is reported, once per window.
 from taplab.detectors.attempts import AttemptTracker
 from taplab.detectors.observation import Observation
 from taplab.detectors.windows import DistinctWindow, Once, SumWindow
-
 from taplab.lambdas import Alert
 
 

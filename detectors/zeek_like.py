@@ -11,7 +11,6 @@ that count as a failed attempt.
 from taplab.detectors.attempts import AttemptTracker
 from taplab.detectors.observation import Observation
 from taplab.detectors.windows import DistinctWindow, Once
-
 from taplab.lambdas import Alert
 
 

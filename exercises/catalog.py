@@ -18,10 +18,9 @@ from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
-from taplab.exercises import baseline
-
 from taplab import capabilities
 from taplab.errors import UserError, require_root
+from taplab.exercises import baseline
 from taplab.lab import Lab, LabHandle
 from taplab.state import recorded_labs
 

@@ -19,13 +19,12 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any, ClassVar
 
-from taplab.taps import vxlan
-from taplab.taps.procstat import cpu_seconds, rss_mb
-from taplab.taps.target import Target
-
 from taplab.errors import UserError
 from taplab.procs import ProcessId
 from taplab.resources import Resource, remove
+from taplab.taps import vxlan
+from taplab.taps.procstat import cpu_seconds, rss_mb
+from taplab.taps.target import Target
 
 KINDS: dict[str, type["Tap"]] = {}
 

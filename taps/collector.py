@@ -28,15 +28,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from taplab.controllers.api_client import ControllerClient
-from taplab.taps import netns, vxlan
-from taplab.taps.base import write_stats
-from taplab.taps.pcapfile import PcapWriter
-
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.measure import node_ip
 from taplab.procs import ProcessId
 from taplab.resources import remove
+from taplab.taps import netns, vxlan
+from taplab.taps.base import write_stats
+from taplab.taps.pcapfile import PcapWriter
 
 MAX_FLOWS_REPORTED = 200
 SO_RCVBUFFORCE, SO_MEMINFO, SK_MEMINFO_DROPS = 33, 55, 8  # Linux; not in the socket module

@@ -14,10 +14,9 @@ import re
 import signal
 import time
 
+from taplab.errors import UserError
 from taplab.taps.base import Tap, tap_kind
 from taplab.taps.pcapfile import count
-
-from taplab.errors import UserError
 
 _STATS = re.compile(r"(\d+) packets? captured, (\d+) packets? received by filter, "
                     r"(\d+) packets? dropped by kernel")

@@ -9,13 +9,12 @@ import importlib
 import time
 from typing import Any
 
+from taplab import capabilities
+from taplab.errors import UserError
 from taplab.taps import collector as collectors
 from taplab.taps.base import KINDS, Tap
 from taplab.taps.procstat import cpu_seconds
 from taplab.taps.target import resolve
-
-from taplab import capabilities
-from taplab.errors import UserError
 
 MODULES = ("sidecar", "tc_mirred", "ebpf", "xdp_flowtable", "openflow", "pcap")
 DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots": 4096,

@@ -26,11 +26,10 @@ from pathlib import Path
 
 from taplab.controllers.telemetry import FlowRecord, TelemetrySender
 from taplab.controllers.telemetry_agent import TelemetryAgent
-from taplab.taps import netns
-from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
-
 from taplab.lab import LabHandle
 from taplab.shell import run
+from taplab.taps import netns
+from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
 
 STATS = ("collisions", "overwrites", "not_ip")
 POLL_SECONDS = 2.0  # as published

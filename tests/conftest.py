@@ -12,15 +12,41 @@ from taplab import capabilities
 from taplab.state import LABS_DIR, recorded_labs
 
 TAPLAB = [sys.executable, "-m", "taplab.cli"]
+# Labs built by tests keep their output folders out of the checkout.
+os.environ.setdefault("TAPLAB_OUTPUT", "/tmp/taplab-test-labs")
 
 
 def needs(*features: str):
-    """Skip unless every feature is available, giving the probe's reason."""
+    """Mark a test that builds real networks with these features ("gre|ovs_user": either):
+    it is marked `network`, and skipped with the probe's reason unless root and every
+    feature are there. Nothing is probed before the test runs."""
+    return pytest.mark.needs(*features)
+
+
+def _missing(features: set[str]) -> str | None:
+    """Why a test needing these features cannot run here, or None."""
     if os.geteuid() != 0:
-        return pytest.mark.skip(reason="needs root to build real networks")
-    missing = [f for f in features if not capabilities.available(f)]
-    return pytest.mark.skipif(bool(missing), reason="; ".join(
-        capabilities.unavailable_reason(f) for f in missing))
+        return "needs root to build real networks"
+    missing = [alternatives for alternatives in (f.split("|") for f in sorted(features))
+               if not any(capabilities.available(f) for f in alternatives)]
+    return "; ".join(capabilities.unavailable_reason(f) for alts in missing for f in alts) or None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test marked by needs() is a `network` test (before `-m` selects)."""
+    for item in items:
+        if item.get_closest_marker("needs"):
+            item.add_marker(pytest.mark.network)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Skip a needs() test, before its fixtures run, where root or a feature is missing."""
+    marks = list(item.iter_markers("needs"))
+    reason = marks and _missing({f for mark in marks for f in mark.args})
+    if reason:
+        pytest.skip(reason)
 
 
 def taplab(*args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:

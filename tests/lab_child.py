@@ -3,9 +3,8 @@
 import sys
 import time
 
-from taplab.topologies import registry
-
 from taplab.lab import Lab
+from taplab.topologies import registry
 
 with Lab("cleanup-test") as lab:
     registry.build(lab, "cluster")

@@ -5,9 +5,8 @@ import subprocess
 import sys
 import time
 
-from taplab.taps import session
-
 from taplab.procs import ProcessId
+from taplab.taps import session
 from tests.conftest import wait_for
 
 FAKE = ("10.0.0.77", "02:00:00:00:00:77")  # no such host: nothing answers the burst

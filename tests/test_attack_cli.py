@@ -4,11 +4,11 @@ import json
 import subprocess
 
 import pytest
-from taplab.topologies import registry
 
 from taplab import capabilities
 from taplab.lab import Lab
 from taplab.measure import node_ip
+from taplab.topologies import registry
 from tests.conftest import TAPLAB, needs, taplab, wait_for
 
 pytestmark = [pytest.mark.network, needs("nmap", "hping3")]

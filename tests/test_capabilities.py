@@ -1,16 +1,15 @@
 """taplab doctor: the probe's answers, their shape, and that code obeys them."""
 
 import json
-import os
 import subprocess
 
 import pytest
 
 from taplab import capabilities
 from taplab.errors import UserError
-from tests.conftest import taplab
+from tests.conftest import needs, taplab
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="probing the kernel needs root")
+pytestmark = needs()  # probing tries each feature in a scratch network namespace
 
 
 def test_doctor_json_has_every_feature_with_reason_and_fallback():

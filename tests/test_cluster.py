@@ -5,16 +5,16 @@ import textwrap
 
 import pytest
 from scapy.all import GRE, IP, UDP, VXLAN, rdpcap
-from taplab.topologies import overlays, registry
-from taplab.topologies.cluster import add_pod
 
 from taplab.lab import Lab
 from taplab.state import LABS_DIR
+from taplab.topologies import overlays, registry
+from taplab.topologies.cluster import add_pod
 from tests.conftest import TAPLAB, lab_leftovers, needs, taplab, wait_for
 
 MTU = {"vxlan": 1450, "host-gw": 1500, "gre": 1476}
 # GRE: the kernel's, or else Open vSwitch's userspace GRE ports.
-GRE_NEEDS = ("iptables",) if overlays.gre_on_ovs() else ("iptables", "gre")
+GRE_NEEDS = ("iptables", "gre|ovs_user")
 OVERLAY_NEEDS = {"vxlan": ("iptables", "vxlan"), "host-gw": ("iptables",), "gre": GRE_NEEDS}
 
 
@@ -107,9 +107,9 @@ def switch_daemons(lab_id: str) -> list[str]:
 
 
 @needs(*GRE_NEEDS)
-@pytest.mark.skipif(not overlays.gre_on_ovs(),
-                    reason="the kernel has GRE: the cluster does not fall back to Open vSwitch")
 def test_gre_on_ovs_switch_daemons_go_with_a_killed_lab():
+    if not overlays.gre_on_ovs():
+        pytest.skip("the kernel has GRE: the cluster does not fall back to Open vSwitch")
     before = set(LABS_DIR.glob("*.json"))
     proc = subprocess.Popen([*TAPLAB, "lab", "cluster", "--overlay", "gre", "--nodes", "2",
                              "--pods", "1", "--run", "sh sleep 600"],
@@ -187,6 +187,7 @@ def test_a_cluster_file_builds_its_extra_links_and_services(tmp_path):
         assert tcp_answer(lab, "client", "10.96.5.5", 80) == "web"
 
 
+@needs()  # the command checks for root first
 def test_a_default_pod_cidr_overlapping_a_given_one_is_a_user_error(tmp_path):
     topo = tmp_path / "clash.yaml"
     topo.write_text("name: clash\nkind: cluster\nnodes:\n  - {name: a}\n"

@@ -3,9 +3,8 @@
 import json
 import random
 
-from taplab.topologies import registry
-
 from taplab.lab import Lab
+from taplab.topologies import registry
 from tests.conftest import lab_leftovers, needs, taplab
 
 

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 from scapy.all import IP, TCP, UDP, Ether, Raw, rdpcap
-from taplab.taps import collector, testbed, vxlan
-from taplab.taps.pcapfile import PcapWriter, count
 
 from taplab.lab import Lab
+from taplab.taps import collector, testbed, vxlan
+from taplab.taps.pcapfile import PcapWriter, count
 from tests.conftest import needs, wait_for
 
 

@@ -7,10 +7,10 @@ import subprocess
 from contextlib import contextmanager
 
 from mininet.node import RemoteController
+
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.runtime import free_port
-
 from taplab.lab import Lab
 from tests.conftest import TAPLAB, lab_leftovers, needs, taplab, wait_for
 

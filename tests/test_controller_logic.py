@@ -10,12 +10,12 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
+
 from taplab.controllers.learning import LearningSwitch
 from taplab.controllers.mirror import mirror_messages, resolve_port
 from taplab.controllers.packets import is_tcp_control, packet_event, tcp_flag_string
 from taplab.controllers.pipeline import COPY_TABLE, POLICY_TABLE, SWITCH_TABLE
 from taplab.controllers.policy import BLOCK_PRIORITY, action_messages, copy_flows
-
 from taplab.lambdas import Alert, Block, InstallFlow, Mirror, RateLimit
 
 A, B = "02:00:00:00:00:01", "02:00:00:00:00:02"

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from taplab.exercises import apply, catalog, grading
 
 from taplab import capabilities
+from taplab.exercises import apply, catalog, grading
 from taplab.procs import ProcessId, start_time
 from taplab.state import recorded_labs
 from tests.conftest import lab_leftovers, needs, taplab

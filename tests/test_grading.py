@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from taplab.exercises import catalog, grading
 
 from taplab.commands import grade
+from taplab.exercises import catalog, grading
 from taplab.state import recorded_labs
 from tests.conftest import needs, taplab
 

@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 from mininet.node import RemoteController
+
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.lambda_context import Context, LogBuffer, Store
@@ -30,7 +31,6 @@ from taplab.controllers.telemetry import (
     encode_flow_record,
     flow_event,
 )
-
 from taplab.lab import Lab
 from taplab.lambdas import Alert, Block
 from tests.conftest import needs, taplab, wait_for

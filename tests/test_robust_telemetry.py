@@ -7,6 +7,7 @@ receiver's bit window, and says what each datagram must give."""
 import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
 from taplab.controllers.telemetry import (
     V2,
     WINDOW,

@@ -6,11 +6,10 @@ import signal
 import subprocess
 import sys
 
-from taplab.taps import session, testbed
-
 from taplab.lab import Lab
 from taplab.procs import ProcessId
 from taplab.state import LABS_DIR
+from taplab.taps import session, testbed
 from tests.conftest import lab_leftovers, needs, taplab, wait_for
 from tests.tap_helpers import leftovers, live_programs, prog_ids
 

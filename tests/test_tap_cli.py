@@ -4,9 +4,9 @@ import json
 import os
 
 import pytest
-from taplab.taps import testbed
 
 from taplab.lab import Lab
+from taplab.taps import testbed
 from tests.conftest import needs, taplab
 from tests.tap_helpers import leftovers
 

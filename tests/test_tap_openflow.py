@@ -3,11 +3,11 @@
 import subprocess
 
 import pytest
-from taplab.taps import session
-from taplab.topologies import registry
 
 from taplab.errors import UserError
 from taplab.lab import Lab
+from taplab.taps import session
+from taplab.topologies import registry
 from tests.conftest import needs, wait_for
 from tests.tap_helpers import burst
 

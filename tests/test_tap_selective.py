@@ -4,10 +4,10 @@ import subprocess
 import sys
 
 import pytest
-from taplab.taps import session, testbed
-from taplab.taps.pcapfile import count
 
 from taplab.lab import Lab
+from taplab.taps import session, testbed
+from taplab.taps.pcapfile import count
 from tests.conftest import needs, wait_for
 
 pytestmark = needs("vxlan", "bcc", "tc_bpf")

@@ -2,11 +2,11 @@
 test lambda sees the counters."""
 
 import pytest
+
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
-from taplab.taps import session, testbed
-
 from taplab.lab import Lab
+from taplab.taps import session, testbed
 from tests.conftest import needs, wait_for
 from tests.tap_helpers import DPORT, FAKE, burst, quiet
 

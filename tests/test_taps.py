@@ -3,10 +3,10 @@
 import time
 
 import pytest
-from taplab.taps import session, testbed
-from taplab.taps.pcapfile import count
 
 from taplab.lab import Lab
+from taplab.taps import session, testbed
+from taplab.taps.pcapfile import count
 from tests.conftest import needs, wait_for
 from tests.tap_helpers import DPORT, FAKE, burst, leftovers, prog_ids, quiet
 

@@ -9,6 +9,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.telemetry import (
@@ -29,7 +30,6 @@ from taplab.controllers.telemetry import (
     pack,
 )
 from taplab.controllers.telemetry_agent import SyntheticFlows, TelemetryAgent
-
 from taplab.lab import Lab
 from tests.conftest import needs, wait_for
 

@@ -5,9 +5,9 @@ import os
 import textwrap
 
 import pytest
-from taplab.topologies import routed, services, topofile, topograph
 
 from taplab.errors import UserError
+from taplab.topologies import routed, services, topofile, topograph
 from tests.conftest import needs, taplab
 
 GOOD = """\

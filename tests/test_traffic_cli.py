@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from taplab.topologies import registry
-from taplab.traffic import groundtruth
 
 from taplab.lab import Lab
+from taplab.topologies import registry
+from taplab.traffic import groundtruth
 from tests.conftest import needs, taplab
 
 pytestmark = [pytest.mark.network, needs("iperf3")]

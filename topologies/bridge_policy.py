@@ -21,12 +21,12 @@ import ipaddress
 import subprocess
 
 from mininet.log import warn
-from taplab.topologies import routed
-from taplab.topologies.cluster import add_node, add_pod
-from taplab.topologies.registry import topology
 
 from taplab import capabilities
 from taplab.errors import UserError
+from taplab.topologies import routed
+from taplab.topologies.cluster import add_node, add_pod
+from taplab.topologies.registry import topology
 
 CHAIN = "TAPLAB-POLICY"
 VARIANTS = ("no-match", "match-top")

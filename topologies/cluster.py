@@ -28,11 +28,11 @@ import sys
 import time
 
 from mininet.link import Intf
-from taplab.topologies import overlays, routed, services, topofile
-from taplab.topologies.registry import topology
 
 from taplab import capabilities
 from taplab.errors import UserError
+from taplab.topologies import overlays, routed, services, topofile
+from taplab.topologies.registry import topology
 
 DEFAULT_UNDERLAY = "192.168.0.0/24"
 MAX_PODS_PER_NODE = 250

@@ -14,10 +14,9 @@ next address of its host's ``cidr``. IPv6 only: use ``ping -6``/``ping6``
 
 import ipaddress
 
+from taplab.errors import UserError
 from taplab.topologies import routed
 from taplab.topologies.registry import topology
-
-from taplab.errors import UserError
 
 GATEWAY = "fe80::1"
 

@@ -21,10 +21,9 @@ Each node ``i`` has a pod CIDR and an underlay address. Per overlay:
 import ipaddress
 from dataclasses import dataclass
 
-from taplab.topologies import ovs_gre
-
 from taplab import capabilities
 from taplab.errors import UserError
+from taplab.topologies import ovs_gre
 
 MTU = {"vxlan": 1450, "gre": 1476, "host-gw": 1500}
 VXLAN_DEV = "vxlan0"

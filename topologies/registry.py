@@ -13,9 +13,8 @@ import pkgutil
 from collections.abc import Callable
 from functools import partial
 
-from taplab.topologies import topofile
-
 from taplab.errors import UserError
+from taplab.topologies import topofile
 
 Builder = Callable[..., None]
 _BUILDERS: dict[str, Builder] = {}

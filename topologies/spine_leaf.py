@@ -22,10 +22,9 @@ Open vSwitch's userspace GRE port on a bridge named ``gre1`` (``ovs_gre``).
 
 import ipaddress
 
+from taplab.errors import UserError
 from taplab.topologies import overlays, ovs_gre, routed
 from taplab.topologies.registry import topology
-
-from taplab.errors import UserError
 
 GRE_MTU = overlays.MTU["gre"]
 VXLAN_OVER_GRE_MTU = GRE_MTU - 50

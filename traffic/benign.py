@@ -12,6 +12,8 @@ written (lab workdir and ``out``).
 import json
 
 from taplab.detectors.live import ProcessLog, start_module
+from taplab.errors import UserError
+from taplab.measure import iperf3, node_ip
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (
@@ -22,9 +24,6 @@ from taplab.traffic.running import (
     require_positive,
     run_bounded,
 )
-
-from taplab.errors import UserError
-from taplab.measure import iperf3, node_ip
 
 
 def iperf_flow(lab, client: str, server: str, seconds: float = 5, rate: str | None = "20M",

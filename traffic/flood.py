@@ -9,6 +9,9 @@ the ground truth records the requested rate and the rate it reached.
 
 import re
 
+from taplab import capabilities
+from taplab.errors import UserError
+from taplab.measure import node_ip
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (
@@ -19,10 +22,6 @@ from taplab.traffic.running import (
     require_positive,
     run_bounded,
 )
-
-from taplab import capabilities
-from taplab.errors import UserError
-from taplab.measure import node_ip
 
 TOOLS = ("auto", "hping3", "scapy")
 

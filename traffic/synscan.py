@@ -11,6 +11,7 @@ import json
 
 from scapy.layers.inet import IP, TCP
 from scapy.sendrecv import sr
+
 from taplab.traffic.ports import parse_ports
 
 

@@ -1,6 +1,7 @@
 """Exercise 06: an SDN mirror tap, checked on the live switch and the monitor's wire."""
 
 from scapy.layers.inet import ICMP, IP
+
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()

@@ -3,6 +3,7 @@
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
+
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()

@@ -11,7 +11,6 @@ Load it: sudo taplab exercise run 11 trw_scan.py
 
 from taplab.detectors.attempts import AttemptTracker
 from taplab.detectors.observation import from_event
-
 from taplab.lambdas import Alert, on  # noqa: F401 - Alert: TODO 2
 
 THETA0, THETA1 = 0.8, 0.2  # chance that a first contact succeeds: benign host, scanner

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from taplab.controllers.telemetry import V2, FlowRecord, build, flow_event
-
 from taplab.lab import LabHandle
 
 ACK_TIMEOUT = 0.02  # seconds: localhost answers in well under a millisecond

@@ -10,7 +10,6 @@ detectors, this one forgets a source FORGET seconds after its last contact.
 
 from taplab.detectors.attempts import AttemptTracker
 from taplab.detectors.observation import from_event
-
 from taplab.lambdas import Alert, on
 
 THETA0, THETA1 = 0.8, 0.2  # chance that a first contact succeeds: benign host, scanner
