@@ -102,21 +102,6 @@ class FlowRecord(NamedTuple):
     empty_udp: int = 0
 
 
-def encode_flow_record(r: FlowRecord) -> bytes:
-    return _FLOW.pack(
-        socket.inet_aton(r.src),
-        socket.inet_aton(r.dst),
-        r.proto,
-        r.sport,
-        r.dport,
-        r.packets,
-        r.bytes,
-        r.syn,
-        r.rst,
-        r.empty_udp,
-    )
-
-
 def decode_flow_record(payload: bytes) -> FlowRecord:
     """The record in a FLOW_RECORD payload; raises ValueError on a wrong size."""
     if len(payload) != _FLOW.size:

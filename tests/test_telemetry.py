@@ -25,7 +25,6 @@ from taplab.controllers.telemetry import (
     TransactionReceiver,
     build,
     decode_flow_record,
-    encode_flow_record,
     flow_event,
     pack,
 )
@@ -46,10 +45,9 @@ def test_version_1_layout_byte_for_byte():
 
 
 def test_flow_record_codec_round_trip():
-    payload = encode_flow_record(RECORD)
+    payload = flow_event(RECORD)[9:]
     assert len(payload) == 41
     assert decode_flow_record(payload) == RECORD
-    assert flow_event(RECORD)[9:] == payload
     assert struct.unpack("!IIB", flow_event(RECORD, ack=True)[:9]) == (41, FLOW_RECORD, 1)
     with pytest.raises(ValueError):
         decode_flow_record(payload[:-1])
@@ -69,7 +67,7 @@ def test_v2_accepts_authentic_rejects_forged_replayed_and_v1():
     rx = TransactionReceiver(KEY)
     tx = build(V2, 5, 1, [flow_event(RECORD)], KEY, epoch=10)
     got = rx.accept(tx)
-    assert (got.switch_id, got.seq, got.events[0].payload) == (5, 1, encode_flow_record(RECORD))
+    assert (got.switch_id, got.seq, got.events[0].payload) == (5, 1, flow_event(RECORD)[9:])
     forged = build(V2, 5, 2, [flow_event(RECORD)], b"k" * 32, epoch=10)
     tampered = bytearray(build(V2, 5, 3, [flow_event(RECORD)], KEY, epoch=10))
     tampered[20] ^= 1
