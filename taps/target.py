@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from taplab.errors import UserError
+from taplab.shell import run
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,35 @@ def _default_intf(lab, node: str) -> str:
     raise UserError(f"node '{node}' has no veth interface to tap; give one as {node}:INTF.")
 
 
+def netns_named(lab, node: str | None, nsid: int) -> str | None:
+    """The named namespace that nsid stands for as seen from node (None: the root
+    namespace); None when it has no name. Ids, like interface indexes, are per namespace."""
+    argv = ["ip", "-j", "netns", "list-id"]
+    ids = json.loads((lab.sh(node, argv) if node else run(argv)) or "[]")
+    return next((i.get("name") for i in ids if i["nsid"] == nsid), None)
+
+
 def _peer(lab, node: str, intf: str) -> Target | None:
-    """The other end of a veth, when it is a bridge port in another node of the lab."""
+    """The other end of a veth, when it is a bridge port in another node of the lab.
+
+    Interface indexes are per namespace, so the peer is looked up by its index only
+    in the namespace that the link's netns id names."""
     mine = next(link for link in links(lab, node) if link["ifname"] == intf)
     if "link_netnsid" not in mine or mine.get("master"):
         return None
-    for other in lab.meta.get("nodes", {}):
-        if other == node:
-            continue
-        for link in links(lab, other):
-            if (link["ifindex"] == mine["link_index"] and link.get("master")
-                    and link.get("link_index") == mine["ifindex"]):
-                return Target(other, lab.netns(other), link["ifname"])
+    netns = netns_named(lab, node, mine["link_netnsid"])
+    other = next(
+        (n for n in lab.meta.get("nodes", {}) if n != node and lab.netns(n) == netns), None
+    )
+    if other is None:
+        return None
+    for link in links(lab, other):
+        if (
+            link["ifindex"] == mine["link_index"]
+            and link.get("master")
+            and link.get("link_index") == mine["ifindex"]
+        ):
+            return Target(other, netns, link["ifname"])
     return None
 
 
