@@ -58,6 +58,7 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
     node = node_of(path)
     if node is None:
         raise UserError(f"{path.name} has no '# node: NAME' line saying where it runs.")
+    handle.state.mark_processes()  # a controller or daemon it starts belongs to the lab
     if node == CONTROLLER:
         load_controller_app(handle, path)
         return f"{path.name} is the lab's controller now\n"
@@ -72,11 +73,20 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
     argv = [*RUNNERS[path.suffix], str(path)]
     if node != ROOT:
         argv = ["ip", "netns", "exec", handle.netns(node), *argv]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          cwd=path.parent, env={**os.environ, "LAB": handle.id})
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=path.parent,
+        env={**os.environ, "LAB": handle.id},
+    )
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines()
-                 if not line.startswith("Try `")]  # iptables' usage hint says nothing
+        lines = [
+            line
+            for line in (proc.stderr or proc.stdout).strip().splitlines()
+            if not line.startswith("Try `")
+        ]  # iptables' usage hint says nothing
         last = lines[-1:] or ["no output"]
         raise UserError(f"{path.name} failed in {node} (exit {proc.returncode}): {last[0]}")
     return proc.stdout
@@ -115,8 +125,13 @@ def start_daemon(handle: LabHandle, node: str, path: Path) -> str:
     _stop_recorded(handle, daemons.get(path.name, {}).get("pid"))
     log = handle.workdir / f"{path.stem}.log"
     log.unlink(missing_ok=True)
-    proc = handle.popen([*RUNNERS[path.suffix], str(path)], node=node, log=log.name,
-                        cwd=path.parent, env={**os.environ, "LAB": handle.id})
+    proc = handle.popen(
+        [*RUNNERS[path.suffix], str(path)],
+        node=node,
+        log=log.name,
+        cwd=path.parent,
+        env={**os.environ, "LAB": handle.id},
+    )
     handle.set_meta(daemons={**daemons, path.name: {"pid": proc.pid, "node": node}})
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
@@ -127,8 +142,7 @@ def start_daemon(handle: LabHandle, node: str, path: Path) -> str:
             last = text.strip().splitlines()[-1:] or ["no output"]
             raise UserError(f"{path.name} exited in {node} (exit {proc.returncode}): {last[0]}")
         time.sleep(0.05)
-    raise UserError(f"{path.name} did not print 'ready' within {READY_TIMEOUT:.0f} s; "
-                    f"see {log}.")
+    raise UserError(f"{path.name} did not print 'ready' within {READY_TIMEOUT:.0f} s; see {log}.")
 
 
 def load_controller_app(handle: LabHandle, path: Path) -> None:
@@ -148,8 +162,20 @@ def load_controller_app(handle: LabHandle, path: Path) -> None:
     run(["ovs-vsctl", "set-controller", switch, f"tcp:127.0.0.1:{port}"])
 
     def connected() -> bool:
-        return run(["ovs-vsctl", "--bare", "--columns=is_connected", "find", "controller",
-                    f'target="tcp:127.0.0.1:{port}"'], check=False).strip() == "true"
+        return (
+            run(
+                [
+                    "ovs-vsctl",
+                    "--bare",
+                    "--columns=is_connected",
+                    "find",
+                    "controller",
+                    f'target="tcp:127.0.0.1:{port}"',
+                ],
+                check=False,
+            ).strip()
+            == "true"
+        )
 
     def has_flows() -> bool:
         out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch], check=False)
@@ -158,8 +184,10 @@ def load_controller_app(handle: LabHandle, path: Path) -> None:
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while not connected():
         if time.monotonic() > deadline:
-            raise UserError(f"{switch} did not connect to the controller running {path.name} "
-                            f"within {CONNECT_TIMEOUT:.0f} s; see {handle.workdir}/controller.log.")
+            raise UserError(
+                f"{switch} did not connect to the controller running {path.name} "
+                f"within {CONNECT_TIMEOUT:.0f} s; see {handle.workdir}/controller.log."
+            )
         time.sleep(0.1)
     while not has_flows() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -142,6 +142,15 @@ def _carries(pid: str, lab_id: str) -> bool:
         return False
 
 
+def _command(pid: str) -> str:
+    """The last three words of a process's command line (as the lab records them)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return " ".join(f.read().decode(errors="replace").split("\0")[:-1][-3:])
+    except OSError:
+        return "?"
+
+
 def owned_by(lab_id: str, workdir: str) -> list[Resource]:
     """What still exists of a lab, found by name, not by its record.
 
@@ -151,7 +160,7 @@ def owned_by(lab_id: str, workdir: str) -> list[Resource]:
     bridges, files.
     """
     found: list[Resource] = [
-        {"kind": "process", "pid": int(pid), "started": started, "cmd": f"{LAB_ENV}={lab_id}"}
+        {"kind": "process", "pid": int(pid), "started": started, "cmd": _command(pid)}
         for pid in os.listdir("/proc")
         if pid.isdigit()
         and int(pid) != os.getpid()

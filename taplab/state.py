@@ -74,6 +74,11 @@ class LabState:
             self.meta.update(meta)
             self._write()
 
+    def refresh(self) -> None:
+        """Read back what other taplab processes recorded into this lab meanwhile."""
+        with self._locked():
+            pass
+
     def save(self) -> None:
         with self._locked():
             self._write()

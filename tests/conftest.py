@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from taplab import capabilities
-from taplab.state import LABS_DIR, recorded_labs
+from taplab.resources import describe, owned_by, remove
+from taplab.state import LABS_DIR, created_ids, recorded_labs
 
 TAPLAB = [sys.executable, "-m", "taplab.cli"]
 # Labs built by tests keep their output folders out of the checkout.
@@ -93,14 +94,23 @@ def lab_leftovers(lab_id: str) -> list[str]:
 @pytest.fixture(autouse=True)
 def no_lab_left_behind():
     """A test may kill a lab, but must clean up after it, also when an assertion fails
-    first: a record whose owner is dead at the end of a test is a leak."""
+    first: a record whose owner is dead at the end of a test is a leak, and so is any
+    process, namespace, link or OVS bridge still carrying the id of a lab this test
+    created (ids of this run only: other runs use other TAPLAB_RUN_DIRs)."""
     before = {lab.id for lab in recorded_labs()}
+    created_before = len(created_ids())
     yield
     dead = [f"{lab.id} ({lab.name})" for lab in recorded_labs()
             if lab.id not in before and not lab.owner().alive()]
     if dead:  # the test fails, and the machine is left clean for the next one
         taplab("clean")
+    running = {lab.id for lab in recorded_labs() if lab.owner().alive()}
+    leaks = [r for lab_id in created_ids()[created_before:] if lab_id not in running
+             for r in owned_by(lab_id, str(LABS_DIR / lab_id))]
+    for resource in leaks:
+        remove(resource)
     assert not dead, f"labs left behind by this test: {', '.join(dead)}"
+    assert not leaks, f"left behind by this test: {', '.join(map(describe, leaks))}"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -22,8 +22,9 @@ def _skip_unless_possible(exercise: catalog.Exercise) -> None:
 def _grade_submission(exercise: catalog.Exercise, folder, tmp_path) -> tuple[int, dict]:
     results = tmp_path / "results.json"
     before = {s.id for s in recorded_labs()}
-    result = taplab("grade", exercise.number, "--submission", str(folder),
-                    "--results", str(results))
+    result = taplab(
+        "grade", exercise.number, "--submission", str(folder), "--results", str(results)
+    )
     new = [s for s in recorded_labs() if s.id not in before and s.name == exercise.lab_name]
     assert not new, f"the grading lab was left behind: {new}"
     data = json.loads(results.read_text())
@@ -53,8 +54,14 @@ def test_untouched_starter_gets_less(exercise, tmp_path):
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.path.name for e in EXERCISES])
 def test_every_exercise_has_the_same_shape(exercise):
     text = exercise.readme
-    for section in ("## Goal", "## Background", "## Steps", "## Hints", "## Troubleshooting",
-                    "## Solution"):
+    for section in (
+        "## Goal",
+        "## Background",
+        "## Steps",
+        "## Hints",
+        "## Troubleshooting",
+        "## Solution",
+    ):
         assert section in text, f"{exercise.path.name}/README.md lacks {section}"
     starters = exercise.starter_files()
     assert starters, "no starter file with a TODO marker"
@@ -100,15 +107,18 @@ def test_list_show_and_bad_numbers():
     assert "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("text, suffix, node", [
-    ("# node: pod1\necho hi\n", ".sh", "pod1"),
-    ("# node: root\n", ".py", apply.ROOT),
-    ("# controller app\nimport x\n", ".py", apply.CONTROLLER),
-    ("# lambda\n", ".py", apply.LAMBDA),
-    ("# controller app\n", ".sh", None),  # only Python files are apps
-    ("echo no header\n", ".sh", None),
-    ("// node: pod1\n", ".c", None),
-])
+@pytest.mark.parametrize(
+    "text, suffix, node",
+    [
+        ("# node: pod1\necho hi\n", ".sh", "pod1"),
+        ("# node: root\n", ".py", apply.ROOT),
+        ("# controller app\nimport x\n", ".py", apply.CONTROLLER),
+        ("# lambda\n", ".py", apply.LAMBDA),
+        ("# controller app\n", ".sh", None),  # only Python files are apps
+        ("echo no header\n", ".sh", None),
+        ("// node: pod1\n", ".c", None),
+    ],
+)
 def test_file_headers_say_where_a_file_runs(tmp_path, text, suffix, node):
     path = tmp_path / f"f{suffix}"
     path.write_text(text)
@@ -132,4 +142,22 @@ def test_reset_stops_a_daemon_a_file_started():
     finally:
         stopped = taplab("exercise", "stop", "07", "--lab", lab_id)
     assert stopped.returncode == 0, stopped.stderr
+    assert lab_leftovers(lab_id) == []
+
+
+@needs("iptables", "ovs_user")
+@pytest.mark.parametrize("number", ["05", "06"])
+def test_stop_after_solve_stops_the_controller_the_solution_started(number):
+    started = taplab("exercise", "start", number, "--background")
+    assert started.returncode == 0, started.stderr
+    lab_id = started.stdout.split()[1]
+    try:
+        solved = taplab("exercise", "solve", number, "--lab", lab_id)
+        assert solved.returncode == 0, solved.stdout + solved.stderr
+        controller = catalog.get(number).running_lab(lab_id).meta["controller"]["pid"]
+        assert start_time(controller) is not None
+    finally:
+        stopped = taplab("exercise", "stop", number, "--lab", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert start_time(controller) is None, "the solution's controller outlived its lab"
     assert lab_leftovers(lab_id) == []

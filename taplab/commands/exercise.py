@@ -21,13 +21,21 @@ READY = "READY"
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "exercise", "graded exercises: read, start a lab, solve, reset",
-                   ["taplab exercise list", "taplab exercise show 01",
-                    "sudo taplab exercise start 01",
-                    "sudo taplab exercise start 01 --background",
-                    "sudo taplab exercise run 01 exercises/01-pod-by-hand/pod_network.sh",
-                    "sudo taplab exercise solve 01", "sudo taplab exercise reset 01",
-                    "sudo taplab exercise stop 01"])
+    p = subcommand(
+        sub,
+        "exercise",
+        "graded exercises: read, start a lab, solve, reset",
+        [
+            "taplab exercise list",
+            "taplab exercise show 01",
+            "sudo taplab exercise start 01",
+            "sudo taplab exercise start 01 --background",
+            "sudo taplab exercise run 01 exercises/01-pod-by-hand/pod_network.sh",
+            "sudo taplab exercise solve 01",
+            "sudo taplab exercise reset 01",
+            "sudo taplab exercise stop 01",
+        ],
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the exercises and what they need")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -38,17 +46,29 @@ def register(sub) -> None:
     start = actions.add_parser("start", help="build the exercise's starting lab")
     start.add_argument("exercise", help="number, e.g. 01")
     mode = start.add_mutually_exclusive_group()
-    mode.add_argument("--background", action="store_true",
-                      help="keep the lab running in the background (stop it with `stop`)")
-    mode.add_argument("--hold", action="store_true",
-                      help="print 'READY <lab id>' and keep the lab until Ctrl-C or SIGTERM")
-    mode.add_argument("--run", action="append", metavar="CMD", default=[],
-                      help="run a lab CLI command instead of the interactive CLI (repeatable)")
+    mode.add_argument(
+        "--background",
+        action="store_true",
+        help="keep the lab running in the background (stop it with `stop`)",
+    )
+    mode.add_argument(
+        "--hold",
+        action="store_true",
+        help="print 'READY <lab id>' and keep the lab until Ctrl-C or SIGTERM",
+    )
+    mode.add_argument(
+        "--run",
+        action="append",
+        metavar="CMD",
+        default=[],
+        help="run a lab CLI command instead of the interactive CLI (repeatable)",
+    )
     start.set_defaults(func=start_lab)
     for name, help_text, func in (
-            ("solve", "reset the running lab, then apply the solution", solve),
-            ("reset", "bring the running lab back to its starting state", reset),
-            ("stop", "stop a lab started with --background", stop)):
+        ("solve", "reset the running lab, then apply the solution", solve),
+        ("reset", "bring the running lab back to its starting state", reset),
+        ("stop", "stop a lab started with --background", stop),
+    ):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("exercise", help="number, e.g. 01")
         action.add_argument("--lab", metavar="ID", help="lab id when several are running")
@@ -64,9 +84,16 @@ def list_exercises(args) -> int:
     rows = []
     for ex in catalog.exercises():
         checks = ex.module("check").CHECKS
-        rows.append({"number": ex.number, "title": ex.title, "folder": str(ex.path),
-                     "checks": len(checks), "points": sum(c.points for c in checks),
-                     "requires": list(ex.requires)})
+        rows.append(
+            {
+                "number": ex.number,
+                "title": ex.title,
+                "folder": str(ex.path),
+                "checks": len(checks),
+                "points": sum(c.points for c in checks),
+                "requires": list(ex.requires),
+            }
+        )
     if args.json:
         print_json({"exercises": rows})
         return 0
@@ -75,8 +102,13 @@ def list_exercises(args) -> int:
         table.add_column(column)
     for row in rows:
         title = row["title"].removeprefix(f"Exercise {row['number']}: ")
-        table.add_row(row["number"], title, str(row["checks"]), f"{row['points']:g}",
-                      " ".join(row["requires"]))
+        table.add_row(
+            row["number"],
+            title,
+            str(row["checks"]),
+            f"{row['points']:g}",
+            " ".join(row["requires"]),
+        )
     console.print(table)
     return 0
 
@@ -94,12 +126,17 @@ def start_lab(args) -> int:
         with console.status(f"building the lab of exercise {exercise.number} ..."):
             exercise.build(lab)
         if args.hold:
-            _hold(lab.id)
+            try:
+                _hold(lab.id)
+            finally:  # `solve` and `run` recorded controllers and daemons meanwhile
+                lab.state.refresh()
             return 0
         return LabCLI(lab).interact_or_run(
-            args.run, f"lab {lab.id} of exercise {exercise.number} ready; in another "
-                      f"terminal: `sudo taplab grade {exercise.number}`. "
-                      "Type [bold]exit[/] to tear it down.")
+            args.run,
+            f"lab {lab.id} of exercise {exercise.number} ready; in another "
+            f"terminal: `sudo taplab grade {exercise.number}`. "
+            "Type [bold]exit[/] to tear it down.",
+        )
 
 
 def _hold(lab_id: str) -> None:
@@ -114,20 +151,39 @@ def _hold(lab_id: str) -> None:
 
 
 def _start_in_background(exercise: catalog.Exercise, debug: bool) -> int:
-    argv = [sys.executable, "-m", "taplab.cli", *(["--debug"] if debug else []),
-            "exercise", "start", exercise.number, "--hold"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "taplab.cli",
+        *(["--debug"] if debug else []),
+        "exercise",
+        "start",
+        exercise.number,
+        "--hold",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     with console.status(f"building the lab of exercise {exercise.number} ..."):
         line = proc.stdout.readline().split()
     if len(line) != 2 or line[0] != READY:
         proc.wait()
         message = proc.stderr.read().strip().splitlines()
-        raise UserError(message[-1].removeprefix("taplab: ") if message else
-                        f"the lab of exercise {exercise.number} failed to start.")
-    console.print(f"lab {line[1]} of exercise {exercise.number} runs in the background: "
-                  f"`sudo taplab grade {exercise.number}`, then "
-                  f"`sudo taplab exercise stop {exercise.number}`.")
+        raise UserError(
+            message[-1].removeprefix("taplab: ")
+            if message
+            else f"the lab of exercise {exercise.number} failed to start."
+        )
+    console.print(
+        f"lab {line[1]} of exercise {exercise.number} runs in the background: "
+        f"`sudo taplab grade {exercise.number}`, then "
+        f"`sudo taplab exercise stop {exercise.number}`."
+    )
     return 0
 
 
@@ -136,8 +192,10 @@ def solve(args) -> int:
     handle = exercise.running_lab(args.lab)
     _reset(handle)
     files = apply.run_folder(handle, exercise.solution)
-    console.print(f"applied the solution of exercise {exercise.number} to lab {handle.id}: "
-                  + ", ".join(p.name for p in files))
+    console.print(
+        f"applied the solution of exercise {exercise.number} to lab {handle.id}: "
+        + ", ".join(p.name for p in files)
+    )
     return 0
 
 
