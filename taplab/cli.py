@@ -9,6 +9,8 @@ import importlib
 import pkgutil
 import sys
 
+from rich.markup import escape
+
 from taplab import __version__, commands
 from taplab.errors import UserError
 from taplab.output import errors
@@ -52,6 +54,7 @@ def _share_examples(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to run again (--detach)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if args.debug:
             raise
-        errors.print(f"[bold red]taplab:[/] {exc}", highlight=False)
+        errors.print(f"[bold red]taplab:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         errors.print("taplab: interrupted; everything the lab created was removed.")
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        errors.print(f"[bold red]taplab: internal error:[/] {exc} "
+        errors.print(f"[bold red]taplab: internal error:[/] {escape(str(exc))} "
                      "(run again with --debug for the traceback).", highlight=False)
         return 1
 

@@ -2,7 +2,9 @@
 
 Each resource is written to the lab's state file (``/run/taplab/labs/<id>.json``)
 the moment it exists, and everything is torn down in reverse order on normal
-exit, on exceptions, on SIGINT, SIGTERM and SIGHUP. After a ``kill -9``,
+exit, on exceptions, on SIGINT, SIGTERM and SIGHUP. Logs, captures and reports
+go to the lab's output folder (``./labs/<id>-<name>/``, ``taplab.artefacts``),
+which outlives the lab. After a ``kill -9``,
 ``taplab clean`` tears down from the same record::
 
     with Lab("cluster") as lab:
@@ -25,7 +27,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import Host, Node, OVSSwitch, RemoteController
 
-from taplab import capabilities
+from taplab import artefacts, capabilities
 from taplab.errors import UserError, require_root
 from taplab.nodes import NamespacedBridge
 from taplab.procs import ProcessId
@@ -33,6 +35,8 @@ from taplab.resources import Resource, describe, remove
 from taplab.shell import run
 from taplab.state import LabState, find_lab
 
+# OVS bridges speak every OpenFlow version os-ken does; the controller's apps choose.
+OPENFLOW_VERSIONS = ",".join(f"OpenFlow1{minor}" for minor in range(6))
 
 class ListeningController(RemoteController):
     """A controller the runtime has already seen listening. Mininet's own check
@@ -58,6 +62,7 @@ def teardown(state: LabState, log=None) -> list[str]:
         if log:
             log(describe(resource))
     state.delete()
+    artefacts.hand_over(state.meta.get("output"), state.meta.get("output_owner"))
     return failures
 
 
@@ -79,7 +84,14 @@ class LabHandle:
 
     @property
     def workdir(self) -> Path:
-        """The lab's folder for logs, pcaps and sockets (removed with the lab)."""
+        """The lab's output folder for logs, captures, ground truth and reports
+        (it stays when the lab ends)."""
+        output = self.state.meta.get("output")
+        return Path(output) if output else self.state.workdir
+
+    @property
+    def rundir(self) -> Path:
+        """The lab's folder for secrets and runtime files, removed with the lab."""
         return self.state.workdir
 
     @property
@@ -112,15 +124,27 @@ class LabHandle:
         """Run a command to completion inside a node; return its output."""
         return run(argv, check=check, netns=self.netns(node))
 
-    def popen(self, argv: Sequence[str], node: Node | str | None = None, log: str | None = None,
-              grace: float = 3.0, **kwargs) -> subprocess.Popen:
+    def popen(
+        self,
+        argv: Sequence[str],
+        node: Node | str | None = None,
+        log: str | None = None,
+        grace: float = 3.0,
+        **kwargs,
+    ) -> subprocess.Popen:
         """Start a process (inside node's namespace when given) that the lab stops."""
         if node is not None:
             argv = ["ip", "netns", "exec", self.netns(node), *argv]
         out = open(self.workdir / log, "ab") if log else subprocess.DEVNULL
         try:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+            proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                **kwargs,
+            )
         finally:
             if log:
                 out.close()
@@ -128,8 +152,15 @@ class LabHandle:
             started = ProcessId.of(proc.pid).started
         except ProcessLookupError:
             return proc  # it has already exited: nothing to stop later
-        self.record({"kind": "process", "pid": proc.pid, "cmd": " ".join(argv[-3:]),
-                     "started": started, "grace": grace})
+        self.record(
+            {
+                "kind": "process",
+                "pid": proc.pid,
+                "cmd": " ".join(argv[-3:]),
+                "started": started,
+                "grace": grace,
+            }
+        )
         return proc
 
 
@@ -138,16 +169,24 @@ class Lab(LabHandle):
 
     controller_apps: os-ken/Ryu apps for OVS switches; when not None, the first
     OVS switch starts a controller running them (an empty list: taplab's
-    default apps) and every OVS switch uses it.
+    default apps) and every OVS switch uses it. output: where the lab's output
+    folder goes (default ``$TAPLAB_OUTPUT`` or ``./labs``).
     """
 
-    def __init__(self, name: str, debug: bool = False, controller_apps: list[str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        debug: bool = False,
+        controller_apps: list[str] | None = None,
+        output: str | Path | None = None,
+    ):
         require_root(f"building the '{name}' lab")
         super().__init__()
         setLogLevel("info" if debug else "output")
         self.name = name
         self.debug = debug
         self.controller_apps = controller_apps
+        self.output = output
         self.net: Mininet | None = None
         self._dpids = 0
         self._saved_handlers: dict = {}
@@ -156,12 +195,25 @@ class Lab(LabHandle):
         for sig in (signal.SIGTERM, signal.SIGHUP):
             self._saved_handlers[sig] = signal.signal(sig, _exit_on_signal)
         self._saved_handlers[signal.SIGINT] = signal.signal(
-            signal.SIGINT, signal.default_int_handler)
+            signal.SIGINT, signal.default_int_handler
+        )
         self.state = LabState.create(self.name)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.record({"kind": "path", "path": str(self.workdir)})
-        self.net = Mininet(topo=None, build=False, controller=None, cleanup=False,
-                           autoSetMacs=False, waitConnected=False)
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        self.record({"kind": "path", "path": str(self.rundir)})
+        try:
+            folder = artefacts.create(self.id, self.name, self.output)
+        except BaseException:
+            self.close()
+            raise
+        self.set_meta(output=str(folder), output_owner=artefacts.invoking_user())
+        self.net = Mininet(
+            topo=None,
+            build=False,
+            controller=None,
+            cleanup=False,
+            autoSetMacs=False,
+            waitConnected=False,
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -182,8 +234,15 @@ class Lab(LabHandle):
 
     # -- nodes and links ---------------------------------------------------
     def _attach_netns(self, node: Node) -> None:
-        self.record({"kind": "process", "pid": node.pid, "cmd": f"shell of {node}",
-                     "started": ProcessId.of(node.pid).started, "grace": 0.5})
+        self.record(
+            {
+                "kind": "process",
+                "pid": node.pid,
+                "cmd": f"shell of {node}",
+                "started": ProcessId.of(node.pid).started,
+                "grace": 0.5,
+            }
+        )
         ns = f"{self.id}-{node}"
         run(["ip", "netns", "attach", ns, str(node.pid)])
         self.record({"kind": "netns", "name": ns})
@@ -214,10 +273,11 @@ class Lab(LabHandle):
             if self.controller_apps is not None and not self.net.controllers:
                 self._start_controller()
             datapath = "kernel" if capabilities.available("ovs_kernel") else "user"
-            params.setdefault("protocols", "OpenFlow13")
+            params.setdefault("protocols", OPENFLOW_VERSIONS)  # the app's OFP_VERSIONS decide
             params.setdefault("failMode", "secure" if self.net.controllers else "standalone")
-            switch = self.net.addSwitch(self.root_name(name), cls=OVSSwitch,
-                                        datapath=datapath, **params)
+            switch = self.net.addSwitch(
+                self.root_name(name), cls=OVSSwitch, datapath=datapath, **params
+            )
             self.record({"kind": "ovs_bridge", "name": switch.name})
             return switch
         raise UserError(f"unknown switch kind '{kind}': use bridge or ovs.")
@@ -226,8 +286,9 @@ class Lab(LabHandle):
         from taplab.controllers import runtime
 
         port = runtime.start(self, self.controller_apps)
-        self.net.addController(self.root_name("c0"), controller=ListeningController,
-                               ip="127.0.0.1", port=port)
+        self.net.addController(
+            self.root_name("c0"), controller=ListeningController, ip="127.0.0.1", port=port
+        )
 
     def add_link(self, a: Node, b: Node, **params):
         """A veth link; a link with an end in the root namespace is recorded."""
@@ -240,8 +301,13 @@ class Lab(LabHandle):
         return link
 
     def start(self) -> None:
-        """Configure hosts and start switches (Mininet's build and start)."""
+        """Configure hosts and start switches (Mininet's build and start); with a
+        controller of the lab's own, wait until every OVS switch is connected to it."""
         self.net.start()
+        if self.controller_apps is not None and self.net.controllers:
+            from taplab.controllers import runtime
+
+            runtime.wait_connected(self)
 
     def node(self, name: str) -> Node:
         """A node by name, with a clear error for an unknown one."""

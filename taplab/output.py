@@ -2,9 +2,12 @@
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one sentence stays one line
@@ -14,3 +17,15 @@ def print_json(data: Any) -> None:
     """Print data as indented JSON on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def progress(what: str) -> Iterator[None]:
+    """A spinner while work runs on a terminal; elsewhere (a pipe, a log, CI) one
+    plain line on stderr, so that stdout keeps only the results."""
+    if console.is_terminal:
+        with console.status(escape(what)):
+            yield
+    else:
+        errors.print(what, markup=False, highlight=False)
+        yield

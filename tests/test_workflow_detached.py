@@ -1,0 +1,102 @@
+"""A detached lab driven from two terminals: exec into a pod, capture to pcapng,
+stop; the output folder keeps the capture and the logs."""
+
+import re
+from pathlib import Path
+
+from scapy.layers.inet import ICMP
+from scapy.utils import rdpcap
+
+from taplab.state import recorded_labs
+from tests.conftest import lab_leftovers, needs, taplab
+from tests.test_walkthrough import SHELL_PROMPT, Terminal
+
+
+def _running(lab_id: str) -> bool:
+    return any(s.id == lab_id and s.owner().alive() for s in recorded_labs())
+
+
+@needs("vxlan", "tcpdump")
+def test_a_detached_lab_from_a_second_terminal(tmp_path):
+    first, second, lab_id = Terminal(tmp_path), Terminal(tmp_path), None
+    first.type("unset TAPLAB_OUTPUT", SHELL_PROMPT)  # the default: ./labs/
+    try:
+        out = first.type("sudo taplab lab cluster --detach", SHELL_PROMPT)
+        lab_id = re.search(r"lab (t\w+) runs in the background", out).group(1)
+        folder = tmp_path / "labs" / f"{lab_id}-cluster"
+        assert f"its files are in {folder}" in " ".join(out.split()), out
+        assert "rc=0" in first.type("echo rc=$?", SHELL_PROMPT)
+
+        # A shell in pod1 from the second terminal, with a prompt that names it.
+        second.child.sendline("sudo taplab exec pod1")
+        second.child.expect_exact(f"pod1@{lab_id}:")
+        second.child.sendline("ip -br addr show pod1-eth0; echo in=$TAPLAB_NODE")
+        second.child.expect_exact("in=pod1")
+        assert "10.244.1.2/24" in second.child.before
+        second.type("exit", SHELL_PROMPT)
+
+        # A capture in the first terminal until Ctrl-C, while the second pings pod1.
+        first.child.sendline("sudo taplab capture pod1 -f icmp")
+        first.child.expect_exact("listening on pod1-eth0", timeout=60)
+        out = second.type(
+            "sudo taplab exec pod2 ping -c3 -i0.2 10.244.1.2; echo rc=$?", SHELL_PROMPT
+        )
+        assert "3 received" in out and "rc=0" in out, out
+        first.child.sendcontrol("c")
+        out = first.type("", SHELL_PROMPT)
+        written = re.search(r"(\d+) packets from pod1:pod1-eth0 written to (\S+)", out)
+        assert written, out
+        capture = Path(written.group(2))
+        assert capture.parent == folder / "captures" and capture.suffix == ".pcapng"
+        assert capture.read_bytes()[:4] == bytes.fromhex("0a0d0d0a")  # a pcapng section
+        requests = [p for p in rdpcap(str(capture)) if ICMP in p and p[ICMP].type == 8]
+        assert len(requests) == 3 and int(written.group(1)) == 6
+
+        out = second.type(f"sudo taplab status {lab_id}", SHELL_PROMPT)
+        assert "pod1-eth0 10.244.1.2/24" in " ".join(out.split()), out
+        out = second.type("sudo taplab lab stop; echo rc=$?", SHELL_PROMPT)
+        assert "rc=0" in out and f"lab {lab_id} stopped" in out, out
+        assert not _running(lab_id) and lab_leftovers(lab_id) == []
+        assert capture.exists() and (folder / "lab.log").exists()
+        assert (folder / "whoami.log").read_text()  # the pods' web servers logged
+    finally:
+        if lab_id and _running(lab_id):
+            taplab("lab", "stop", lab_id)
+        for term in (first, second):
+            term.child.close(force=True)
+
+
+@needs("vxlan")
+def test_exec_gives_the_command_exit_code_and_errors_are_one_sentence(tmp_path):
+    started = taplab("lab", "cluster", "--nodes", "1", "--pods", "1", "--detach", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    lab_id = re.search(r"lab (t\w+) runs", started.stdout).group(1)
+    try:
+        assert taplab("exec", "pod1", "sh", "-c", "exit 3").returncode == 3
+        piped = taplab("exec", "pod1", input="echo from-$TAPLAB_NODE\n")
+        assert piped.returncode == 0 and "from-pod1" in piped.stdout
+        missing = taplab("exec", "nosuch", "true")
+        assert missing.returncode == 2 and "no node named 'nosuch'" in missing.stderr
+        assert len(missing.stderr.strip().splitlines()) == 1
+        bad = taplab("capture", "pod1", "-w", str(tmp_path / "no" / "x.pcapng"))
+        assert bad.returncode == 2 and "cannot write the capture" in bad.stderr
+        assert "Traceback" not in bad.stderr
+    finally:
+        stopped = taplab("lab", "stop", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+    again = taplab("lab", "stop", lab_id)
+    assert again.returncode == 2 and f"no running lab with id '{lab_id}'" in again.stderr
+
+
+@needs("vxlan")
+def test_a_detached_lab_that_fails_in_the_background_says_why(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = taplab("lab", "cluster", "--detach", "--output", str(tmp_path / "file"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot create the lab's output folder" in result.stderr
+    assert "Not a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_detach_and_run_do_not_go_together():
+    result = taplab("lab", "cluster", "--detach", "--run", "pingall")
+    assert result.returncode == 2 and "not allowed with" in result.stderr
