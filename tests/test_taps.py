@@ -46,18 +46,17 @@ def test_exact_count_decoding_and_clean_detach(lab, kind, options, vni):
         after = session.stats(lab, record["id"])
         assert after["packets"] - before["packets"] == BURST
         if vni is not None:
-            seen = wait_for(lambda: session.stats(lab, record["id"])["collector"]
-                            .get("vnis", {}).get(str(vni), 0) - before["collector"]
-                            .get("vnis", {}).get(str(vni), 0) >= BURST,
-                            timeout=30, what="the collector to decode the burst")
-            assert seen
+            wait_for(lambda: session.stats(lab, record["id"])["collector"]
+                     .get("vnis", {}).get(str(vni), 0) - before["collector"]
+                     .get("vnis", {}).get(str(vni), 0) >= BURST,
+                     timeout=30, what="the collector to decode the burst")
             flows = session.stats(lab, record["id"])["collector"]["flows"]
             ours = [f for f in flows if f["dst"] == FAKE[0]]
             assert [(f["vni"], f["packets"]) for f in ours] == [(vni, BURST)]
             assert_every_inner_packet(lab.meta["collectors"]["collector"]["pcap"])
     finally:
         session.detach(lab, record["id"])
-    assert wait_for(lambda: not leftovers(lab, record, prog), timeout=10, what="cleanup") is True
+    wait_for(lambda: not leftovers(lab, record, prog), timeout=10, what="cleanup")
     assert "collectors" not in lab.meta or not lab.meta["collectors"]
 
 
