@@ -37,13 +37,23 @@ from taplab import lambdas
 from taplab.controllers.lambda_server import LambdaServer
 from taplab.controllers.lambda_worker import LambdaLoadError
 
-ACTIONS = {cls.__name__: cls for cls in (lambdas.Alert, lambdas.Block, lambdas.Mirror,
-                                         lambdas.RateLimit, lambdas.InstallFlow)}
+ACTIONS = {
+    cls.__name__: cls
+    for cls in (
+        lambdas.Alert,
+        lambdas.Block,
+        lambdas.Mirror,
+        lambdas.RateLimit,
+        lambdas.InstallFlow,
+    )
+}
 MAX_BODY = 4 * 2**20
 MAX_CONNECTIONS = 64
 TIMEOUT = 5.0
-BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
-        b'{"error": "the API is serving too many connections: try again."}')
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+    b'{"error": "the API is serving too many connections: try again."}'
+)
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -131,8 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
                 body = self._body()
                 name, source = body.get("name"), body.get("source")
                 if not isinstance(source, str) or not NAME.fullmatch(str(name)):
-                    raise ApiError(400, "give the lambda's source and a name made of letters, "
-                                        "digits, '_', '-' and '.'.")
+                    raise ApiError(
+                        400,
+                        "give the lambda's source and a name made of letters, "
+                        "digits, '_', '-' and '.'.",
+                    )
                 try:
                     return lam.load(name, source)
                 except LambdaLoadError as exc:
@@ -166,12 +179,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "each event must be a JSON object.")
         fields = [(k, e.get(k)) for k in ("kind", "src", "dst")]
         if any(v is not None and not isinstance(v, str) for _, v in fields) or not (
-                isinstance(e.get("dpid"), int | None) and isinstance(e.get("data"), dict | None)):
-            raise ApiError(400, "an event has a string kind, src and dst, an integer dpid and "
-                                "an object as data.")
+            isinstance(e.get("dpid"), int | None) and isinstance(e.get("data"), dict | None)
+        ):
+            raise ApiError(
+                400,
+                "an event has a string kind, src and dst, an integer dpid and an object as data.",
+            )
         try:
-            return self.server.lambdas.post(e.get("kind", "tap"), e.get("dpid"), e.get("src"),
-                                            e.get("dst"), e.get("data") or {})
+            return self.server.lambdas.post(
+                e.get("kind", "tap"), e.get("dpid"), e.get("src"), e.get("dst"), e.get("data") or {}
+            )
         except ValueError as exc:
             raise ApiError(400, f"{exc}.") from None
 
