@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 
-.PHONY: install demo test test-unit lint clean
+.PHONY: install demo test test-unit test-kernel lint clean
 
 install:
 	@scripts/install.sh
@@ -16,6 +16,11 @@ test:
 # Everything that needs no root (no network, no full kernel): under a minute.
 test-unit:
 	.venv/bin/pytest -q -m "not network and not kernel"
+
+# The tests marked `kernel`, in Debian's own kernel booted in QEMU (results in build/kernel/).
+test-kernel:
+	@scripts/install.sh --kernel
+	@scripts/test-kernel.sh
 
 lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

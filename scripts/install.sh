@@ -5,9 +5,12 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="mininet openvswitch-switch python3-bpfcc bpfcc-tools iproute2 iptables ethtool
   tcpdump iperf3 hping3 nmap bridge-utils iputils-ping python3-venv tmux bpftool socat
-  procps psmisc util-linux curl"
+  procps psmisc util-linux curl nftables"
 # Only what the test suite needs on top (vagrant validates the Vagrantfile).
 [ "${1:-}" = "--test" ] && APT_PACKAGES="$APT_PACKAGES vagrant"
+# What make test-kernel boots: QEMU, Debian's kernel with its headers, a busybox initramfs.
+[ "${1:-}" = "--kernel" ] && APT_PACKAGES="$APT_PACKAGES qemu-system-x86 linux-image-amd64
+  linux-headers-amd64 busybox-static cpio"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -48,6 +51,13 @@ mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 
 mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug || true
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || true
 mkdir -p /run/netns
+
+# Modules Debian's kernel has but nothing loads for taplab: br_netfilter (bridged traffic
+# walks iptables, as on a Kubernetes node) and tun (OVS's userspace datapath). Loaded now
+# and at every boot; where they are built in (or absent), `taplab doctor` says so.
+KERNEL_MODULES="br_netfilter tun"
+for mod in $KERNEL_MODULES; do modprobe -q "$mod" 2>/dev/null || true; done
+[ -d /etc/modules-load.d ] && printf '%s\n' $KERNEL_MODULES >/etc/modules-load.d/taplab.conf
 
 if ! ovs-vsctl --timeout=3 show >/dev/null 2>&1; then
   say "starting Open vSwitch"

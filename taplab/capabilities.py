@@ -20,7 +20,7 @@ from taplab.errors import UserError
 from taplab.shell import run, succeeds
 
 CACHE = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab")) / "capabilities.json"
-PROBE_VERSION = 5
+PROBE_VERSION = 6
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -155,6 +155,17 @@ SPECS = [
     Spec("netem", "tc netem (delay, loss)", _qdisc("netem delay 1ms"),
          "kernel lacks netem (CONFIG_NET_SCH_NETEM)",
          "loss injected in user space by taplab's agents; no added delay", VAGRANT),
+    Spec("dummy", "dummy interfaces", _link("type dummy"),
+         "kernel lacks dummy interfaces (CONFIG_DUMMY)", None, VAGRANT),
+    Spec("vlan", "802.1Q VLAN interfaces",
+         lambda: _in_scratch_netns("ip link add pa type veth peer name pb; "
+                                   "ip link add link pa name probe0 type vlan id 42"),
+         "kernel lacks VLAN interfaces (CONFIG_VLAN_8021Q)", None, VAGRANT),
+    Spec("br_netfilter", "iptables on bridged traffic (br_netfilter)",
+         lambda: _in_scratch_netns("test -e /proc/sys/net/bridge/bridge-nf-call-iptables"),
+         "the br_netfilter module is not loaded, so bridged traffic skips iptables",
+         "routed traffic only walks iptables",
+         "run `sudo make install` (loads br_netfilter now and at boot)"),
     Spec("htb", "tc HTB rate limits", _qdisc("handle 1: htb"),
          "kernel lacks HTB (CONFIG_NET_SCH_HTB)", None, VAGRANT),
     Spec("tc_bpf", "eBPF programs on tc (cls_bpf, clsact)", _py(_TC_BPF),
@@ -173,6 +184,9 @@ SPECS = [
     Spec("iptables", "iptables in network namespaces",
          lambda: _in_scratch_netns("iptables -A INPUT -j ACCEPT"),
          "iptables does not work in a network namespace", None, "apt-get install iptables"),
+    Spec("nftables", "nftables in network namespaces",
+         lambda: _in_scratch_netns("nft add table ip probe"),
+         "nftables does not work in a network namespace", None, "run `sudo make install`"),
     Spec("hping3", "hping3 (SYN floods)", _tool("hping3"), "hping3 is not installed",
          "scapy SYN flooder", "run `sudo make install`"),
     Spec("nmap", "nmap (port scans)", _tool("nmap"), "nmap is not installed",

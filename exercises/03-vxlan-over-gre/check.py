@@ -11,21 +11,42 @@ GRE_MTU, VXLAN_MTU, VNI, PORT = 1476, 1426, 42, 4789
 _seen: list = []  # spine1's capture, taken once per grading
 
 
+# Devices a kernel with ip_gre creates in every namespace (no endpoints): never the student's.
+KERNEL_FALLBACK = {"gre0", "gretap0", "erspan0"}
+
+
 def _device(lab, node: str, kind: str) -> dict | None:
-    return next((link for link in lab.links(node).values() if lab.kind(link) == kind), None)
+    """The first kind device of node that someone created (not the kernel's fallback)."""
+    return next(
+        (
+            link
+            for link in lab.links(node).values()
+            if lab.kind(link) == kind and not _kernel_fallback(link)
+        ),
+        None,
+    )
+
+
+def _kernel_fallback(link: dict) -> bool:
+    data = link.get("linkinfo", {}).get("info_data", {})
+    return link["ifname"] in KERNEL_FALLBACK and data.get("remote") in (None, "any", "0.0.0.0")
 
 
 def _spine_capture(lab) -> list:
     """Packets on spine1 (every interface) while h1 pings h2 three times."""
     if not _seen:
         lab.ping("h1", H2, count=1)
-        _seen.append(lab.capture("spine1", "any", "ip", lambda: lab.ping("h1", H2, count=3),
-                                 count=100, timeout=2))
+        _seen.append(
+            lab.capture(
+                "spine1", "any", "ip", lambda: lab.ping("h1", H2, count=3), count=100, timeout=2
+            )
+        )
     return _seen[0]
 
 
-@CHECKS.check("leaf1 and leaf2 have a GRE tunnel to each other's fabric address, MTU 1476",
-              points=2)
+@CHECKS.check(
+    "leaf1 and leaf2 have a GRE tunnel to each other's fabric address, MTU 1476", points=2
+)
 def gre_tunnels(lab):
     for leaf, peer in (("leaf1", "leaf2"), ("leaf2", "leaf1")):
         gre = _device(lab, leaf, "gre")
@@ -33,15 +54,17 @@ def gre_tunnels(lab):
             return False, f"{leaf} has no GRE device (ip link add gre1 type gre ...)."
         data = gre["linkinfo"].get("info_data", {})
         if (data.get("local"), data.get("remote")) != (FABRIC[leaf], FABRIC[peer]):
-            return False, f"{leaf}'s GRE runs {data.get('local')} -> {data.get('remote')}, " \
-                          f"not {FABRIC[leaf]} -> {FABRIC[peer]}."
+            return (
+                False,
+                f"{leaf}'s GRE runs {data.get('local')} -> {data.get('remote')}, "
+                f"not {FABRIC[leaf]} -> {FABRIC[peer]}.",
+            )
         if gre.get("mtu") != GRE_MTU:
             return False, f"{leaf}'s GRE device has MTU {gre.get('mtu')}, not {GRE_MTU}."
     return True, "the leaves are joined by GRE, MTU 1476."
 
 
-@CHECKS.check("vtep1 and vtep2 have VXLAN VNI 42 on UDP 4789 to each other, on br0",
-              points=2)
+@CHECKS.check("vtep1 and vtep2 have VXLAN VNI 42 on UDP 4789 to each other, on br0", points=2)
 def vxlan_devices(lab):
     for vtep, peer in (("vtep1", "vtep2"), ("vtep2", "vtep1")):
         dev = _device(lab, vtep, "vxlan")
@@ -71,12 +94,18 @@ def through_gre(lab):
     gre = [p for p in packets if GRE in p and UDP in p[GRE] and p[GRE][UDP].dport == PORT]
     bare = [p for p in packets if GRE not in p and UDP in p and p[UDP].dport == PORT]
     if bare:
-        return False, f"{len(bare)} VXLAN packets crossed spine1 outside the GRE tunnel: " \
-                      "route the VTEP networks through gre1."
+        return (
+            False,
+            f"{len(bare)} VXLAN packets crossed spine1 outside the GRE tunnel: "
+            "route the VTEP networks through gre1.",
+        )
     if not gre:
         return False, "no GRE packet carrying VXLAN crossed spine1."
-    return True, f"{len(gre)} VXLAN packets crossed spine1 inside GRE ({gre[0][IP].src} -> " \
-                 f"{gre[0][IP].dst})."
+    return (
+        True,
+        f"{len(gre)} VXLAN packets crossed spine1 inside GRE ({gre[0][IP].src} -> "
+        f"{gre[0][IP].dst}).",
+    )
 
 
 @CHECKS.check("a GRE packet is its inner IP packet plus 4 bytes")
@@ -93,8 +122,7 @@ def gre_length(lab):
     return False, "no GRE packet was captured on spine1."
 
 
-@CHECKS.check("the tenants' MTU is 1426 and a 1426-byte DF ping crosses", points=2,
-              hidden=True)
+@CHECKS.check("the tenants' MTU is 1426 and a 1426-byte DF ping crosses", points=2, hidden=True)
 def tenant_mtu(lab):
     for host in ("h1", "h2"):
         mtu = (lab.link(host, "eth0") or {}).get("mtu")

@@ -7,21 +7,51 @@ from rich.table import Table
 from taplab import capabilities
 from taplab.commands import subcommand
 from taplab.output import console, print_json
+from taplab.topologies import overlays
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "doctor", "probe the kernel and tools and say what taplab can do here",
-                   ["sudo taplab doctor", "sudo taplab doctor --json --refresh"])
+    p = subcommand(
+        sub,
+        "doctor",
+        "probe the kernel and tools and say what taplab can do here",
+        ["sudo taplab doctor", "sudo taplab doctor --json --refresh"],
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--refresh", action="store_true", help="probe again instead of the boot cache")
     p.set_defaults(func=run)
 
 
+def builder_paths() -> dict[str, str]:
+    """Which path each builder takes on this kernel: the kernel's where it offers one."""
+    if capabilities.available("gre"):
+        gre = "kernel GRE"
+    else:
+        gre = "Open vSwitch userspace GRE ports" if overlays.gre_on_ovs() else "unavailable"
+    if capabilities.available("ovs_kernel"):
+        ovs = "Open vSwitch kernel datapath"
+    else:
+        ovs = (
+            "Open vSwitch userspace datapath"
+            if capabilities.available("ovs_user")
+            else "unavailable"
+        )
+    return {"--overlay gre (cluster, spine-leaf)": gre, "--switch ovs (OVS switches)": ovs}
+
+
 def run(args) -> int:
     features = capabilities.features(refresh=args.refresh)
+    paths = builder_paths()
     if args.json:
-        print_json({"features": {n: {k: v for k, v in asdict(f).items() if k != "name"}
-                                 for n, f in features.items()}})
+        print_json(
+            {
+                "features": {
+                    n: {k: v for k, v in asdict(f).items() if k != "name"}
+                    for n, f in features.items()
+                },
+                "paths": paths,
+            }
+        )
         return 0
     table = Table(title="taplab doctor: what this machine can do")
     for column in ("feature", "available", "taplab uses instead", "how to get it"):
@@ -31,4 +61,6 @@ def run(args) -> int:
         detail = "" if f.available else f"{f.reason}; {f.fix}"
         table.add_row(name, mark, f.fallback or ("" if f.available else "[red]nothing[/]"), detail)
     console.print(table)
+    for builder, path in paths.items():
+        console.print(f"{builder} uses: [bold]{path}[/]")
     return 0

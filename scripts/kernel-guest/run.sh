@@ -1,0 +1,48 @@
+#!/bin/bash
+# PID 1 of the test guest once it has switched to the host's root (overlaid, writable
+# in memory): mount what a booted Debian has, run the VM's provisioning (scripts/install.sh:
+# modules, OVS, mounts, headers), then the tests marked `kernel`. Results go to
+# /kernel-out (a host folder): junit.xml, pytest.log, provision.log and rc; then power off.
+set -u
+OUT=/kernel-out
+. "$OUT/guest.env"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+export TAPLAB_KERNEL_LANE=1  # tests marked kernel fail here when a feature is missing
+
+finish() {
+  echo "$1" >"$OUT/rc"
+  sync
+  busybox poweroff -f
+}
+trap 'finish 1' ERR
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs shm /dev/shm
+mount -t tmpfs run /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+hostname taplab-kernel
+echo "127.0.1.1 taplab-kernel" >>/etc/hosts
+ip link set lo up
+# A fresh Open vSwitch database: the host's belongs to the host's switches.
+rm -f /etc/openvswitch/conf.db /etc/openvswitch/.conf.db.~lock~
+trap - ERR
+
+cd "$CHECKOUT"
+echo "taplab-guest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s; provisioning"
+if ! scripts/install.sh >"$OUT/provision.log" 2>&1; then
+  echo "taplab-guest: provisioning failed (scripts/install.sh):"
+  tail -20 "$OUT/provision.log"
+  finish 1
+fi
+.venv/bin/taplab doctor --refresh | tee "$OUT/doctor.txt"
+echo "taplab-guest: running the kernel tests at $(cut -d' ' -f1 /proc/uptime) s"
+# shellcheck disable=SC2086 # PYTEST_ARGS holds several words
+.venv/bin/pytest -m kernel -p no:cacheprovider -o console_output_style=classic -rA \
+  --junitxml="$OUT/junit.xml" $PYTEST_ARGS 2>&1 | tee "$OUT/pytest.log"
+rc=${PIPESTATUS[0]}
+echo "taplab-guest: pytest exited $rc at $(cut -d' ' -f1 /proc/uptime) s"
+finish "$rc"
