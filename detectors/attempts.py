@@ -1,7 +1,7 @@
 """First contacts and their outcomes, the input of every scan detector.
 
 A first contact is the first attempt from a source to a destination key: a
-(host, port) pair for TCP SYNs, UDP datagrams and stealth probes, a (host,
+(host, port) pair for TCP SYNs, UDP datagrams, SCTP INITs and stealth probes, a (host,
 -protocol) pair for a bare IP protocol probe (nmap -sO), a host for ICMP
 echo, timestamp and address-mask requests and ARP requests. A stealth probe is
 a TCP packet without SYN or RST that no known connection carries: nmap's FIN,
@@ -31,6 +31,7 @@ from taplab.detectors.observation import Observation
 Key = tuple[str, int | None]  # (destination host, destination port, -protocol or None)
 HOST_REQUESTS = ("echo", "timestamp", "mask", "who-has")
 REPLIES = ("echo-reply", "timestamp-reply", "mask-reply", "is-at")
+PORTED = ("tcp", "udp", "sctp")
 MAX_CONNECTIONS = 100_000
 
 
@@ -103,13 +104,15 @@ class AttemptTracker:
             return None
         if obs.proto == "udp":
             return "udp"
+        if obs.proto == "sctp":
+            return "sctp" if obs.flags in ("init", "cookie-echo") else None
         if obs.proto == "ip" and obs.dport is not None:
             return "protocol"
         return obs.flags if obs.flags in HOST_REQUESTS else None
 
     @staticmethod
     def _contact_key(obs: Observation) -> Key | None:
-        if obs.proto in ("tcp", "udp"):
+        if obs.proto in ("tcp", "udp", "sctp"):
             return (obs.dst, obs.dport)
         if obs.proto == "ip":
             return (obs.dst, -obs.dport) if obs.dport is not None else None
@@ -117,7 +120,7 @@ class AttemptTracker:
 
     def _answer(self, obs: Observation) -> tuple[bool, Outcome | None]:
         """Whether obs answers a contact, and the outcome it settles (if still open)."""
-        if obs.proto in ("tcp", "udp") or (obs.flags == "unreach" and obs.dport is not None):
+        if obs.proto in PORTED or (obs.flags == "unreach" and obs.dport is not None):
             key: Key = (obs.src, obs.sport)
         elif obs.flags == "unreach" and obs.sport is not None:  # protocol unreachable
             key = (obs.src, -obs.sport)
@@ -133,7 +136,7 @@ class AttemptTracker:
                 self._remember(obs)  # a mid-stream pickup, answered
             return True, None
         sent, probe = entry
-        rejected = obs.rst or obs.flags == "unreach"
+        rejected = obs.rst or obs.flags in ("unreach", "abort")
         if obs.proto == "tcp" and not rejected:
             self._remember(obs)
         return True, Outcome(

@@ -4,7 +4,8 @@ Detectors consume ``Observation`` values, whatever produced them: the live
 sensor in a node's namespace (``taplab.detectors.sensor``), the controller's
 ``packet_in`` events, or tap/collector events. ``flags`` is scapy-style for TCP
 ("S", "SA", "R", "RA", "F", "PA", ...); for ICMP it is "echo", "echo-reply" or
-"unreach"; for ARP "who-has" or "is-at". An ICMP unreachable carries the ports
+"unreach"; for ARP "who-has" or "is-at"; for SCTP its first chunk ("init",
+"abort", ...). An ICMP unreachable carries the ports
 of the packet it answers, seen from the replier: ``sport`` is the port that was
 probed on ``src``, ``dport`` the prober's port. Other IP protocols have proto
 "ip" and their protocol number as ``dport`` (an ICMP protocol unreachable
@@ -22,7 +23,7 @@ class Observation:
     time: float
     src: str
     dst: str
-    proto: str  # "tcp", "udp", "icmp", "arp"
+    proto: str  # "tcp", "udp", "sctp", "icmp", "arp", "ip"
     sport: int | None = None
     dport: int | None = None
     flags: str = ""
@@ -65,6 +66,7 @@ def from_event(event: Event) -> Observation | None:
 
     A tap event holding a flow's counters (the collector's, with ``packets``)
     is not one packet: None too (run detectors on the collector's pcap instead).
+    The frame's source MAC, where the event carries one, is ``data["mac"]``.
     """
     if event.kind not in ("packet_in", "tap") or not event.src or not event.dst:
         return None
@@ -80,4 +82,5 @@ def from_event(event: Event) -> Observation | None:
         data.get("dport"),
         str(data.get("flags", "")),
         int(data.get("len", 0) or 0),
+        str(data.get("mac", "") or ""),
     )

@@ -21,6 +21,7 @@ import time
 from taplab.detectors.observation import Observation
 
 ETH_P_ALL, PACKET_OUTGOING = 0x0003, 4
+SCTP_CHUNKS = {1: "init", 2: "init-ack", 6: "abort", 10: "cookie-echo", 11: "cookie-ack"}
 SNAPLEN = 128  # headers are all a detector reads
 TCP_FLAGS = "FSRPAUEC"  # bit order, as scapy prints them
 ICMP_TYPES = {
@@ -51,10 +52,10 @@ def _unreach_ports(frame: bytes, inner: int) -> tuple[int | None, int | None]:
     if len(frame) < inner + 20:
         return None, None
     inner_proto, inner_l4 = frame[inner + 9], inner + (frame[inner] & 0x0F) * 4
-    if inner_proto in (6, 17) and len(frame) >= inner_l4 + 4:
+    if inner_proto in (6, 17, 132) and len(frame) >= inner_l4 + 4:
         probe_sport, probe_dport = _ports(frame, inner_l4)
         return probe_dport, probe_sport
-    if inner_proto not in (1, 6, 17):
+    if inner_proto not in (1, 6, 17, 132):
         return inner_proto, None  # a protocol probe (nmap -sO): its number
     return None, None
 
@@ -96,13 +97,16 @@ def parse(frame: bytes, now: float, length: int | None = None) -> Observation | 
         return Observation(now, src, dst, "tcp", *_ports(frame, l4), flags, length, mac)
     if proto == 6 and end >= l4 + 4:  # a first fragment too short for the flags (nmap -f)
         return Observation(now, src, dst, "tcp", *_ports(frame, l4), "frag", length, mac)
+    if proto == 132 and end >= l4 + 13:  # SCTP: ports as TCP's, the first chunk's type
+        chunk = SCTP_CHUNKS.get(frame[l4 + 12], f"chunk{frame[l4 + 12]}")
+        return Observation(now, src, dst, "sctp", *_ports(frame, l4), chunk, length, mac)
     if proto == 17 and end >= l4 + 4:
         return Observation(now, src, dst, "udp", *_ports(frame, l4), "", length, mac)
     if proto == 1 and end >= l4 + 2:
         kind = ICMP_TYPES.get(frame[l4], f"type{frame[l4]}")
         sport, dport = _unreach_ports(frame, l4 + 8) if kind == "unreach" else (None, None)
         return Observation(now, src, dst, "icmp", sport, dport, kind, length, mac)
-    if proto not in (1, 6, 17):
+    if proto not in (1, 6, 17, 132):
         return Observation(now, src, dst, "ip", None, proto, "", length, mac)
     return None
 

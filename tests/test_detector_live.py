@@ -57,6 +57,7 @@ def run_lambdas(functions: list, observations, until: float) -> list:
                 "dport": obs.dport,
                 "flags": obs.flags,
                 "len": obs.length,
+                "mac": obs.mac,
             },
         )
         for fn in functions:
