@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from taplab import ready
 from taplab.controllers import ryu_shim
 from taplab.controllers.settings import ControllerSettings
 from taplab.errors import UserError
@@ -168,11 +169,6 @@ def _owns_listener(pid: int, port: int) -> bool:
     return False
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _answering(url: str, pid: int) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
@@ -182,30 +178,17 @@ def _answering(url: str, pid: int) -> bool:
 
 
 def _wait_ready(proc, log: Path, offset: int, port: int, api_url: str | None) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        exited = proc.poll() is not None  # before reading: an exit's last words are in
-        with open(log, "rb") as f:
-            f.seek(offset)
-            output = f.read().decode(errors="replace")
-        if "Address already in use" in output or (
-            exited and _listening(port) and not _owns_listener(proc.pid, port)
-        ):
+    """Wait until the controller listens on port (and its API answers); PortTaken when
+    another process bound one of its ports first."""
+    taken = ready.marker(log, "Address already in use", offset)
+
+    def up() -> bool:
+        exited = proc.poll() is not None
+        if taken() or (exited and ready.listening(port) and not _owns_listener(proc.pid, port)):
             raise PortTaken()
-        if exited:
-            raise UserError(f"the controller exited at start-up ({last_words(output)}); see {log}.")
-        if _owns_listener(proc.pid, port) and (api_url is None or _answering(api_url, proc.pid)):
-            return
-        time.sleep(0.1)
-    raise UserError(
-        f"the controller did not listen on port {port} within {READY_TIMEOUT:.0f} s; see {log}."
-    )
+        return _owns_listener(proc.pid, port) and (api_url is None or _answering(api_url, proc.pid))
 
-
-def last_words(output: str, count: int = 3) -> str:
-    """The last lines of a log (a traceback's last frame and its error), joined."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-count:]) or "no output"
+    ready.wait(proc, log, "the controller", up, READY_TIMEOUT, offset)
 
 
 def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
@@ -226,7 +209,7 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
         meta.get("pid")
         and subprocess.run(["kill", "-0", str(meta["pid"])], capture_output=True).returncode
     ):
-        cause = f"the controller app died ({last_words(output)})"
+        cause = f"the controller app died ({ready.last_lines(log)})"
     elif "no compatible version" in output or "unsupported version" in output:
         versions = sorted({str(s.protocols) for s in switches})
         cause = (

@@ -26,6 +26,7 @@ class ControllerSettings:
     memory_mb: int = 256          # per lambda worker, on top of its start-up size
     accept_v1: bool = False       # accept unauthenticated version 1 telemetry too
     mirrors: list[dict] = field(default_factory=list)
+    ryu_args: list[str] = field(default_factory=list)  # --observe-links, --wsapi-port ...
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))

@@ -129,9 +129,16 @@ def run(args) -> int:
             detach.hold(lab)
         return LabCLI(lab).interact_or_run(
             args.run,
-            f"lab {lab.id} ready (files in {escape(str(lab.workdir))}): type [bold]help[/] for "
-            "commands, [bold]exit[/] to tear it down.",
+            f"lab {lab.id} ready (files in {escape(str(lab.workdir))}"
+            + rest_api(lab)
+            + "): type [bold]help[/] for commands, [bold]exit[/] to tear it down.",
         )
+
+
+def rest_api(lab) -> str:
+    """``, Ryu REST API URL`` when the lab's controller apps serve one."""
+    url = (lab.meta.get("controller") or {}).get("wsapi_url")
+    return f", Ryu REST API {url}" if url else ""
 
 
 def start_detached(argv: list[str]) -> int:
