@@ -4,12 +4,14 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from taplab.procs import ProcessId
+from taplab.resources import netns_pids
 from taplab.state import LABS_DIR
-from tests.conftest import lab_leftovers, needs, netns_names, ovs_bridges, taplab, wait_for
+from tests.conftest import TAPLAB, lab_leftovers, needs, netns_names, ovs_bridges, taplab, wait_for
 
 pytestmark = needs("ovs_user")
 
@@ -28,8 +30,9 @@ def foreign():
 
 
 def start_child() -> tuple[subprocess.Popen, str, list[dict]]:
-    child = subprocess.Popen([sys.executable, "-m", "tests.lab_child", "wait-forever"],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.lab_child", "wait-forever"], stdout=subprocess.PIPE, text=True
+    )
     line = child.stdout.readline().split()
     assert line and line[0] == "READY", "the lab did not start"
     lab_id = line[1]
@@ -83,3 +86,35 @@ def test_clean_leaves_running_labs_alone(foreign):
         child.send_signal(signal.SIGINT)
         child.wait(timeout=60)
     assert lab_leftovers(lab_id) == []
+
+
+def _sensor_running(netns: str) -> bool:
+    for pid in netns_pids(netns):
+        try:
+            if b"taplab.detectors.sensor" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_detect_ends_with_a_sentence_when_its_lab_stops():
+    child, lab_id, _resources = start_child()
+    detect = subprocess.Popen(
+        [*TAPLAB, "detect", "--lab", lab_id, "--node", "node1", "--time", "300", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: _sensor_running(f"{lab_id}-node1"), timeout=60, what="the sensor in node1")
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+        out, err = detect.communicate(timeout=60)
+    finally:
+        detect.kill()
+    assert detect.returncode == 1, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert f"lab {lab_id} stopped while detecting" in err
+    result = json.loads(out)
+    assert result["lab_stopped"] == lab_id and result["detections"] == []

@@ -17,60 +17,93 @@ from taplab.detectors import catalog, pcap_source, scoring
 from taplab.detectors.live import LiveDetection
 from taplab.errors import UserError
 from taplab.lab import LabHandle
-from taplab.output import console, print_json
+from taplab.output import console, errors, print_json
 from taplab.traffic import groundtruth
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "detect", "run detectors on a live capture in a lab and print alerts",
-                   ["sudo taplab detect --time 30 --score   (then attack from another terminal)",
-                    "sudo taplab detect --detectors trw,cusum --ebpf --node node1",
-                    "taplab detect --pcap capture.pcap --score --groundtruth runs/"])
+    p = subcommand(
+        sub,
+        "detect",
+        "run detectors on a live capture in a lab and print alerts",
+        [
+            "sudo taplab detect --time 30 --score   (then attack from another terminal)",
+            "sudo taplab detect --detectors trw,cusum --ebpf --node node1",
+            "taplab detect --pcap capture.pcap --score --groundtruth runs/",
+        ],
+    )
     p.add_argument("--node", help="node to capture in (default: node1)")
-    p.add_argument("--detectors", default=",".join(catalog.DETECTORS),
-                   help=f"comma-separated (default: {','.join(catalog.DETECTORS)})")
-    p.add_argument("--ebpf", action="store_true",
-                   help="also count SYNs in the kernel (eBPF) feeding CUSUM (cusum-ebpf)")
+    p.add_argument(
+        "--detectors",
+        default=",".join(catalog.DETECTORS),
+        help=f"comma-separated (default: {','.join(catalog.DETECTORS)})",
+    )
+    p.add_argument(
+        "--ebpf",
+        action="store_true",
+        help="also count SYNs in the kernel (eBPF) feeding CUSUM (cusum-ebpf)",
+    )
     p.add_argument("--time", type=float, default=30, help="seconds (default 30; Ctrl-C stops)")
-    p.add_argument("--score", action="store_true",
-                   help="score against the ground truth written while detecting")
-    p.add_argument("--pcap", metavar="FILE",
-                   help="read a capture (pcap tap, collector --pcap, tcpdump) instead of a lab; "
-                        "--score then reads --groundtruth")
+    p.add_argument(
+        "--score",
+        action="store_true",
+        help="score against the ground truth written while detecting",
+    )
+    p.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="read a capture (pcap tap, collector --pcap, tcpdump) instead of a lab; "
+        "--score then reads --groundtruth",
+    )
     p.add_argument("--groundtruth", metavar="DIR", help="ground-truth folder for --pcap --score")
     p.add_argument("--lab", help="lab id (default: the only running lab)")
     p.add_argument("--json", action="store_true", help="print detections (and scores) as JSON")
     p.set_defaults(func=run)
 
 
-def watch(lab, node: str, detectors: list, seconds: float, ebpf: bool = False,
-          show=None) -> LiveDetection:
-    """Run detectors live for seconds (or until Ctrl-C); show(detection) as they come."""
+def watch(
+    lab, node: str, detectors: list, seconds: float, ebpf: bool = False, show=None
+) -> tuple[LiveDetection, bool]:
+    """Run detectors live for seconds (or until Ctrl-C or the lab stops); show(detection)
+    as they come. Return the detection and whether the lab stopped meanwhile."""
     live = LiveDetection(lab, node, detectors, ebpf=ebpf).start()
+    owner = lab.state.owner()
     deadline = time.monotonic() + seconds
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and owner.alive():
             time.sleep(0.1)
-            for det in live.poll():
-                if show:
-                    show(det)
+            _poll(live, owner, show)
     except KeyboardInterrupt:
         pass
     finally:
         live.stop()
-    for det in live.poll():
+    _poll(live, owner, show)
+    return live, not owner.alive()
+
+
+def _poll(live: LiveDetection, owner, show) -> None:
+    """Show new detections; a lab that stopped took the sensors' files with it."""
+    try:
+        found = live.poll()
+    except OSError:
+        if owner.alive():
+            raise
+        return
+    for det in found:
         if show:
             show(det)
-    return live
 
 
 def _show(det: catalog.Detection) -> None:
-    console.print(f"[red]{time.strftime('%H:%M:%S', time.localtime(det.time))} "
-                  f"{det.detector}[/] {det.alert.name}: src {det.alert.src} "
-                  f"dst {det.alert.dst or '-'}  {det.alert.detail}", highlight=False)
+    console.print(
+        f"[red]{time.strftime('%H:%M:%S', time.localtime(det.time))} "
+        f"{det.detector}[/] {det.alert.name}: src {det.alert.src} "
+        f"dst {det.alert.dst or '-'}  {det.alert.detail}",
+        highlight=False,
+    )
 
 
-def from_pcap(args, detectors: list) -> tuple[list, list, list]:
+def from_pcap(args, detectors: list) -> tuple[list, list, list, None]:
     """Detections, observations and ground truth of a capture file."""
     if args.score and not args.groundtruth:
         raise UserError("--pcap --score needs --groundtruth DIR (where the runs wrote it).")
@@ -81,11 +114,12 @@ def from_pcap(args, detectors: list) -> tuple[list, list, list]:
         for det in detections:
             _show(det)
     truths = groundtruth.load(args.groundtruth) if args.score else []
-    return detections, observations, truths
+    return detections, observations, truths, None
 
 
-def from_lab(args, detectors: list) -> tuple[list, list, list]:
-    """Detections, observations and ground truth of a live capture in a lab."""
+def from_lab(args, detectors: list) -> tuple[list, list, list, str | None]:
+    """Detections, observations and ground truth of a live capture in a lab, and the
+    lab's id if it stopped before the time was up."""
     if args.time <= 0:
         raise UserError(f"--time must be positive, got {args.time}.")
     lab = LabHandle.find(args.lab)
@@ -95,34 +129,69 @@ def from_lab(args, detectors: list) -> tuple[list, list, list]:
     if not args.json:
         names = ", ".join(d.name for d in detectors) + (" + cusum-ebpf" if args.ebpf else "")
         console.print(f"detecting in {node} for {args.time:g}s with {names} (Ctrl-C stops) ...")
-    live = watch(lab, node, detectors, args.time, args.ebpf, None if args.json else _show)
-    truths = ([t for t in groundtruth.load(groundtruth.folder(lab)) if t["start"] >= started]
-              if args.score else [])
-    return live.detections, live.observations, truths
+    live, stopped = watch(lab, node, detectors, args.time, args.ebpf, None if args.json else _show)
+    truths = (
+        [t for t in groundtruth.load(groundtruth.folder(lab)) if t["start"] >= started]
+        if args.score and not stopped
+        else []
+    )
+    return live.detections, live.observations, truths, lab.id if stopped else None
 
 
 def run(args) -> int:
     detectors = catalog.create(n.strip() for n in args.detectors.split(",") if n.strip())
     if args.pcap and args.ebpf:
         raise UserError("--ebpf counts live packets in the kernel: it cannot read --pcap.")
-    detections, observations, truths = (from_pcap if args.pcap else from_lab)(args, detectors)
+    source = from_pcap if args.pcap else from_lab
+    detections, observations, truths, stopped = source(args, detectors)
     result = {"detections": [d.as_dict() for d in detections]}
+    if stopped:
+        result["lab_stopped"] = stopped
+        _report(result, detections, observations, args.json)
+        errors.print(
+            f"taplab: lab {stopped} stopped while detecting: these are the "
+            f"{len(detections)} alerts from {len(observations)} packets seen until "
+            "then.",
+            markup=False,
+            highlight=False,
+        )
+        return 1
     if args.score:
         names = [d.name for d in detectors] + (["cusum-ebpf"] if args.ebpf else [])
-        result["scores"] = [{"detector": n, **scoring.score(
-            [d for d in detections if d.detector == n], truths, observations)} for n in names]
-    if args.json:
-        print_json(result)
-        return 0
-    if not detections:
-        console.print(f"no alerts ({len(observations)} packets observed).")
-    if args.score:
+        result["scores"] = [
+            {
+                "detector": n,
+                **scoring.score([d for d in detections if d.detector == n], truths, observations),
+            }
+            for n in names
+        ]
+    _report(result, detections, observations, args.json)
+    if args.score and not args.json:
         table = Table(title=f"scores against {len(truths)} ground-truth records")
         for col in ("detector", "detected", "delay s", "probes", "TP", "FP", "misses"):
             table.add_column(col)
         for s in result["scores"]:
-            table.add_row(*["-" if s[k] is None else str(s[k]) for k in (
-                "detector", "detected", "delay_s", "probes", "true_positives",
-                "false_positives", "misses")])
+            table.add_row(
+                *[
+                    "-" if s[k] is None else str(s[k])
+                    for k in (
+                        "detector",
+                        "detected",
+                        "delay_s",
+                        "probes",
+                        "true_positives",
+                        "false_positives",
+                        "misses",
+                    )
+                ]
+            )
         console.print(table)
     return 0
+
+
+def _report(result: dict, detections: list, observations: list, as_json: bool) -> None:
+    """Print the result as JSON, or say that nothing was detected (alerts print live)."""
+    if as_json:
+        print_json(result)
+    elif not detections:
+        console.print(f"no alerts ({len(observations)} packets observed).")
