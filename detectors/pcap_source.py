@@ -1,5 +1,6 @@
-"""Observations from a pcap file: a ``pcap`` tap's capture, the collector's
-decapsulated frames (``--pcap``), or any tcpdump file of Ethernet frames.
+"""Observations from a capture file, pcap or pcapng: a ``pcap`` tap's capture,
+the collector's decapsulated frames (``--pcap``), ``taplab capture``, or any
+tcpdump, dumpcap or Wireshark file of Ethernet frames.
 
     for obs in observations("/run/taplab/labs/t1ab/tap-pod2.pcap"): ...
 """
@@ -15,6 +16,13 @@ from taplab.detectors.sensor import parse
 from taplab.errors import UserError
 
 
+def timestamp(meta, nano: bool = False) -> float:
+    """A packet's time in seconds, from a pcap or a pcapng record's metadata."""
+    if hasattr(meta, "tsresol"):  # pcapng: 64-bit count of tsresol units
+        return ((meta.tshigh << 32) + meta.tslow) / meta.tsresol
+    return meta.sec + meta.usec / (1e9 if nano else 1e6)  # "usec" holds ns in a ns pcap
+
+
 def observations(path: str | Path) -> Iterator[Observation]:
     """Every IPv4 TCP/UDP/ICMP or ARP frame in the file, in capture order."""
     try:
@@ -23,6 +31,6 @@ def observations(path: str | Path) -> Iterator[Observation]:
         raise UserError(f"cannot read pcap file {path}: {exc}.") from None
     with reader:
         for frame, meta in reader:
-            obs = parse(frame, meta.sec + meta.usec / 1e6, meta.wirelen)
+            obs = parse(frame, timestamp(meta, getattr(reader, "nano", False)), meta.wirelen)
             if obs is not None:
                 yield obs

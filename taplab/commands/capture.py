@@ -19,6 +19,10 @@ from taplab.lab import LabHandle
 from taplab.output import errors
 from taplab.taps.target import resolve
 
+# Whole frames, each written at once; a 32 MiB kernel buffer rides out bursts
+# (a scan) while Python converts the stream.
+TCPDUMP = ["tcpdump", "-s", "0", "-B", "32768", "-U", "--immediate-mode", "-w", "-"]
+
 
 def register(sub) -> None:
     p = subcommand(
@@ -68,23 +72,8 @@ def _open(path: Path):
 
 def tcpdump(netns: str, intf: str, count: int | None, expression: list[str]) -> list[str]:
     """tcpdump writing pcap to stdout, each packet as it comes."""
-    return [
-        "ip",
-        "netns",
-        "exec",
-        netns,
-        "tcpdump",
-        "-i",
-        intf,
-        "-s",
-        "0",
-        "-U",
-        "--immediate-mode",
-        "-w",
-        "-",
-        *(["-c", str(count)] if count else []),
-        *expression,
-    ]
+    count_option = ["-c", str(count)] if count else []
+    return ["ip", "netns", "exec", netns, *TCPDUMP, "-i", intf, *count_option, *expression]
 
 
 def run(args) -> int:
