@@ -27,6 +27,7 @@ from collections import defaultdict
 from rich import box
 from rich.table import Table
 
+from taplab.bench.record import pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
@@ -246,11 +247,7 @@ def published_table(rows: list[dict]) -> Table:
 
 
 def plot(rows: list[dict], folder) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rates = list(dict.fromkeys(r["rate"] for r in rows))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = [("throughput_ratio", "throughput vs untapped"), ("tap_cpu_pct", "tap CPU % of node"),
@@ -275,11 +272,7 @@ def plot(rows: list[dict], folder) -> list[str]:
                     label="eBPF traced, published")
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = folder / "taps.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return save_figure(fig, folder, "taps")
 
 
 def run(args) -> int:

@@ -30,6 +30,12 @@ if [ -n "$missing" ]; then
   apt-get install -y -q --no-install-recommends $missing
 fi
 
+# Lambdas run as this unprivileged user (controllers/lambda_sandbox.py).
+if ! id -u taplab-lambda >/dev/null 2>&1; then
+  say "creating the user taplab-lambda"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin taplab-lambda
+fi
+
 # Kernel headers for bcc: the running kernel's if Debian has them, else Debian's
 # current ones (enough for the UAPI-level programs taplab compiles).
 kdir="/lib/modules/$(uname -r)"

@@ -13,12 +13,12 @@ FIELDS = {"tap", "rate_mbps", "throughput_ratio", "fidelity", "tap_cpu_pct", "ta
           "retransmits"}
 
 
-def bench_labs() -> list[str]:
-    """State files of bench-taps labs (other engineers' labs come and go meanwhile)."""
+def bench_labs(name: str = "bench-taps") -> list[str]:
+    """State files of the bench's labs (other labs come and go meanwhile)."""
     found = []
     for path in LABS_DIR.glob("*.json"):
         try:
-            if json.loads(path.read_text())["name"] == "bench-taps":
+            if json.loads(path.read_text())["name"] == name:
                 found.append(path.stem)
         except (OSError, ValueError, KeyError):
             continue

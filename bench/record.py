@@ -1,0 +1,74 @@
+"""What every bench records beside its figures, and its CSV table.
+
+data = {..., "provenance": provenance()}   # command line, git commit, machine, load
+write_csv(folder, "policy", rows, FIELDS)
+"""
+
+import csv
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _git(*argv: str) -> str | None:
+    proc = subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None
+            )
+    except OSError:
+        return None
+
+
+def provenance() -> dict:
+    """The command line, the code's git commit (and whether it had local changes), the
+    machine, its kernel and its load average when the figures were taken."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "command": " ".join(["taplab", *sys.argv[1:]]),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "machine": platform.node(),
+        "cpu_model": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_csv(folder: Path, name: str, rows: list[dict], fields: list[str]) -> Path:
+    """rows as folder/name.csv, one column per field (missing ones empty)."""
+    path = folder / f"{name}.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def pyplot():
+    """matplotlib's pyplot drawing to files (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, folder: Path, name: str) -> list[str]:
+    """fig as folder/name.png, closed; the list of plot paths a bench reports."""
+    fig.tight_layout()
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return [str(path)]
