@@ -16,7 +16,8 @@ failure when it rejects (RST, ICMP unreachable) or stays silent for
 answer FIN, NULL and Xmas probes with it, every port answers ACK probes with
 it, and open ports stay silent. An answered ARP request settles nothing: every
 peer resolves an address before talking, so the reply says the host exists,
-not that the contact was wanted; an unanswered one fails.
+not that the contact was wanted; an unanswered one fails. A host resolving a
+peer that contacted it first (to answer it) makes no contact.
 
 Sources are the real senders (``binding``): a decoy's or spoofed address's
 probes count for the host whose interface sent them.
@@ -57,6 +58,7 @@ class AttemptTracker:
         self.contacted: dict[str, set[Key]] = {}
         self.pending: dict[tuple[str, Key], tuple[float, str]] = {}
         self.connections: OrderedDict[tuple, None] = OrderedDict()
+        self.callers: set[tuple[str, str]] = set()  # (who, whom) first contacts were made
 
     def observe(self, obs: Observation) -> tuple[Key | None, list[Outcome]]:
         """The first contact obs makes (or None), and outcomes known by now."""
@@ -70,6 +72,7 @@ class AttemptTracker:
         if probe is None or key is None or key in self.contacted.get(src, ()):
             return None, outcomes
         self.contacted.setdefault(src, set()).add(key)
+        self.callers.add((obs.src, obs.dst))
         self.pending[(src, key)] = (obs.time, probe)
         return key, outcomes
 
@@ -108,6 +111,8 @@ class AttemptTracker:
             return "sctp" if obs.flags in ("init", "cookie-echo") else None
         if obs.proto == "ip" and obs.dport is not None:
             return "protocol"
+        if obs.flags == "who-has" and (obs.dst, obs.src) in self.callers:
+            return None  # resolving a caller, to answer it
         return obs.flags if obs.flags in HOST_REQUESTS else None
 
     @staticmethod

@@ -13,6 +13,7 @@ from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.fanout import FanOut
 from taplab.detectors.heavy_hitter import HeavyHitter
 from taplab.detectors.observation import Observation
+from taplab.detectors.packet_flood import PacketFlood
 from taplab.detectors.snort_like import SnortLikeScan
 from taplab.detectors.trw import ThresholdRandomWalk
 from taplab.detectors.zeek_like import ZeekLikeScan
@@ -28,8 +29,18 @@ class Detector(Protocol):
     def tick(self, now: float) -> list[Alert]: ...
 
 
-DETECTORS = {cls.name: cls for cls in (ThresholdRandomWalk, CusumSynFlood, ZeekLikeScan,
-                                       SnortLikeScan, HeavyHitter, FanOut)}
+DETECTORS = {
+    cls.name: cls
+    for cls in (
+        ThresholdRandomWalk,
+        CusumSynFlood,
+        ZeekLikeScan,
+        SnortLikeScan,
+        HeavyHitter,
+        FanOut,
+        PacketFlood,
+    )
+}
 
 
 def create(names: Iterable[str] | None = None) -> list[Detector]:
@@ -50,8 +61,14 @@ class Detection:
     alert: Alert
 
     def as_dict(self) -> dict:
-        return {"time": self.time, "detector": self.detector, "name": self.alert.name,
-                "src": self.alert.src, "dst": self.alert.dst, "detail": self.alert.detail}
+        return {
+            "time": self.time,
+            "detector": self.detector,
+            "name": self.alert.name,
+            "src": self.alert.src,
+            "dst": self.alert.dst,
+            "detail": self.alert.detail,
+        }
 
 
 def feed(detectors: list[Detector], obs: Observation) -> list[Detection]:
@@ -63,8 +80,12 @@ def tick(detectors: list[Detector], now: float) -> list[Detection]:
     return [Detection(now, d.name, a) for d in detectors for a in d.tick(now)]
 
 
-def run(detectors: list[Detector], observations: Iterable[Observation],
-        until: float | None = None, step: float = 0.1) -> list[Detection]:
+def run(
+    detectors: list[Detector],
+    observations: Iterable[Observation],
+    until: float | None = None,
+    step: float = 0.1,
+) -> list[Detection]:
     """Feed a whole stream, then let time run to ``until`` in steps; every detection."""
     detections, now = [], None
     for obs in observations:

@@ -2,6 +2,7 @@
 
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.observation import Observation
+from taplab.detectors.packet_flood import PacketFlood
 from taplab.detectors.snort_like import SnortLikeScan
 from taplab.detectors.trw import ThresholdRandomWalk
 from taplab.detectors.zeek_like import ZeekLikeScan
@@ -173,3 +174,79 @@ def test_a_random_source_flood_is_charged_to_the_host_whose_interface_sent_it():
     ]
     alerts = feed(CusumSynFlood(), unbound, until=1.2)
     assert [(a.name, a.src) for a in alerts] == [("syn-flood", None)]
+
+
+def udp(t, src, dst, sport, dport, mac=""):
+    return Observation(t, src, dst, "udp", sport, dport, "", 60, mac)
+
+
+def test_a_udp_flood_is_named_and_answered_queries_are_not_a_flood():
+    flood = PacketFlood()
+    stream = [udp(k / 2000, SCANNER, TARGET, 1000 + k, 53) for k in range(2000)]
+    alerts = feed(flood, stream, until=1.1)
+    assert [(a.name, a.src, a.dst) for a in alerts] == [("udp-flood", SCANNER, TARGET)]
+    queries = []
+    for k in range(2000):  # 2000 queries/s, each answered
+        t = k / 2000
+        queries += [udp(t, CLIENT, TARGET, 1000 + k, 53), udp(t, TARGET, CLIENT, 53, 1000 + k)]
+    assert feed(PacketFlood(), queries, until=1.1) == []
+
+
+def test_an_ack_flood_is_named_and_the_victims_resets_are_not_a_flood_of_its_own():
+    stream = []
+    for k in range(1000):
+        t = k / 1000
+        stream += [
+            tcp(t, SCANNER, TARGET, 2000 + k, 80, "A"),
+            tcp(t, TARGET, SCANNER, 80, 2000 + k, "R"),
+        ]
+    alerts = feed(PacketFlood(), stream, until=1.1)
+    assert [(a.name, a.src, a.dst) for a in alerts] == [("ack-flood", SCANNER, TARGET)]
+
+
+def test_a_long_flow_seen_mid_stream_and_a_fast_ack_scan_are_not_floods():
+    backup = []
+    for k in range(3000):  # one flow at 3000 packets/s that started before the sensor
+        t = k / 3000
+        backup += [
+            tcp(t, CLIENT, TARGET, 50000, 873, "PA"),
+            tcp(t, TARGET, CLIENT, 873, 50000, "A"),
+        ]
+    assert feed(PacketFlood(), backup, until=1.1) == []
+    scan = [tcp(k / 2000, SCANNER, TARGET, 40000, 1 + k, "A") for k in range(2000)]
+    assert feed(PacketFlood(), scan, until=1.1) == []
+
+
+def test_an_icmp_flood_from_many_pods_is_distributed_and_a_rst_flood_from_forged_sources_is_not():
+    pings = [
+        Observation(k / 2000, f"10.0.2.{k % 20}", TARGET, "icmp", None, None, "echo", 84)
+        for k in range(2000)
+    ]
+    alerts = feed(PacketFlood(), pings, until=1.1)
+    assert [(a.name, a.src) for a in alerts] == [("distributed-icmp-flood", None)]
+    assert "20 sources" in alerts[0].detail
+    resets = [
+        tcp(k / 2000, f"172.16.{k // 250}.{k % 250}", TARGET, 3000 + k, 80, "R", mac="")
+        for k in range(2000)
+    ]
+    alerts = feed(PacketFlood(), resets, until=1.1)
+    assert [(a.name, a.src) for a in alerts] == [("rst-flood", None)]
+
+
+def test_a_victim_resolving_its_many_callers_makes_no_contacts():
+    from taplab.detectors.fanout import FanOut
+
+    fan_out, stream = FanOut(threshold=5), []
+    for i in range(10):
+        caller = f"10.0.2.{i}"
+        stream += [
+            tcp(i * 0.01, caller, TARGET, 5000, 80, "S", mac=""),
+            Observation(i * 0.01, TARGET, caller, "arp", None, None, "who-has", 42, MAC[TARGET]),
+        ]
+    alerts = feed(fan_out, stream)
+    assert TARGET not in {a.src for a in alerts}
+    unasked = [
+        Observation(i * 0.01, TARGET, f"10.0.3.{i}", "arp", None, None, "who-has", 42, MAC[TARGET])
+        for i in range(5)
+    ]
+    assert [a.src for a in feed(fan_out, unasked)] == [TARGET]

@@ -33,8 +33,8 @@ trap - ERR
 
 cd "$CHECKOUT"
 echo "taplab-guest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s; provisioning"
-if ! scripts/install.sh >"$OUT/provision.log" 2>&1; then
-  echo "taplab-guest: provisioning failed (scripts/install.sh):"
+if ! { scripts/provision-vagrant.sh check && scripts/install.sh; } >"$OUT/provision.log" 2>&1; then
+  echo "taplab-guest: provisioning failed (the VM's steps that need no network):"
   tail -20 "$OUT/provision.log"
   finish 1
 fi
