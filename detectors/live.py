@@ -12,12 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from taplab import capabilities
+from taplab import capabilities, ready
 from taplab.detectors.catalog import Detection, feed, tick
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.observation import Observation
-from taplab.errors import UserError
 
 
 class ProcessLog:
@@ -26,17 +25,6 @@ class ProcessLog:
     def __init__(self, lab, path: Path, proc):
         self.lab, self.path, self.proc = lab, path, proc
         self.offset = 0
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.path.exists() and "# ready" in self.path.read_text(errors="replace"):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        tail = self.path.read_text(errors="replace")[-300:] if self.path.exists() else ""
-        raise UserError(f"{self.path.name} did not start: {tail.strip() or 'no output'}")
 
     def rows(self) -> list[list]:
         """The complete rows printed since the last call."""
@@ -67,7 +55,8 @@ def start_module(lab, node: str, module: str, name: str, *args: str) -> ProcessL
     proc = lab.popen([sys.executable, "-m", module, *args],
                      node=node, log=log, grace=2.0)
     sensor = ProcessLog(lab, lab.workdir / log, proc)
-    sensor.wait_ready()
+    ready.wait(proc, sensor.path, f"the {name} in {node}", ready.marker(sensor.path, "# ready"),
+               timeout=60)
     return sensor
 
 

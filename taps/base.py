@@ -19,6 +19,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any, ClassVar
 
+from taplab import ready
 from taplab.errors import UserError
 from taplab.procs import ProcessId
 from taplab.resources import Resource, remove
@@ -110,30 +111,25 @@ class Tap:
         """Start a process in the tap's node, or in the root namespace (recorded in
         the lab and in the tap)."""
         node = self.target.node if in_node else None
-        proc = self.lab.popen(argv, node=node, log=f"{self.id}.log")
+        proc = self.lab.popen(argv, node=node, log=self.log.name)
         self.record["pids"].append(proc.pid)
         try:
             started = ProcessId.of(proc.pid).started
         except ProcessLookupError:
-            raise UserError(f"{self.kind} tap process exited at once: {self.log_tail()}") from None
+            raise UserError(f"{self.kind} tap process exited at once: "
+                            f"{ready.last_lines(self.log)}") from None
         self.record["resources"].append({"kind": "process", "pid": proc.pid,
                                          "started": started, "grace": 3.0})
         return proc
 
     def wait_ready(self, proc: Popen, timeout: float = 60) -> None:
         """Wait until the tap's process has written its first counters."""
-        deadline = time.monotonic() + timeout
-        while not self.stats_path.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise UserError(f"{self.kind} tap did not start: {self.log_tail()}")
-            time.sleep(0.05)
+        ready.wait(proc, self.log, f"the {self.kind} tap", self.stats_path.exists, timeout)
 
-    def log_tail(self) -> str:
-        try:
-            lines = (self.lab.workdir / f"{self.id}.log").read_text().strip().splitlines()
-        except OSError:
-            return "no log"
-        return lines[-1] if lines else "no output"
+    @property
+    def log(self) -> Path:
+        """What the tap's processes print."""
+        return self.lab.workdir / f"{self.id}.log"
 
     def read_stats_file(self) -> dict[str, Any]:
         try:

@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from taplab import ready
 from taplab.controllers.api_client import ControllerClient
 from taplab.errors import UserError
 from taplab.lab import LabHandle
@@ -162,13 +163,12 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
             "pcap": argv[-1] if pcap else None, "pid": proc.pid,
             "resources": [{"kind": "process", "pid": proc.pid,
                            "started": ProcessId.of(proc.pid).started, "grace": 3.0}]}
-    deadline = time.monotonic() + 30
-    while not stats.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            remove(info["resources"][0])
-            raise UserError(f"the collector on {node} did not start; see "
-                            f"{lab.workdir / f'collector-{node}.log'}.")
-        time.sleep(0.05)
+    try:
+        ready.wait(proc, lab.workdir / f"collector-{node}.log", f"the collector on {node}",
+                   stats.exists, timeout=30)
+    except UserError:
+        remove(info["resources"][0])
+        raise
     lab.set_meta(collectors={**collectors, node: info})
     return info
 

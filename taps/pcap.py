@@ -14,7 +14,7 @@ import re
 import signal
 import time
 
-from taplab.errors import UserError
+from taplab import ready
 from taplab.taps.base import Tap, tap_kind
 from taplab.taps.pcapfile import count
 
@@ -35,18 +35,14 @@ class PcapTap(Tap):
                            "-Z", "root", "-s", str(self.options["snaplen"]),
                            "-C", str(self.options["size_mb"]), "-W", str(self.options["files"])])
         # Until it listens, a SIGUSR1 (the counters) would end tcpdump.
-        log, deadline = self.lab.workdir / f"{self.id}.log", time.monotonic() + 10
-        while "listening on" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise UserError(f"tcpdump did not start: {self.log_tail()}")
-            time.sleep(0.02)
+        ready.wait(proc, self.log, "tcpdump", ready.marker(self.log, "listening on"), timeout=10)
 
     def files(self) -> list:
         return sorted(self.lab.workdir.glob(f"{self.id}.pcap*"))
 
     def tcpdump_stats(self, timeout: float = 2.0) -> tuple[int, int, int] | None:
         """(captured, received by filter, dropped by kernel), fresh from a SIGUSR1."""
-        log = self.lab.workdir / f"{self.id}.log"
+        log = self.log
         seen = len(_STATS.findall(log.read_text(errors="replace"))) if log.exists() else 0
         try:
             os.kill(self.record["pids"][0], signal.SIGUSR1)

@@ -25,11 +25,10 @@ Published with ``lab.set_meta``: ``k8s_nodes``, ``pods``, ``overlay``,
 
 import ipaddress
 import sys
-import time
 
 from mininet.link import Intf
 
-from taplab import capabilities
+from taplab import capabilities, ready
 from taplab.errors import UserError
 from taplab.topologies import overlays, routed, services, topofile
 from taplab.topologies.registry import topology
@@ -228,20 +227,9 @@ def _add_services(lab, specs: list[dict]) -> None:
     if backends:
         proc = lab.popen([sys.executable, "-m", "taplab.topologies.whoami", *backends],
                          log="whoami.log")
-        _wait_serving(lab, proc)
+        log = lab.workdir / "whoami.log"
+        ready.wait(proc, log, "the whoami backend", ready.marker(log, "serving"), timeout=15)
     lab.set_meta(services={s["name"]: {k: v for k, v in s.items() if k != "name"}
                            for s in resolved})
 
 
-def _wait_serving(lab, proc, timeout: float = 15.0) -> None:
-    """Wait until the whoami backend listens everywhere (it prints ``serving``)."""
-    log = lab.workdir / "whoami.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "serving" in log.read_text():
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    text = log.read_text().strip().splitlines() if log.exists() else []
-    raise RuntimeError(f"the whoami backend did not start: {text[-1] if text else 'no output'}")
