@@ -22,16 +22,14 @@ no-match 3.17 -> 2.26 Gb/s at 200 rules (-29 %), match-top flat at 3.42 Gb/s,
 eBPF flat at 3.64 Gb/s; TCP_RR latency 18.91 / 19.40 / 20.63 µs.
 """
 
-import json
 import statistics
-import subprocess
-import sys
 import time
 from collections import defaultdict
 
 from rich import box
 from rich.table import Table
 
+from taplab.bench import rr
 from taplab.bench.record import provenance, pyplot, save_figure, write_csv
 from taplab.errors import UserError
 from taplab.lab import Lab
@@ -46,7 +44,6 @@ HELP = "measure throughput and latency against the number of iptables, nftables 
 EXAMPLE = "sudo taplab bench policy --rules 0,10,100,200,1000 --time 3"
 RULES = "0,1,5,10,25,50,100,200,1000,10000"
 PATHS = {"single-host": ("c1", "c2"), "two-node": ("c1", "c3")}
-RR_PORT = 7100
 QUICK = {"rules": "0,200", "time": 1.0, "repeats": 1}
 PUBLISHED = {
     "source": "eBPF vs iptables container networking (report, 2017); see docs/experiments.md",
@@ -117,41 +114,10 @@ def offloads_off(lab) -> None:
         lab.sh(pod, ["ethtool", "-K", f"{pod}-eth0", "tso", "off", "gso", "off", "gro", "off"])
 
 
-def rr(lab, client: str, server: str, seconds: float) -> dict:
-    """bench.rr from client to server's RR server (started by measure)."""
-    proc = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.netns(client),
-            sys.executable,
-            "-m",
-            "taplab.bench.rr",
-            "run",
-            "--host",
-            node_ip(lab, server),
-            "--port",
-            str(RR_PORT),
-            "--seconds",
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    )
-    if proc.returncode != 0:
-        raise UserError(
-            f"the request/response client from {client} to {server} failed: "
-            f"{proc.stderr.strip().splitlines()[-1:]}."
-        )
-    return json.loads(proc.stdout)
-
-
 def one_point(lab, path: str, seconds: float) -> dict:
     client, server = PATHS[path]
     tput = iperf3(lab, client, server, seconds=seconds)
-    latency = rr(lab, client, server, seconds)
+    latency = rr.between(lab, client, node_ip(lab, server), seconds)
     return {
         "gbps": tput.mbps / 1000,
         "retransmits": tput.retransmits,
@@ -169,12 +135,7 @@ def measure(args, rules: list[int], variants: list[str], paths: list[str]) -> tu
         if not args.offloads:
             offloads_off(lab)
         for server in {s for _c, s in PATHS.values()}:
-            lab.popen(
-                [sys.executable, "-m", "taplab.bench.rr", "serve", "--port", str(RR_PORT)],
-                node=server,
-                log=f"rr-{server}.log",
-                grace=1.0,
-            )
+            rr.start_server(lab, server)
         total, done = args.repeats * len(variants) * len(rules), 0
         for _round in range(args.repeats):
             for variant in variants:

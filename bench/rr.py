@@ -7,6 +7,8 @@ this does (100-byte requests, 200-byte responses, as the eBPF report did).
     python -m taplab.bench.rr run --host 10.0.1.3 --port 7100 --seconds 3
     {"transactions": 41234, "mean_us": 72.1, "p50_us": 70.3, "p99_us": 98.4}
 
+In a lab: ``start_server(lab, "c2")``, then ``between(lab, "c1", "10.0.1.3", 3)``.
+
 The times include the Python loop at both ends (tens of µs): compare points of
 one run, as ratios, rather than with netperf's absolute figures.
 """
@@ -15,9 +17,14 @@ import argparse
 import json
 import socket
 import statistics
+import subprocess
+import sys
 import time
 
+from taplab.errors import UserError
+
 REQUEST, RESPONSE = 100, 200
+PORT = 7100
 
 
 def _read(conn: socket.socket, size: int) -> bool:
@@ -82,11 +89,50 @@ def percentile_us(ordered: list[float], q: float) -> float:
     return round(1e6 * ordered[min(int(q * len(ordered)), len(ordered) - 1)], 2)
 
 
+def start_server(lab, node: str, port: int = PORT) -> None:
+    """An RR server in node for the rest of the lab (the lab stops it)."""
+    lab.popen(
+        [sys.executable, "-m", "taplab.bench.rr", "serve", "--port", str(port)],
+        node=node,
+        log=f"rr-{node}.log",
+        grace=1.0,
+    )
+
+
+def between(lab, client: str, target: str, seconds: float, port: int = PORT) -> dict:
+    """measure() from node client to the RR server at target."""
+    proc = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.netns(client),
+            sys.executable,
+            "-m",
+            "taplab.bench.rr",
+            "run",
+            "--host",
+            target,
+            "--port",
+            str(port),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"the request/response client from {client} to {target} failed: {last}.")
+    return json.loads(proc.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["serve", "run"])
     parser.add_argument("--host")
-    parser.add_argument("--port", type=int, default=7100)
+    parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--request", type=int, default=REQUEST)
     parser.add_argument("--response", type=int, default=RESPONSE)

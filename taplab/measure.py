@@ -35,9 +35,10 @@ def node_ip(lab, node: str) -> str:
 
 
 def iperf3(lab, client: str, server: str, seconds: float = 3, rate: str | None = None,
-           port: int = 5201, udp: bool = False) -> Throughput:
-    """Run one iperf3 test from client to server inside the lab and parse its JSON."""
-    target = node_ip(lab, server)
+           port: int = 5201, udp: bool = False, target: str | None = None) -> Throughput:
+    """Run one iperf3 test from client to server (at target, or its first address) inside
+    the lab and parse its JSON."""
+    target = target or node_ip(lab, server)
     srv = lab.popen(["iperf3", "-s", "-1", "-p", str(port)], node=server, grace=1.0)
     try:
         argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "--json",
