@@ -3,8 +3,8 @@
 Typed and ``--run`` lines go through the same commands; a line fails when a
 node command exits non-zero, ``pingall`` loses packets, a taplab command
 returns non-zero, or the command is unknown. taplab commands (``tap``,
-``attack``, ``traffic``, ``lambda``, ``detect``, ``measure``, ``topo``) are the
-``taplab`` subcommands of the same name, run on this lab::
+``attack``, ``traffic``, ``lambda``, ``detect``, ``measure``, ``topo``, ``link``,
+``capture``) are the ``taplab`` subcommands of the same name, run on this lab::
 
     taplab> measure pod1 pod2 --time 3
     taplab> tap attach pod2 --kind ebpf
@@ -24,11 +24,28 @@ from rich.table import Table
 from taplab.errors import UserError
 from taplab.output import console
 
-LAB_COMMANDS = ("tap", "attack", "traffic", "lambda", "detect", "measure", "topo")
+LAB_COMMANDS = (
+    "tap",
+    "attack",
+    "traffic",
+    "lambda",
+    "detect",
+    "measure",
+    "topo",
+    "link",
+    "capture",
+)
 # Examples for Mininet's own commands; taplab commands take theirs from their help.
-MININET_EXAMPLES = {"pingall": "pingall", "nodes": "nodes", "net": "net",
-                    "dump": "dump", "links": "links", "sh": "sh ovs-vsctl show",
-                    "py": "py lab.meta['pods']", "exit": "exit"}
+MININET_EXAMPLES = {
+    "pingall": "pingall",
+    "nodes": "nodes",
+    "net": "net",
+    "dump": "dump",
+    "links": "links",
+    "sh": "sh ovs-vsctl show",
+    "py": "py lab.meta['pods']",
+    "exit": "exit",
+}
 
 
 class LabCLI(CLI):
@@ -88,6 +105,15 @@ class LabCLI(CLI):
         if any(sent != received for _src, _dst, (sent, received, *_rest) in results):
             self.failed = True
 
+    def do_link(self, line):
+        """link NODE[:INTF] [PEER] --rate 20mbit --delay 20ms ...: impair a link (taplab
+        link); link NODE1 NODE2 up|down: Mininet's, bring a link up or down."""
+        words = line.split()
+        if len(words) == 3 and words[2] in ("up", "down"):
+            super().do_link(line)
+            return
+        self.run_taplab(f"link {line}")
+
     def default(self, line):
         first, _args, _line = self.parseline(line)
         if first in LAB_COMMANDS:
@@ -130,8 +156,13 @@ class LabCLI(CLI):
             if not getattr(args, "func", None):
                 code = 2
             else:
-                with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                              TimeElapsedColumn(), console=console, transient=True) as bar:
+                with Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=True,
+                ) as bar:
                     bar.add_task(line)
                     code = args.func(args)
         except SystemExit as exc:  # argparse: usage error or --help
@@ -148,8 +179,9 @@ class LabCLI(CLI):
             return MININET_EXAMPLES[name]
         sub = self._subcommands().get(name)
         lines = (sub.epilog or "").splitlines() if sub else []
-        typed = [ln.strip()[len(self.prompt):] for ln in lines
-                 if ln.strip().startswith(self.prompt)]
+        typed = [
+            ln.strip()[len(self.prompt) :] for ln in lines if ln.strip().startswith(self.prompt)
+        ]
         shell = [ln.strip().split("taplab ", 1)[1] for ln in lines if "taplab " + name in ln]
         return re.split(r"\s{2,}", (typed or shell or [name])[0])[0]
 
@@ -161,8 +193,13 @@ class LabCLI(CLI):
         if arg:
             super().do_help(arg)
             return
-        table = Table("command", "example", title="lab CLI commands (help NAME for more)",
-                      box=None, title_justify="left")
+        table = Table(
+            "command",
+            "example",
+            title="lab CLI commands (help NAME for more)",
+            box=None,
+            title_justify="left",
+        )
         for name in (*MININET_EXAMPLES, *(c for c in LAB_COMMANDS if c in self._subcommands())):
             table.add_row(name, self.example(name))
         table.add_row("NODE CMD", "pod1 ping -c1 pod2   (any command, in a node)")
@@ -171,8 +208,11 @@ class LabCLI(CLI):
     def completenames(self, text, *ignored):
         """Complete the first word: commands, taplab commands and node names."""
         names = super().completenames(text, *ignored)
-        return names + [c for c in LAB_COMMANDS if c.startswith(text)] + \
-            self.completedefault(text, "", 0, 0)
+        return (
+            names
+            + [c for c in LAB_COMMANDS if c.startswith(text)]
+            + self.completedefault(text, "", 0, 0)
+        )
 
     def completedefault(self, text, line, begidx, endidx):
         """Complete node names anywhere after the command."""
