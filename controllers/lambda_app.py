@@ -7,6 +7,8 @@ actions become policy-table messages on every connected switch. The HTTP API
 (``lambda_api``) and the telemetry receiver run in the same process.
 """
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -49,6 +51,13 @@ class LambdaServerApp(app_manager.OSKenApp):
         self.api = ApiServer(self.settings.api_port, token, self.server)
         self.api.start()
         self.poller = hub.spawn(self._poll)
+        signal.signal(signal.SIGTERM, self._terminate)
+
+    def _terminate(self, signum, _frame) -> None:
+        """Stopped by the lab: the lambda workers and their descendants go first."""
+        self.server.close()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev) -> None:
@@ -75,8 +84,9 @@ class LambdaServerApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev) -> None:
         msg = ev.msg
-        found = packet_event(msg.data, msg.datapath.id, msg.match["in_port"], msg.total_len,
-                             time.time())
+        found = packet_event(
+            msg.data, msg.datapath.id, msg.match["in_port"], msg.total_len, time.time()
+        )
         if found is None:
             return
         event, mac = found
@@ -117,18 +127,45 @@ class LambdaServerApp(app_manager.OSKenApp):
         dpid, now = ev.msg.datapath.id, time.time()
         for s in ev.msg.body:
             match = dict(s.match.items())
-            self.server.post("flow_stats", dpid, match.get("ipv4_src"), match.get("ipv4_dst"), {
-                "table_id": s.table_id, "priority": s.priority, "match": match,
-                "packets": s.packet_count, "bytes": s.byte_count, "duration": s.duration_sec,
-                "idle_timeout": s.idle_timeout, "hard_timeout": s.hard_timeout}, now)
+            self.server.post(
+                "flow_stats",
+                dpid,
+                match.get("ipv4_src"),
+                match.get("ipv4_dst"),
+                {
+                    "table_id": s.table_id,
+                    "priority": s.priority,
+                    "match": match,
+                    "packets": s.packet_count,
+                    "bytes": s.byte_count,
+                    "duration": s.duration_sec,
+                    "idle_timeout": s.idle_timeout,
+                    "hard_timeout": s.hard_timeout,
+                },
+                now,
+            )
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev) -> None:
         dpid, now = ev.msg.datapath.id, time.time()
         names = {no: name for name, no in self.ports.get(dpid, {}).items()}
         for s in ev.msg.body:
-            self.server.post("port_stats", dpid, None, None, {
-                "port_no": s.port_no, "name": names.get(s.port_no),
-                "rx_packets": s.rx_packets, "tx_packets": s.tx_packets, "rx_bytes": s.rx_bytes,
-                "tx_bytes": s.tx_bytes, "rx_dropped": s.rx_dropped, "tx_dropped": s.tx_dropped,
-                "rx_errors": s.rx_errors, "tx_errors": s.tx_errors}, now)
+            self.server.post(
+                "port_stats",
+                dpid,
+                None,
+                None,
+                {
+                    "port_no": s.port_no,
+                    "name": names.get(s.port_no),
+                    "rx_packets": s.rx_packets,
+                    "tx_packets": s.tx_packets,
+                    "rx_bytes": s.rx_bytes,
+                    "tx_bytes": s.tx_bytes,
+                    "rx_dropped": s.rx_dropped,
+                    "tx_dropped": s.tx_dropped,
+                    "rx_errors": s.rx_errors,
+                    "tx_errors": s.tx_errors,
+                },
+                now,
+            )

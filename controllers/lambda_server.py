@@ -54,8 +54,14 @@ class LambdaServer:
     # -- lambdas -------------------------------------------------------------
     def load(self, name: str, source: str) -> dict:
         """Load (or replace) a lambda; raises LambdaLoadError when it does not load."""
-        worker = LambdaSupervisor(name, source, self._on_actions, self.settings.time_limit,
-                                  self.settings.memory_mb, self.topology.snapshot)
+        worker = LambdaSupervisor(
+            name,
+            source,
+            self._on_actions,
+            self.settings.time_limit,
+            self.settings.memory_mb,
+            self.topology.snapshot,
+        )
         worker.start()
         with self._lock:
             old = self.workers.get(name)
@@ -69,13 +75,24 @@ class LambdaServer:
             worker = self.workers.pop(name)
         worker.stop()
 
+    def close(self) -> None:
+        """Stop every lambda worker and what it started."""
+        for name in list(self.workers):
+            self.unload(name)
+
     def wants(self, kind: str) -> bool:
         return any(kind in w.kinds for w in list(self.workers.values()))
 
     # -- events --------------------------------------------------------------
-    def post(self, kind: str, dpid: int | None = None, src: str | None = None,
-             dst: str | None = None, data: dict | None = None, arrival: float | None = None
-             ) -> int:
+    def post(
+        self,
+        kind: str,
+        dpid: int | None = None,
+        src: str | None = None,
+        dst: str | None = None,
+        data: dict | None = None,
+        arrival: float | None = None,
+    ) -> int:
         """Queue an event for every lambda registered for its kind; return how many."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind '{kind}' (kinds: {', '.join(EVENT_KINDS)})")
@@ -110,8 +127,10 @@ class LambdaServer:
             with open(self._actions_file, "a") as f:
                 f.write(json.dumps(record, default=str) + "\n")
             if isinstance(action, Alert) and name in self.workers:
-                self.workers[name].logs.append(f"ALERT {action.name} src={action.src} "
-                                               f"dst={action.dst} {action.detail}".rstrip())
+                self.workers[name].logs.append(
+                    f"ALERT {action.name} src={action.src} "
+                    f"dst={action.dst} {action.detail}".rstrip()
+                )
 
     def apply(self, action, origin: str = "api") -> dict:
         """Apply and record an action that no lambda returned (HTTP API)."""
@@ -141,8 +160,10 @@ class LambdaServer:
             if tx.wants_ack:
                 sock.sendto(self.receiver.ack_for(tx), addr)
             if not tx.duplicate:
-                self._deliver("telemetry", ("telemetry_raw", arrival, tx.switch_id, None, None,
-                                            (tx.data, tx.end)))
+                self._deliver(
+                    "telemetry",
+                    ("telemetry_raw", arrival, tx.switch_id, None, None, (tx.data, tx.end)),
+                )
 
     def _tick(self) -> None:
         interval = self.settings.timer_interval
@@ -153,15 +174,23 @@ class LambdaServer:
 
     # -- metrics -------------------------------------------------------------
     def stats(self) -> dict:
-        received = {k.split(".", 1)[1]: v for k, v in self.counts.items()
-                    if k.startswith("received.")}
+        received = {
+            k.split(".", 1)[1]: v for k, v in self.counts.items() if k.startswith("received.")
+        }
         lat = list(self.latencies)
         return {
-            "events": {"received": received, "delivered": self.counts["delivered"],
-                       "dropped": self.counts["dropped"]},
+            "events": {
+                "received": received,
+                "delivered": self.counts["delivered"],
+                "dropped": self.counts["dropped"],
+            },
             "telemetry": dict(self.receiver.counts),
-            "actions": self.counts["actions"], "action_errors": self.counts["action_errors"],
-            "dispatch_ms": {"p50": percentile_ms(lat, 0.5), "p99": percentile_ms(lat, 0.99),
-                            "samples": len(lat)},
+            "actions": self.counts["actions"],
+            "action_errors": self.counts["action_errors"],
+            "dispatch_ms": {
+                "p50": percentile_ms(lat, 0.5),
+                "p99": percentile_ms(lat, 0.99),
+                "samples": len(lat),
+            },
             "lambdas": [w.describe() for w in list(self.workers.values())],
         }

@@ -1,11 +1,16 @@
 """The lambda server's handle on one lambda: its queue, worker process, counters, logs.
 
-``LambdaSupervisor`` starts the worker process (``lambda_worker``), sends it
-batches of queued events, hands the actions back to the server, and kills and
-restarts the worker when it ignores its time limit, runs out of memory or dies.
+``LambdaSupervisor`` starts the worker process (``lambda_worker``) in its
+sandbox (``lambda_sandbox``), sends it batches of queued events, hands the
+actions back to the server, and kills and restarts the worker when it ignores
+its time limit, runs out of memory or dies. Restarts back off exponentially
+(``BACKOFF`` s doubling up to ``BACKOFF_MAX``); after ``GIVE_UP`` failures in a
+row without a batch done, the lambda is given up: state ``gave up``, its events
+dropped and counted, until it is loaded again.
 """
 
 import collections
+import itertools
 import os
 import queue
 import socket
@@ -15,11 +20,15 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from taplab.controllers.lambda_sandbox import Sandbox, SandboxError
 from taplab.controllers.lambda_worker import LambdaLoadError, SharedClock
 
 BATCH = 256
 QUEUE_MAX = 4096  # items (a telemetry item is a whole transaction)
 START_TIMEOUT = 20.0
+BACKOFF, BACKOFF_MAX, GIVE_UP = 0.25, 8.0, 6
+RUNNING, RESTARTING, GAVE_UP, STOPPED = "running", "restarting", "gave up", "stopped"
+_workers = itertools.count(1)
 
 
 def percentile_ms(seconds, q: float) -> float | None:
@@ -34,8 +43,15 @@ class LambdaSupervisor:
     on_actions(name, arrival_time, actions) is called from the worker's thread.
     """
 
-    def __init__(self, name: str, source: str, on_actions, time_limit: float = 1.0,
-                 memory_mb: int = 256, topology=lambda: (0, None)):
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        on_actions,
+        time_limit: float = 1.0,
+        memory_mb: int = 256,
+        topology=lambda: (0, None),
+    ):
         self.name, self.source, self.on_actions = name, source, on_actions
         self.time_limit, self.memory_mb, self.topology = time_limit, memory_mb, topology
         self.kinds: list[str] = []
@@ -44,25 +60,56 @@ class LambdaSupervisor:
         self.durations: collections.deque = collections.deque(maxlen=5000)
         self.counts = collections.Counter()
         self.loaded_at = time.time()
+        self.state = RUNNING
+        self.failures = 0  # in a row, since the last batch done
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
+        self._sandbox: Sandbox | None = None
         self._conn: Connection | None = None
-        self._clock = SharedClock(os.memfd_create(f"lambda-{name}"))
+        self._clock: SharedClock | None = None
         self._topology_version = -1
 
     def start(self) -> None:
         """Start the worker; raises LambdaLoadError when the file does not load."""
-        self._spawn()
+        self._clock = SharedClock(os.memfd_create(f"lambda-{self.name}", os.MFD_CLOEXEC))
+        try:
+            self._spawn()
+        except BaseException:
+            self._clock.close()
+            raise
         threading.Thread(target=self._loop, name=f"lambda-{self.name}", daemon=True).start()
 
     def _spawn(self) -> None:
+        lab = os.environ.get("TAPLAB_LAB", "nolab")
+        try:
+            self._sandbox = Sandbox(f"{lab}-{os.getpid()}-{self.name}-{next(_workers)}")
+        except (SandboxError, OSError) as exc:
+            raise LambdaLoadError(f"{self.name} cannot start: {exc}") from None
         ours, theirs = socket.socketpair()
         self._clock.write(0.0, time.monotonic())
         with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "taplab.controllers.lambda_worker", str(theirs.fileno()),
-                 str(self._clock.fd), str(os.getpid())],
-                pass_fds=(theirs.fileno(), self._clock.fd), stdin=subprocess.DEVNULL)
+            argv = [
+                sys.executable,
+                "-m",
+                "taplab.controllers.lambda_worker",
+                str(theirs.fileno()),
+                str(self._clock.fd),
+                str(os.getpid()),
+            ]
+            try:
+                self._proc = subprocess.Popen(
+                    self._sandbox.command(argv),
+                    pass_fds=(theirs.fileno(), self._clock.fd),
+                    stdin=subprocess.DEVNULL,
+                    env=Sandbox.env(),
+                    cwd="/",
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self._sandbox.kill()
+                ours.close()
+                raise LambdaLoadError(f"{self.name} cannot start: {exc}.") from None
+        self._sandbox.adopt(self._proc.pid)
         self._conn = parent_end = Connection(ours.detach())
         parent_end.send((self.name, self.source, self.time_limit, self.memory_mb))
         self._topology_version = -1
@@ -79,7 +126,10 @@ class LambdaSupervisor:
         self.kinds = detail
 
     def submit(self, item: tuple) -> bool:
-        """Queue an event item; False (and counted) when the queue is full."""
+        """Queue an event item; False (and counted) when the queue is full or given up."""
+        if self.state == GAVE_UP:
+            self.counts["dropped"] += 1
+            return False
         try:
             self.queue.put_nowait(item)
             return True
@@ -89,12 +139,17 @@ class LambdaSupervisor:
 
     def stop(self) -> None:
         self._stop.set()
+        self.state = STOPPED
         self._kill()
-        os.close(self._clock.fd)
+        self._clock.close()
 
     def _kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        """The worker and everything it started."""
+        if self._sandbox is not None:
+            self._sandbox.kill()
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
             self._proc.wait(2)
         if self._conn is not None:
             self._conn.close()
@@ -135,6 +190,7 @@ class LambdaSupervisor:
             if self._proc.poll() is not None or self._stop.is_set():
                 raise EOFError("worker exited")
         reply = self._conn.recv()
+        self.failures, self.state = 0, RUNNING
         for key in ("invocations", "errors", "timeouts", "memory"):
             self.counts[key] += reply[key]
         self.durations.extend(reply["durations"])
@@ -142,25 +198,54 @@ class LambdaSupervisor:
         for arrival, actions in reply["actions"]:
             self.on_actions(self.name, arrival, actions)
         if reply["memory"]:
-            self._restart("restarts")
+            self._restart(None)  # counted as "memory" by the worker
 
-    def _restart(self, reason: str) -> None:
-        self.counts[reason] += 1
+    def _restart(self, reason: str | None) -> None:
+        """A new worker after an exponential backoff, or give up after GIVE_UP failures."""
+        if reason:
+            self.counts[reason] += 1
+        self.failures += 1
         self._kill()
+        if self.failures >= GIVE_UP:
+            self._give_up(f"its worker failed {self.failures} times in a row")
+            return
+        self.state = RESTARTING
+        if self._stop.wait(min(BACKOFF * 2 ** (self.failures - 1), BACKOFF_MAX)):
+            return
         try:
             self._spawn()
         except LambdaLoadError as exc:
-            self.logs.append(f"cannot restart: {exc}; lambda stopped")
-            self._stop.set()
+            self._give_up(f"it no longer loads ({exc})")
+            return
+        self.counts["restarts"] += 1
+
+    def _give_up(self, why: str) -> None:
+        self.logs.append(f"{self.name} given up: {why}; load it again to retry")
+        self.state = GAVE_UP
+        self._stop.set()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            self.counts["dropped"] += 1
 
     def describe(self) -> dict:
         d = list(self.durations)
         alive = self._proc is not None and self._proc.poll() is None
-        return {"name": self.name, "kinds": self.kinds, "loaded_at": self.loaded_at,
-                "queue": self.queue.qsize(), "alive": alive,
-                "invocations": self.counts["invocations"], "errors": self.counts["errors"],
-                "timeouts": self.counts["timeouts"], "memory": self.counts["memory"],
-                "crashes": self.counts["crashes"], "kills": self.counts["kills"],
-                "restarts": self.counts["restarts"],
-                "dropped": self.counts["dropped"], "p50_ms": percentile_ms(d, 0.5),
-                "p99_ms": percentile_ms(d, 0.99)}
+        return {
+            "name": self.name,
+            "kinds": self.kinds,
+            "loaded_at": self.loaded_at,
+            "queue": self.queue.qsize(),
+            "alive": alive,
+            "state": self.state,
+            "failures": self.failures,
+            "invocations": self.counts["invocations"],
+            "errors": self.counts["errors"],
+            "timeouts": self.counts["timeouts"],
+            "memory": self.counts["memory"],
+            "crashes": self.counts["crashes"],
+            "kills": self.counts["kills"],
+            "restarts": self.counts["restarts"],
+            "dropped": self.counts["dropped"],
+            "p50_ms": percentile_ms(d, 0.5),
+            "p99_ms": percentile_ms(d, 0.99),
+        }

@@ -9,8 +9,11 @@ the lambda's ``@on`` functions:
   control within one more second, or holds the interpreter so that the
   watchdog's heartbeat stops, the server kills the process and starts a new
   one (``kills``);
-- memory limit: the address space is capped at start-up size + ``memory_mb``;
-  a MemoryError is counted (``memory``) and the worker restarted;
+- memory limit: the address space is capped at start-up size + ``memory_mb``
+  before the lambda's file is loaded (a file that allocates more at load does
+  not load); a MemoryError later is counted (``memory``) and the worker
+  restarted; the worker may not write files, dump core, or run more than
+  ``MAX_TASKS`` tasks as the lambda user;
 - a raising invocation is counted (``errors``) and logged with its traceback.
 
 Events travel as tuples; telemetry stays as raw flow-record payloads until the
@@ -36,6 +39,7 @@ from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_e
 from taplab.lambdas import Action, Event
 
 WORKER_NICE = 5
+MAX_TASKS = 512  # processes and threads of the lambda user, all workers together
 
 
 class LambdaLoadError(Exception):
@@ -51,8 +55,9 @@ def compile_lambda(name: str, source: str):
     try:
         return compile(source, name, "exec")
     except SyntaxError as exc:
-        raise LambdaLoadError(f"{name} has a syntax error at line {exc.lineno}: {exc.msg}.") \
-            from None
+        raise LambdaLoadError(
+            f"{name} has a syntax error at line {exc.lineno}: {exc.msg}."
+        ) from None
 
 
 def handlers_of(name: str, source: str) -> dict[str, list]:
@@ -62,16 +67,18 @@ def handlers_of(name: str, source: str) -> dict[str, list]:
     try:
         exec(code, namespace)  # noqa: S102 - running the user's lambda is the point
     except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-        raise LambdaLoadError(f"{name} failed while loading: {type(exc).__name__}: {exc}.") \
-            from None
+        raise LambdaLoadError(
+            f"{name} failed while loading: {type(exc).__name__}: {exc}."
+        ) from None
     handlers: dict[str, list] = {}
     for value in namespace.values():
         for kind in getattr(value, "__taplab_kinds__", ()):
             if value not in handlers.setdefault(kind, []):  # bound under two names
                 handlers[kind].append(value)
     if not handlers:
-        raise LambdaLoadError(f"{name} has no function decorated with @on(...): "
-                              "add one, e.g. @on(\"packet_in\").")
+        raise LambdaLoadError(
+            f'{name} has no function decorated with @on(...): add one, e.g. @on("packet_in").'
+        )
     return handlers
 
 
@@ -85,18 +92,37 @@ def to_events(item: tuple) -> list[Event]:
     if rows is not None:
         ntoa = socket.inet_ntoa
         return [_flow_event(arrival, dpid, ntoa(r[3]), ntoa(r[4]), *r[5:]) for r in rows]
-    return [_flow_event(arrival, dpid, *decode_flow_record(e.payload))
-            if e.event_id == FLOW_RECORD else
-            Event("telemetry", arrival, dpid, None, None,
-                  {"event_id": e.event_id, "payload": e.payload})
-            for e in iter_events(raw, end)]
+    return [
+        _flow_event(arrival, dpid, *decode_flow_record(e.payload))
+        if e.event_id == FLOW_RECORD
+        else Event(
+            "telemetry", arrival, dpid, None, None, {"event_id": e.event_id, "payload": e.payload}
+        )
+        for e in iter_events(raw, end)
+    ]
 
 
-def _flow_event(arrival, dpid, src, dst, proto, sport, dport, packets, nbytes, syn, rst,
-                empty_udp) -> Event:
-    return Event("telemetry", arrival, dpid, src, dst, {
-        "proto": proto, "sport": sport, "dport": dport, "packets": packets, "bytes": nbytes,
-        "syn": syn, "rst": rst, "empty_udp": empty_udp, "event_id": FLOW_RECORD})
+def _flow_event(
+    arrival, dpid, src, dst, proto, sport, dport, packets, nbytes, syn, rst, empty_udp
+) -> Event:
+    return Event(
+        "telemetry",
+        arrival,
+        dpid,
+        src,
+        dst,
+        {
+            "proto": proto,
+            "sport": sport,
+            "dport": dport,
+            "packets": packets,
+            "bytes": nbytes,
+            "syn": syn,
+            "rst": rst,
+            "empty_udp": empty_udp,
+            "event_id": FLOW_RECORD,
+        },
+    )
 
 
 class SharedClock:
@@ -116,6 +142,10 @@ class SharedClock:
 
     def write(self, started: float, heartbeat: float) -> None:
         self.LAYOUT.pack_into(self._map, 0, started, heartbeat)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self.fd)
 
 
 class _Calls:
@@ -142,6 +172,19 @@ def _watch(parent: int, clock: SharedClock, calls: _Calls, time_limit: float) ->
             _thread.interrupt_main(signal.SIGALRM)
 
 
+def limit_resources(memory_mb: int) -> None:
+    """Cap this process before it runs the lambda's code (hard limits: no way back)."""
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    for which, value in (
+        (resource.RLIMIT_AS, size + memory_mb * 2**20),
+        (resource.RLIMIT_NPROC, MAX_TASKS),
+        (resource.RLIMIT_FSIZE, 0),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(which, (value, value))
+
+
 def _on_alarm(_signum, _frame):
     raise TimeLimit()
 
@@ -154,21 +197,19 @@ def main(argv: list[str]) -> None:
     _serve(conn, name, source, SharedClock(int(argv[1])), time_limit, memory_mb, int(argv[2]))
 
 
-def _serve(conn, name: str, source: str, clock: SharedClock, time_limit: float,
-           memory_mb: int, parent: int) -> None:
+def _serve(
+    conn, name: str, source: str, clock: SharedClock, time_limit: float, memory_mb: int, parent: int
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
     calls = _Calls()
-    threading.Thread(target=_watch, args=(parent, clock, calls, time_limit),
-                     daemon=True).start()
+    threading.Thread(target=_watch, args=(parent, clock, calls, time_limit), daemon=True).start()
+    limit_resources(memory_mb)
     try:
         handlers = handlers_of(name, source)
     except LambdaLoadError as exc:
         conn.send(("error", str(exc)))
         return
-    size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
-    limit = size + memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     logs = LogBuffer()
     ctx = Context(name, logs)
     conn.send(("ready", sorted(handlers)))
@@ -187,8 +228,14 @@ def _serve(conn, name: str, source: str, clock: SharedClock, time_limit: float,
 
 
 def _run_batch(handlers: dict, ctx: Context, items: list, calls: _Calls) -> dict:
-    out = {"actions": [], "invocations": 0, "errors": 0, "timeouts": 0, "memory": 0,
-           "durations": []}
+    out = {
+        "actions": [],
+        "invocations": 0,
+        "errors": 0,
+        "timeouts": 0,
+        "memory": 0,
+        "durations": [],
+    }
     for item in items:
         try:
             events = to_events(item)
@@ -236,10 +283,14 @@ def _invoke(fn, event: Event, ctx: Context, calls: _Calls, out: dict) -> list:
     actions = [a for a in result if isinstance(a, Action)]
     if len(actions) < len(result):
         out["errors"] += 1
-        ctx.log.error("%s returned %r: not an action (Alert, Block, Mirror, RateLimit or "
-                      "InstallFlow); dropped", fn.__name__, next(a for a in result
-                                                             if not isinstance(a, Action)))
+        ctx.log.error(
+            "%s returned %r: not an action (Alert, Block, Mirror, RateLimit or "
+            "InstallFlow); dropped",
+            fn.__name__,
+            next(a for a in result if not isinstance(a, Action)),
+        )
     return actions
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -19,17 +19,21 @@ class ControllerSettings:
     telemetry_port: int = 0
     token_file: str = ""
     telemetry_key_file: str = ""
-    sample_rate: float = 0.0      # share of IPv4 flows whose packets are copied to lambdas
-    poll_interval: float = 5.0    # flow_stats / port_stats polling, seconds (>= 1)
-    timer_interval: float = 1.0   # timer events, seconds
-    time_limit: float = 1.0       # per lambda invocation, seconds
-    memory_mb: int = 256          # per lambda worker, on top of its start-up size
-    accept_v1: bool = False       # accept unauthenticated version 1 telemetry too
+    sample_rate: float = 0.0  # share of IPv4 flows whose packets are copied to lambdas
+    poll_interval: float = 5.0  # flow_stats / port_stats polling, seconds (>= 1)
+    timer_interval: float = 1.0  # timer events, seconds
+    time_limit: float = 1.0  # per lambda invocation, seconds
+    memory_mb: int = 256  # per lambda worker, on top of its start-up size
+    accept_v1: bool = False  # accept unauthenticated version 1 telemetry too
     mirrors: list[dict] = field(default_factory=list)
     ryu_args: list[str] = field(default_factory=list)  # --observe-links, --wsapi-port ...
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1))
+        """Write the settings readable by root only (they name the secrets' files)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file existed
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> "ControllerSettings":

@@ -9,16 +9,25 @@ from taplab.output import console, print_json
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "lambda", "load, unload and watch lambdas in a running lab",
-                   ["sudo taplab lambda load synflood.py", "sudo taplab lambda list",
-                    "sudo taplab lambda logs synflood", "sudo taplab lambda stats --json"])
+    p = subcommand(
+        sub,
+        "lambda",
+        "load, unload and watch lambdas in a running lab",
+        [
+            "sudo taplab lambda load synflood.py",
+            "sudo taplab lambda list",
+            "sudo taplab lambda logs synflood",
+            "sudo taplab lambda stats --json",
+        ],
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help_, example, arg in (
-            ("load", "load or replace the lambda in FILE", "synflood.py", "file"),
-            ("unload", "unload lambda NAME", "synflood", "name"),
-            ("list", "list loaded lambdas and their counters", "", None),
-            ("stats", "events, telemetry, actions, latency and per-lambda metrics", "", None),
-            ("logs", "log lines (and alerts) of lambda NAME", "synflood", "name")):
+        ("load", "load or replace the lambda in FILE", "synflood.py", "file"),
+        ("unload", "unload lambda NAME", "synflood", "name"),
+        ("list", "list loaded lambdas and their counters", "", None),
+        ("stats", "events, telemetry, actions, latency and per-lambda metrics", "", None),
+        ("logs", "log lines (and alerts) of lambda NAME", "synflood", "name"),
+    ):
         a = subcommand(actions, name, help_, [f"sudo taplab lambda {name} {example}".rstrip()])
         if arg:
             a.add_argument(arg, metavar=arg.upper())
@@ -53,23 +62,38 @@ def run(args) -> int:
     return 0
 
 
+COUNTERS = (
+    "invocations",
+    "errors",
+    "timeouts",
+    "memory",
+    "crashes",
+    "restarts",
+    "queue",
+    "dropped",
+    "p50_ms",
+    "p99_ms",
+)
+
+
 def _table(rows: list[dict]) -> Table:
-    table = Table("lambda", "kinds", "invocations", "errors", "timeouts", "memory", "queue",
-                  "dropped", "p50 ms", "p99 ms", title="lambdas")
+    headers = [k.replace("_ms", " ms") for k in COUNTERS]
+    table = Table("lambda", "state", "kinds", *headers, title="lambdas")
     for r in rows:
-        table.add_row(r["name"], ", ".join(r["kinds"]), *(str(r[k]) for k in (
-            "invocations", "errors", "timeouts", "memory", "queue", "dropped", "p50_ms",
-            "p99_ms")))
+        table.add_row(r["name"], r["state"], ", ".join(r["kinds"]), *(str(r[k]) for k in COUNTERS))
     return table
 
 
 def _print_stats(stats: dict) -> None:
     events = stats["events"]
     received = ", ".join(f"{k} {v}" for k, v in sorted(events["received"].items())) or "none"
-    console.print(f"events received: {received}; delivered {events['delivered']}, "
-                  f"dropped {events['dropped']}")
+    console.print(
+        f"events received: {received}; delivered {events['delivered']}, dropped {events['dropped']}"
+    )
     tele = ", ".join(f"{k} {v}" for k, v in sorted(stats["telemetry"].items())) or "none"
     console.print(f"telemetry: {tele}")
     d = stats["dispatch_ms"]
-    console.print(f"actions {stats['actions']} (errors {stats['action_errors']}); dispatch "
-                  f"latency p50 {d['p50']} ms, p99 {d['p99']} ms over {d['samples']} actions")
+    console.print(
+        f"actions {stats['actions']} (errors {stats['action_errors']}); dispatch "
+        f"latency p50 {d['p50']} ms, p99 {d['p99']} ms over {d['samples']} actions"
+    )

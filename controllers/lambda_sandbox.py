@@ -1,0 +1,131 @@
+"""Where a lambda worker runs: an unprivileged user, no network, its own session and cgroup.
+
+    sandbox = Sandbox("t1ab-4242-synflood-3")
+    proc = subprocess.Popen(sandbox.command(argv), env=sandbox.env(), start_new_session=True, ...)
+    sandbox.adopt(proc.pid)   # before the worker is given the user's code
+    sandbox.kill()            # the worker and every process it started, then the cgroup
+
+The worker is exec'd through ``unshare --net`` (an empty network namespace)
+and ``setpriv`` (user ``taplab-lambda``, no supplementary groups, no
+capabilities, no new privileges). Its cgroup (v2, under ``taplab/``) holds
+every descendant, even one that starts its own session; without cgroup v2 the
+worker's process group is killed instead.
+"""
+
+import os
+import pwd
+import signal
+import time
+from pathlib import Path
+
+USER = "taplab-lambda"
+KILL_TIMEOUT = 5.0
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be set up (no lambda user, no root)."""
+
+
+def cgroup_root() -> Path | None:
+    """taplab's folder in the cgroup v2 hierarchy (created), or None without cgroup v2."""
+    with open("/proc/self/mounts") as mounts:
+        found = [line.split()[1] for line in mounts if line.split()[2:3] == ["cgroup2"]]
+    if not found:
+        return None
+    root = Path(found[0]) / "taplab"
+    try:
+        root.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return root
+
+
+def lambda_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        raise SandboxError(
+            f"the lambda user '{USER}' does not exist: run 'sudo make install'."
+        ) from None
+
+
+class Sandbox:
+    """One worker's confinement: the command that enters it and the cgroup that holds it."""
+
+    def __init__(self, name: str):
+        if os.geteuid() != 0:
+            raise SandboxError("lambdas run only under a controller started as root.")
+        self.user = lambda_user()
+        root = cgroup_root()
+        self.group = root / name if root else None
+        if self.group:
+            self.group.mkdir()
+        self.pid: int | None = None
+
+    def command(self, argv: list[str]) -> list[str]:
+        uid, gid = self.user.pw_uid, self.user.pw_gid
+        return [
+            "unshare",
+            "--net",
+            "--",
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *argv,
+        ]
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        """Nothing of the controller's environment but the lab's id (``taplab clean``
+        finds a lab's processes by it)."""
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if "TAPLAB_LAB" in os.environ:
+            env["TAPLAB_LAB"] = os.environ["TAPLAB_LAB"]
+        return env
+
+    def adopt(self, pid: int) -> None:
+        """Put the just-started worker into the cgroup (its descendants follow)."""
+        self.pid = pid
+        if self.group:
+            (self.group / "cgroup.procs").write_text(str(pid))
+
+    def members(self) -> list[int]:
+        if not self.group:
+            return []
+        try:
+            return [int(p) for p in (self.group / "cgroup.procs").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the worker and all its descendants; remove the cgroup."""
+        if self.group is None:
+            if self.pid is not None:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        if not self.group.exists():
+            return
+        deadline = time.monotonic() + KILL_TIMEOUT
+        while (pids := self.members()) and time.monotonic() < deadline:
+            kill_file = self.group / "cgroup.kill"
+            if kill_file.exists():
+                kill_file.write_text("1")
+            else:
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.01)
+        try:
+            self.group.rmdir()
+        except OSError:
+            pass  # a member not yet reaped: the folder is empty and harmless

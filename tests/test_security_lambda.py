@@ -1,0 +1,246 @@
+"""Hostile lambdas: each must fail safely, be reported and counted, while other lambdas
+go on. A lambda server runs in this process (its workers are real sandboxed processes),
+and one test runs the same lambdas in a real controller process."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from taplab.controllers import runtime
+from taplab.controllers.api_client import ControllerClient
+from taplab.controllers.lambda_sandbox import USER
+from taplab.controllers.lambda_server import LambdaServer
+from taplab.controllers.lambda_supervisor import GAVE_UP, GIVE_UP
+from taplab.controllers.lambda_worker import LambdaLoadError
+from taplab.controllers.settings import ControllerSettings
+from taplab.lab import Lab
+from tests.conftest import needs, taplab, wait_for
+
+pytestmark = needs()
+
+PROBE = """
+import os, socket
+from taplab.lambdas import on, Alert
+
+def attempt(what, fn):
+    try:
+        fn()
+        return what + ":done"
+    except OSError as exc:
+        return what + ":" + type(exc).__name__
+
+@on("tap")
+def probe(event, ctx):
+    facts = [f"uid={os.getuid()}", f"env={sorted(os.environ)}"]
+    for path in event.data["secrets"]:
+        facts.append(attempt("read " + path, lambda p=path: open(p).read()))
+    facts.append(attempt("kill-parent", lambda: os.kill(os.getppid(), 9)))
+    facts.append(attempt("connect", lambda: socket.create_connection(("127.0.0.1", 22), 1)))
+    out = os.open(event.data["scratch"], os.O_WRONLY | os.O_CREAT, 0o644)
+    facts.append(attempt("write", lambda: os.write(out, b"x")))
+    return Alert("probe", detail=" | ".join(facts))
+"""
+
+SURVIVOR = """
+import os, time
+from taplab.lambdas import on, Alert
+
+@on("tap")
+def fork(event, ctx):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        while True:
+            time.sleep(1)
+    os.waitpid(pid, 0)
+    return Alert("forked", detail=open("/proc/self/task/%d/children" % os.getpid()).read())
+"""
+
+GREEDY = """
+from taplab.lambdas import on
+ballast = bytearray(1536 * 2**20)
+
+@on("tap")
+def f(event, ctx):
+    pass
+"""
+
+EXIT = """
+import os
+from taplab.lambdas import on
+
+@on("tap")
+def leave(event, ctx):
+    os._exit(3)
+"""
+
+STEADY = """
+from taplab.lambdas import on, Alert
+
+@on("tap")
+def count(event, ctx):
+    return Alert("steady", detail=str(ctx.store.incr("n")))
+"""
+
+
+@pytest.fixture
+def server(tmp_path):
+    lambdas = LambdaServer(ControllerSettings(apps=[], workdir=str(tmp_path)), lambda a: {})
+    yield lambdas
+    for name in list(lambdas.workers):
+        lambdas.unload(name)
+
+
+def alerts(server: LambdaServer, name: str) -> list[dict]:
+    return [a for a in server.actions() if a.get("name") == name]
+
+
+def lambda_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-u", USER], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_a_lambda_cannot_read_secrets_signal_its_parent_use_the_network_or_write(server, tmp_path):
+    token, config = tmp_path / "controller.token", tmp_path / "controller.json"
+    token.write_text("secret")
+    token.chmod(0o600)
+    ControllerSettings(apps=[], workdir=str(tmp_path)).save(config)
+    server.load("probe", PROBE)
+    scratch = Path(f"/tmp/taplab-lambda-probe-{os.getpid()}")
+    server.post(
+        "tap", data={"secrets": ["/etc/shadow", str(token), str(config)], "scratch": str(scratch)}
+    )
+    (alert,) = wait_for(lambda: alerts(server, "probe"), timeout=10, what="the probe's alert")
+    assert scratch.stat().st_size == 0
+    scratch.unlink()
+    facts = alert["detail"].split(" | ")
+    assert facts[0] != "uid=0" and facts[1] == "env=['LANG', 'PATH']", facts
+    assert facts[2:] == [f"read {p}:PermissionError" for p in ("/etc/shadow", token, config)] + [
+        "kill-parent:PermissionError",
+        "connect:OSError",
+        "write:OSError",
+    ], facts
+
+
+def test_a_forked_survivor_dies_with_its_worker(server):
+    server.load("survivor", SURVIVOR)
+    server.load("steady", STEADY)
+    before = lambda_pids()
+    server.post("tap")
+    wait_for(lambda: alerts(server, "forked"), timeout=10, what="the fork")
+    escaped = wait_for(
+        lambda: lambda_pids() - before - {server.workers["survivor"]._proc.pid},
+        timeout=5,
+        what="the survivor, in its own session",
+    )
+    assert all(os.getsid(pid) != os.getsid(server.workers["survivor"]._proc.pid) for pid in escaped)
+    server.unload("survivor")
+    wait_for(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in escaped),
+        timeout=5,
+        what="the survivor to die with its worker",
+    )
+    assert alerts(server, "steady")
+
+
+def test_a_lambda_allocating_at_load_does_not_load(server):
+    server.load("steady", STEADY)
+    with pytest.raises(LambdaLoadError, match="failed while loading: MemoryError"):
+        server.load("greedy", GREEDY)
+    server.post("tap")
+    wait_for(lambda: alerts(server, "steady"), timeout=10, what="the other lambda to go on")
+
+
+def test_a_lambda_exiting_on_every_event_backs_off_then_gives_up(server):
+    server.load("exit", EXIT)
+    server.load("steady", STEADY)
+    exit_ = server.workers["exit"]
+
+    def post_until_given_up():
+        server.post("tap")
+        return exit_.state == GAVE_UP
+
+    wait_for(post_until_given_up, timeout=30, interval=0.05, what="the lambda to be given up")
+    stats = exit_.describe()
+    assert stats["crashes"] == GIVE_UP and stats["restarts"] == GIVE_UP - 1, stats
+    assert stats["dropped"] > 0 and "given up" in exit_.logs[-1]
+    assert server.post("tap") == 1  # only the steady lambda takes events now
+    n = len(alerts(server, "steady"))
+    wait_for(lambda: len(alerts(server, "steady")) > n, timeout=10, what="steady to go on")
+    server.load("exit", EXIT)  # loading it again starts afresh
+    assert server.workers["exit"].describe()["state"] == "running"
+
+
+def test_failed_loads_leak_no_descriptors(server):
+    before = len(os.listdir("/proc/self/fd"))
+    for source in ["x = (\n", "raise SystemExit(1)\n", "import os\nos._exit(1)\n"] * 17:
+        with pytest.raises(LambdaLoadError):
+            server.load("broken", source)
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert not server.workers
+
+
+@pytest.fixture(scope="module")
+def controller():
+    """A controller process running only the lambda server: (lab, client, its workers'
+    processes, which must all be gone once the lab is)."""
+    processes: set[int] = set()
+    with Lab("hostile-lambdas") as lab:
+        runtime.start(lab, [runtime.LAMBDA_APP])
+        yield lab, ControllerClient.for_lab(lab), processes
+    wait_for(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in processes),
+        timeout=10,
+        what="the lambdas' processes to die with the lab",
+    )
+
+
+def test_a_real_controller_survives_hostile_lambdas(controller):
+    lab, client, processes = controller
+    meta = lab.meta["controller"]
+    pid = meta["pid"]
+    before = lambda_pids()
+    for name, source in (("probe", PROBE), ("survivor", SURVIVOR), ("steady", STEADY)):
+        client.request("POST", "/lambdas", {"name": name, "source": source})
+    secrets = [
+        meta["token_file"],
+        meta["telemetry_key_file"],
+        str(Path(lab.workdir) / "controller.json"),
+    ]
+    scratch = f"/tmp/taplab-lambda-probe-{os.getpid()}"
+    client.request(
+        "POST", "/events", {"kind": "tap", "data": {"secrets": secrets, "scratch": scratch}}
+    )
+
+    def probe():
+        return [a for a in client.request("GET", "/actions")["actions"] if a["name"] == "probe"]
+
+    (alert,) = wait_for(probe, timeout=10, what="the probe's alert")
+    os.unlink(scratch)
+    assert "kill-parent:PermissionError" in alert["detail"]
+    assert alert["detail"].count(":PermissionError") == 4, alert["detail"]
+    processes |= wait_for(lambda: lambda_pids() - before, timeout=10, what="the workers")
+    assert os.path.exists(f"/proc/{pid}") and client.request("GET", "/health")["pid"] == pid
+    with pytest.raises(Exception, match="failed while loading: MemoryError"):
+        client.request("POST", "/lambdas", {"name": "greedy", "source": GREEDY})
+
+
+def test_lambda_list_shows_a_given_up_lambda(controller):
+    lab, client, _ = controller
+    client.request("POST", "/lambdas", {"name": "quitter", "source": EXIT})
+
+    def given_up():
+        client.request("POST", "/events", {"kind": "tap"})
+        rows = client.request("GET", "/lambdas")["lambdas"]
+        return next(r for r in rows if r["name"] == "quitter")["state"] == GAVE_UP
+
+    wait_for(given_up, timeout=40, interval=0.1, what="the lambda to be given up")
+    listed = taplab("lambda", "list", "--lab", lab.id, env={**os.environ, "COLUMNS": "200"})
+    row = next(line for line in listed.stdout.splitlines() if "quitter" in line)
+    assert "gave up" in row and f" {GIVE_UP} " in row, listed.stdout
+    logs = taplab("lambda", "logs", "quitter", "--lab", lab.id)
+    assert "given up: its worker failed 6 times in a row" in " ".join(logs.stdout.split())
