@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from taplab.detectors.binding import AddressBinding
+from taplab.detectors.flood_sources import dominant, naming, repeated
 from taplab.detectors.observation import Observation
 from taplab.lambdas import Alert
 
@@ -55,17 +56,6 @@ class _Destination:
     syns: Counter = field(default_factory=Counter)  # (source, port) -> SYNs
     balance: int = 0
     sources: Counter = field(default_factory=Counter)  # balancing packets per client
-
-    def flood_syns(self, repeat: int) -> Counter:
-        """Per source, its SYNs towards ports that got at least repeat of them."""
-        per_port = Counter()
-        for (_src, port), n in self.syns.items():
-            per_port[port] += n
-        out = Counter()
-        for (src, port), n in self.syns.items():
-            if per_port[port] >= repeat:
-                out[src] += n
-        return out
 
     def reset(self) -> None:
         self.syns.clear()
@@ -122,7 +112,7 @@ class CusumSynFlood:
         alerts = []
         while now >= self.bin_end:
             for dst, dest in self.dests.items():
-                flood = dest.flood_syns(self.repeat)
+                flood = repeated(dest.syns, self.repeat)
                 alert = self._update(dst, dest, sum(flood.values()), flood - dest.sources)
                 if alert:
                     alerts.append(alert)
@@ -157,24 +147,16 @@ class CusumSynFlood:
             )
         if dest.y <= self.threshold:
             return None
-        top = unbalanced.most_common(5)
-        excess = syn - dest.balance
-        source = top[0][0] if top and top[0][1] > 0 and top[0][1] * 2 >= excess else None
+        source = dominant(unbalanced, syn - dest.balance)
         if dest.alarmed:
-            own_step = (top[0][1] / self.interval / norm - self.drift) if source else 0.0
+            own_step = (unbalanced[source] / self.interval / norm - self.drift) if source else 0.0
             if source in dest.reported or own_step <= 0:
                 return None  # only a source driving y up by itself now is news
         dest.alarmed = True
         dest.reported.add(source)
-        name, detail = (
-            "syn-flood",
-            f"CUSUM {dest.y:.1f} > {self.threshold:g}: "
-            f"{syn_rate:.0f} SYN/s against {balance_rate:.0f} balancing/s",
+        name, sources = naming("syn-flood", unbalanced, source, self.repeat)
+        detail = (
+            f"CUSUM {dest.y:.1f} > {self.threshold:g}: {syn_rate:.0f} SYN/s against "
+            f"{balance_rate:.0f} balancing/s{sources}"
         )
-        if source is None and top:
-            many = sum(1 for _src, n in unbalanced.items() if n >= self.repeat) >= 3
-            name = "distributed-syn-flood" if many else "syn-flood"
-            detail += f"; {len(unbalanced)} sources, top " + ", ".join(
-                f"{src} ({n})" for src, n in top
-            )
         return Alert(name, src=source, dst=dst, detail=detail)

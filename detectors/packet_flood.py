@@ -13,13 +13,11 @@ towards it that nothing balanced:
 
 Only ports that got ``repeat`` (3) or more of them in the interval count: a
 fast scan sends one probe per port and is a scan, not a flood. A rate above
-``threshold`` (500 packets/s) raises ``<kind>-flood`` once;
-the alarm re-arms after an interval under the threshold. Sources are the
-real senders (``binding``). The alert names the source with at least half
-of the interval's unbalanced packets; otherwise it is ``distributed-<kind>-
-flood`` when at least 3 sources sent ``repeat`` (3) or more each (many real
-attackers), else ``<kind>-flood`` from forged sources; the detail lists the
-top sources. This is a plain rate threshold on unanswered packets (the
+``threshold`` (500 packets/s) raises ``<kind>-flood`` once; the alarm
+re-arms after an interval under the threshold. Sources are the real senders
+(``binding``); the alert names the one with half of the packets, or is a
+``distributed-<kind>-flood`` or a forged-source flood with its top sources
+listed (``flood_sources``). This is a plain rate threshold on unanswered packets (the
 victim-side view of Mirkovic and Reiher's DoS taxonomy, SIGCOMM CCR 2004):
 what it cannot see is a flood slower than the threshold.
 """
@@ -27,6 +25,7 @@ what it cannot see is a flood slower than the threshold.
 from collections import Counter, OrderedDict
 
 from taplab.detectors.binding import AddressBinding
+from taplab.detectors.flood_sources import dominant, naming, repeated
 from taplab.detectors.observation import Observation
 from taplab.lambdas import Alert
 
@@ -106,14 +105,7 @@ class PacketFlood:
         return alerts
 
     def _close(self, dst: str, kind: str, counts: Counter) -> Alert | None:
-        per_port = Counter()
-        for (_src, port), n in counts.items():
-            per_port[port] += n
-        unbalanced = Counter()
-        for (src, port), n in counts.items():
-            if per_port[port] >= self.repeat:
-                unbalanced[src] += n
-        unbalanced = +unbalanced  # drop sources at or below zero
+        unbalanced = +repeated(counts, self.repeat)  # sources above zero
         total = sum(unbalanced.values())
         rate = total / self.interval
         if rate <= self.threshold:
@@ -122,13 +114,7 @@ class PacketFlood:
         if (dst, kind) in self.alarmed:
             return None
         self.alarmed.add((dst, kind))
-        top = unbalanced.most_common(5)
-        source = top[0][0] if top[0][1] * 2 >= total else None
-        name = f"{kind}-flood"
-        if source is None and sum(1 for n in unbalanced.values() if n >= self.repeat) >= 3:
-            name = f"distributed-{kind}-flood"
-        detail = (
-            f"{rate:.0f} unanswered {kind.upper()}/s > {self.threshold:g}; "
-            f"{len(unbalanced)} sources, top " + ", ".join(f"{s} ({n})" for s, n in top)
-        )
+        source = dominant(unbalanced, total)
+        name, sources = naming(f"{kind}-flood", unbalanced, source, self.repeat)
+        detail = f"{rate:.0f} unanswered {kind.upper()}/s > {self.threshold:g}{sources}"
         return Alert(name, src=source, dst=dst, detail=detail)
