@@ -53,11 +53,6 @@ class Exercise:
     def solution(self) -> Path:
         return self.path / "solution"
 
-    def starter_files(self) -> list[Path]:
-        """The files a student completes: every .sh, .py and .c with a TODO marker."""
-        return sorted(p for p in self.path.iterdir()
-                      if p.suffix in (".sh", ".py", ".c") and "TODO" in p.read_text())
-
     def module(self, name: str) -> ModuleType:
         """Load lab.py or check.py of this exercise (a fresh module each time)."""
         path = self.path / f"{name}.py"

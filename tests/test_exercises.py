@@ -5,10 +5,11 @@ import json
 import pytest
 
 from taplab import capabilities
-from taplab.exercises import apply, catalog, grading
+from taplab.exercises import apply, catalog
 from taplab.procs import ProcessId, start_time
 from taplab.state import recorded_labs
 from tests.conftest import lab_leftovers, needs, taplab
+from tests.gradescope import results_problems
 
 EXERCISES = catalog.exercises()
 
@@ -28,7 +29,7 @@ def _grade_submission(exercise: catalog.Exercise, folder, tmp_path) -> tuple[int
     new = [s for s in recorded_labs() if s.id not in before and s.name == exercise.lab_name]
     assert not new, f"the grading lab was left behind: {new}"
     data = json.loads(results.read_text())
-    assert grading.results_problems(data) == []
+    assert results_problems(data) == []
     return result.returncode, data
 
 
@@ -63,7 +64,8 @@ def test_every_exercise_has_the_same_shape(exercise):
         "## Solution",
     ):
         assert section in text, f"{exercise.path.name}/README.md lacks {section}"
-    starters = exercise.starter_files()
+    starters = [p for p in exercise.path.iterdir()
+                if p.suffix in (".sh", ".py", ".c") and "TODO" in p.read_text()]
     assert starters, "no starter file with a TODO marker"
     solution = {p.name for p in exercise.solution.iterdir()}
     assert {p.name for p in starters} <= solution, "every starter file has a solved version"
@@ -85,7 +87,8 @@ def test_start_run_grade_reset_solve_stop_through_the_cli(tmp_path):
         assert taplab("exercise", "solve", "01", "--lab", lab_id).returncode == 0
         graded = taplab("grade", "01", "--lab", lab_id, "--json")
         assert graded.returncode == 0, graded.stdout
-        assert json.loads(graded.stdout)["score"] == 10
+        points = sum(check.points for check in catalog.get("01").module("check").CHECKS)
+        assert json.loads(graded.stdout)["score"] == points
         assert taplab("exercise", "reset", "01", "--lab", lab_id).returncode == 0
         after_reset = json.loads(taplab("grade", "01", "--lab", lab_id, "--json").stdout)
         assert after_reset["score"] == 0

@@ -10,6 +10,7 @@ from taplab.commands import grade
 from taplab.exercises import catalog, grading
 from taplab.state import recorded_labs
 from tests.conftest import needs, taplab
+from tests.gradescope import results_problems
 
 
 def _checks() -> grading.Checklist:
@@ -38,7 +39,7 @@ def test_outcomes_score_and_a_crashing_check_fails_with_its_error():
 
 def test_results_json_has_gradescope_fields_and_hidden_visibility():
     results = grading.results_json(grading.grade(_checks(), lab=None), "Exercise 99")
-    assert grading.results_problems(results) == []
+    assert results_problems(results) == []
     assert results["score"] == 2
     assert [t["status"] for t in results["tests"]] == ["passed", "failed", "failed"]
     assert [t["max_score"] for t in results["tests"]] == [2, 3, 1]
@@ -49,7 +50,7 @@ def test_results_json_has_gradescope_fields_and_hidden_visibility():
 
 def test_failure_results_are_valid_and_score_zero():
     results = grading.failure_results("Exercise 99", "no lab is running")
-    assert grading.results_problems(results) == []
+    assert results_problems(results) == []
     assert results["score"] == 0 and "no lab is running" in results["tests"][0]["output"]
 
 
@@ -63,7 +64,7 @@ def test_failure_results_are_valid_and_score_zero():
                              "output": "", "visibility": "students"}]}, "visibility"),
 ])
 def test_the_validator_rejects_what_gradescope_would(bad, problem):
-    assert any(problem in p for p in grading.results_problems(bad))
+    assert any(problem in p for p in results_problems(bad))
 
 
 def test_unknown_exercise_exit_2_with_results(tmp_path):
@@ -72,7 +73,7 @@ def test_unknown_exercise_exit_2_with_results(tmp_path):
     assert result.returncode == 2
     assert "no exercise '77'" in result.stderr and "Traceback" not in result.stderr
     data = json.loads(results.read_text())
-    assert grading.results_problems(data) == [] and data["score"] == 0
+    assert results_problems(data) == [] and data["score"] == 0
 
 
 @needs("iptables")
@@ -85,7 +86,7 @@ def test_no_running_lab_exit_2_with_results(tmp_path):
     assert result.returncode == 2
     data = json.loads(results.read_text())
     assert json.loads(result.stdout) == data
-    assert grading.results_problems(data) == [] and data["score"] == 0
+    assert results_problems(data) == [] and data["score"] == 0
     assert "no lab of exercise 01 is running" in data["tests"][0]["output"]
 
 
@@ -109,7 +110,7 @@ def test_a_crashing_grader_still_writes_results_and_removes_its_lab(tmp_path, mo
     before = {s.id for s in recorded_labs()}
     assert grade.run(args) == 2
     data = json.loads(results.read_text())
-    assert grading.results_problems(data) == []
+    assert results_problems(data) == []
     assert data["score"] == 0 and "NameError" in data["tests"][0]["output"]
     assert "undefined_name" in capsys.readouterr().err
     assert not [s for s in recorded_labs() if s.id not in before and s.name == "exercise-98"]
