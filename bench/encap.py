@@ -36,12 +36,11 @@ from rich.table import Table
 
 from taplab import capabilities
 from taplab.bench import rr
-from taplab.bench.record import provenance, pyplot, save_figure, write_csv
+from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
 from taplab.output import console, print_json
-from taplab.report import report_dir, write_json
 from taplab.taps.procstat import CpuMeter
 from taplab.topologies import registry
 
@@ -257,8 +256,8 @@ def run(args) -> int:
     unknown = [n for n in names if n not in PATHS]
     if unknown or not names:
         raise UserError(f"--paths takes {', '.join(PATHS)}, not '{','.join(unknown)}'.")
-    if args.time <= 0:
-        raise UserError("--time must be positive.")
+    if args.time < 1:
+        raise UserError("--time must be at least 1 second (iperf3 takes whole seconds).")
     seconds, sizes = (QUICK["time"], QUICK["sizes"]) if args.quick else (args.time, SIZES)
     started, rows = time.time(), []
     for name in names:
@@ -279,13 +278,9 @@ def run(args) -> int:
             "quick": args.quick,
             "kernel_gre": capabilities.available("gre"),
         },
-        "provenance": provenance(),
         "elapsed_s": round(time.time() - started, 1),
     }
-    folder = report_dir("encap", args.out)
-    data["plots"] = plot(rows, folder)
-    data["csv"] = str(write_csv(folder, "encap", rows, FIELDS))
-    path = write_json(folder, "encap", data)
+    path = write_report("encap", args.out, data, FIELDS, plot)
     if args.json:
         print_json(data)
         return 0

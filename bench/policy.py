@@ -30,12 +30,11 @@ from rich import box
 from rich.table import Table
 
 from taplab.bench import rr
-from taplab.bench.record import provenance, pyplot, save_figure, write_csv
+from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3, node_ip
 from taplab.output import console, print_json
-from taplab.report import report_dir, write_json
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import MAX_RULES, VARIANTS, set_policy
 
@@ -104,8 +103,10 @@ def parse(args) -> tuple[list[int], list[str], list[str]]:
         unknown = [x for x in given if x not in known]
         if unknown or not given:
             raise UserError(f"{flag} takes {', '.join(known)}, not '{','.join(unknown)}'.")
-    if args.time <= 0 or args.repeats < 1:
-        raise UserError("--time must be positive and --repeats at least 1.")
+    if args.time < 1 or args.repeats < 1:
+        raise UserError(
+            "--time must be at least 1 second (iperf3 takes whole seconds) and --repeats at least 1."
+        )
     return rules, variants, paths
 
 
@@ -303,13 +304,9 @@ def run(args) -> int:
             "rr_request_bytes": 100,
             "rr_response_bytes": 200,
         },
-        "provenance": provenance(),
         "elapsed_s": round(time.time() - started, 1),
     }
-    folder = report_dir("policy", args.out)
-    data["plots"] = plot(rows, folder)
-    data["csv"] = str(write_csv(folder, "policy", rows, FIELDS))
-    path = write_json(folder, "policy", data)
+    path = write_report("policy", args.out, data, FIELDS, plot)
     if args.json:
         print_json(data)
         return 0

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from taplab.report import report_dir, write_json
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -72,3 +74,13 @@ def save_figure(fig, folder: Path, name: str) -> list[str]:
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
     return [str(path)]
+
+
+def write_report(name: str, out: str | None, data: dict, fields: list[str], plot) -> Path:
+    """A new report folder with name.json (data with its provenance), name.csv (data's
+    rows) and the plots that plot(rows, folder) draws; the JSON file's path."""
+    folder = report_dir(name, out)
+    data["provenance"] = provenance()
+    data["plots"] = plot(data["rows"], folder)
+    data["csv"] = str(write_csv(folder, name, data["rows"], fields))
+    return write_json(folder, name, data)

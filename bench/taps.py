@@ -287,8 +287,9 @@ def run(args) -> int:
     rates = [r.strip() for r in args.rates.split(",") if r.strip()]
     for rate in rates:
         rate_mbps(rate)
-    if args.time <= 0 or args.repeats < 1:
-        raise UserError("--time must be positive and --repeats at least 1.")
+    if args.time < 1 or args.repeats < 1:
+        raise UserError("--time must be at least 1 second (iperf3 takes whole seconds) "
+                        "and --repeats at least 1.")
     rows = measure(args, kinds, rates)
     data = {"runs": [{k: v for k, v in r.items() if k != "repeats"} | {"repeats": r["repeats"]}
                      for r in rows],
