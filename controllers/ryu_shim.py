@@ -7,6 +7,7 @@ Once ``install()`` ran:
 - ``ryu.app.wsgi`` (and ``os_ken.app.wsgi``) is taplab's WSGI layer (``ryu_wsgi``);
 - ``ryu.app.simple_switch_13`` and ``ryu.app.simple_monitor_13`` are taplab's own
   versions (``TAPLAB_APPS``);
+- ``hub.Timeout`` interrupts waits as on Ryu's eventlet hub (``ryu_hub``);
 - every other ``ryu.app.NAME`` is Ryu's app from the os-ken 1.4.1 package
   (``ryu_apps``), loaded as ``os_ken.app.NAME``::
 
@@ -22,7 +23,7 @@ import sys
 import types
 from pathlib import Path
 
-from taplab.controllers import ryu_apps
+from taplab.controllers import ryu_apps, ryu_hub
 
 RENAMED = {  # module: {Ryu's name: os-ken's name}
     "os_ken.base.app_manager": {"RyuApp": "OSKenApp"},
@@ -136,6 +137,7 @@ def _ryu_attribute(attr: str):
 
 def install() -> None:
     """Put the finder first on sys.meta_path and add Ryu's names (idempotent)."""
+    ryu_hub.install()
     for name in ("os_ken.base.app_manager", "os_ken.exception", "os_ken.lib.ofctl_string"):
         _add_ryu_names(importlib.import_module(name))
     if not any(isinstance(f, RyuFinder) for f in sys.meta_path):

@@ -38,6 +38,7 @@ from taplab.state import LabState, find_lab
 # OVS bridges speak every OpenFlow version os-ken does; the controller's apps choose.
 OPENFLOW_VERSIONS = ",".join(f"OpenFlow1{minor}" for minor in range(6))
 
+
 class ListeningController(RemoteController):
     """A controller the runtime has already seen listening. Mininet's own check
     telnets to the port and decodes the controller's binary OpenFlow HELLO as
@@ -223,6 +224,7 @@ class Lab(LabHandle):
         """Tear everything down; safe to call twice; Ctrl-C cannot interrupt it."""
         if self.state is None:
             return
+        self.closing = True  # the controller's watch must not restart what teardown stops
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         try:
@@ -233,7 +235,8 @@ class Lab(LabHandle):
                 signal.signal(sig, handler)
 
     # -- nodes and links ---------------------------------------------------
-    def _attach_netns(self, node: Node) -> None:
+    def record_shell(self, node: Node) -> None:
+        """Record the shell Mininet keeps for node (root-namespace nodes have one too)."""
         self.record(
             {
                 "kind": "process",
@@ -243,6 +246,9 @@ class Lab(LabHandle):
                 "grace": 0.5,
             }
         )
+
+    def _attach_netns(self, node: Node) -> None:
+        self.record_shell(node)
         ns = f"{self.id}-{node}"
         run(["ip", "netns", "attach", ns, str(node.pid)])
         self.record({"kind": "netns", "name": ns})
@@ -278,6 +284,7 @@ class Lab(LabHandle):
             switch = self.net.addSwitch(
                 self.root_name(name), cls=OVSSwitch, datapath=datapath, **params
             )
+            self.record_shell(switch)
             self.record({"kind": "ovs_bridge", "name": switch.name})
             return switch
         raise UserError(f"unknown switch kind '{kind}': use bridge or ovs.")
@@ -286,9 +293,10 @@ class Lab(LabHandle):
         from taplab.controllers import runtime
 
         port = runtime.start(self, self.controller_apps)
-        self.net.addController(
+        controller = self.net.addController(
             self.root_name("c0"), controller=ListeningController, ip="127.0.0.1", port=port
         )
+        self.record_shell(controller)
 
     def add_link(self, a: Node, b: Node, **params):
         """A veth link; a link with an end in the root namespace is recorded."""

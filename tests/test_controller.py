@@ -83,11 +83,15 @@ def controller_run(*args: str):
     """`taplab controller run ARGS --port P --json` in the background: yields (P, process);
     Ctrl-C on exit, whose output is then in process.output."""
     port = free_port()
-    proc = subprocess.Popen([*TAPLAB, "controller", "run", *args, "--port", str(port),
-                             "--json"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*TAPLAB, "controller", "run", *args, "--port", str(port), "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for(lambda: free_port(wanted=port) != port, timeout=30,
-                 what="the controller to listen")
+        wait_for(
+            lambda: free_port(wanted=port) != port, timeout=30, what="the controller to listen"
+        )
         yield port, proc
     finally:
         proc.send_signal(signal.SIGINT)
@@ -98,8 +102,10 @@ def controller_run(*args: str):
 def remote_lab(name: str, port: int):
     """A lab whose OVS switches use the controller listening on port."""
     with Lab(name) as lab:
-        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
-                              ip="127.0.0.1", port=port)
+        controller = lab.net.addController(
+            lab.root_name("c0"), controller=RemoteController, ip="127.0.0.1", port=port
+        )
+        lab.record_shell(controller)
         yield lab
 
 
@@ -109,8 +115,11 @@ def test_controller_run_simple_switch_13_serves_a_lab_and_stops_on_ctrl_c():
         with remote_lab("ctl-run", port) as lab:
             two_switches(lab)
             assert lab.net.pingAll(timeout=2) == 0
-            flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
-                                    lab.root_name("s1")], capture_output=True, text=True).stdout
+            flows = subprocess.run(
+                ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", lab.root_name("s1")],
+                capture_output=True,
+                text=True,
+            ).stdout
             assert "idle_timeout=60" in flows  # learned by taplab's simple_switch_13
     assert proc.returncode == 0
     assert f'"openflow_port": {port}' in proc.output
@@ -130,8 +139,10 @@ def one_switch(lab) -> None:
 
 def copies_seen_by_h3(lab) -> int:
     """How many more packets h3 receives while h1 pings h2 20 times (in about 1 s)."""
+
     def rx() -> int:
         return int(lab.sh("h3", ["cat", "/sys/class/net/h3-eth0/statistics/rx_packets"]))
+
     before = rx()
     lab.sh("h1", ["ping", "-c", "20", "-i", "0.05", "10.0.0.2"])
     return rx() - before
@@ -144,8 +155,9 @@ def test_default_apps_switch_and_mirror_on_request():
         assert lab.net.pingAll(timeout=2) == 0
         assert copies_seen_by_h3(lab) < 20  # learned flows keep h1 -> h2 away from h3
         client = ControllerClient.for_lab(lab)
-        record = client.request("POST", "/actions", {"type": "Mirror", "to_port": "s1-eth3",
-                                                     "src": "10.0.0.1"})
+        record = client.request(
+            "POST", "/actions", {"type": "Mirror", "to_port": "s1-eth3", "src": "10.0.0.1"}
+        )
         assert record["result"]["switches"] and "error" not in record
         assert copies_seen_by_h3(lab) >= 20  # a copy of every echo request from h1
         assert client.request("GET", "/actions")["actions"][-1]["action"] == "Mirror"
@@ -170,8 +182,20 @@ def test_an_unknown_app_is_one_clear_sentence():
 
 @needs("ovs_user")
 def test_taplab_lab_runs_a_ryu_app_given_with_controller():
-    result = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--pods", "2",
-                    "--controller", "ryu.app.simple_monitor_13", "--run", "pingall")
+    result = taplab(
+        "lab",
+        "cluster",
+        "--switch",
+        "ovs",
+        "--nodes",
+        "1",
+        "--pods",
+        "2",
+        "--controller",
+        "ryu.app.simple_monitor_13",
+        "--run",
+        "pingall",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0% dropped" in result.stdout + result.stderr
 
@@ -190,12 +214,15 @@ def test_a_port_taken_at_the_last_moment_means_a_restart_on_new_ports(monkeypatc
             offered.append(taken)
             return taken  # looked free a moment ago; another lab bound it since
         return real(kind, wanted)
+
     monkeypatch.setattr(runtime, "free_port", racy_free_port)
     with squatter, Lab("port-race") as lab:
         port = runtime.start(lab, ["ryu.app.simple_switch_13"])
         assert offered == [taken] and port != taken
         assert "Address already in use" in (lab.workdir / "controller.log").read_text()
-        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
-                              ip="127.0.0.1", port=port)
+        controller = lab.net.addController(
+            lab.root_name("c0"), controller=RemoteController, ip="127.0.0.1", port=port
+        )
+        lab.record_shell(controller)
         two_switches(lab)
         assert lab.net.pingAll(timeout=2) == 0
