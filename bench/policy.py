@@ -105,7 +105,7 @@ def parse(args) -> tuple[list[int], list[str], list[str]]:
             raise UserError(f"{flag} takes {', '.join(known)}, not '{','.join(unknown)}'.")
     if args.time < 1 or args.repeats < 1:
         raise UserError(
-            "--time must be at least 1 second (iperf3 takes whole seconds) and --repeats at least 1."
+            "--time must be at least 1 s (iperf3 takes whole seconds) and --repeats at least 1."
         )
     return rules, variants, paths
 
