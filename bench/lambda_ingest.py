@@ -1,6 +1,6 @@
 """``taplab bench lambda``: telemetry ingest and dispatch latency of the lambda server.
 
-Reproduces the lambda-functions thesis (2021): a switch agent sends flow-record
+Reproduces the lambda-functions thesis (2021; docs/experiments.md): a switch agent sends flow-record
 events over the telemetry protocol (version 2 here: HMAC and replay window on
 every transaction) to the lambda server, without ACK and stop-and-wait with
 ACK at 1, 3 and 5 % loss injected in user space (this kernel has no netem).
@@ -122,7 +122,8 @@ def run(args) -> int:
 def _table(runs: list[dict], seconds: float, version: int) -> Table:
     table = Table("mode", "loss", "events", "published", "ratio", "retx", "p50 ms",
                   "p99 ms", "drops",
-                  caption="events per 2 s; p50/p99: dispatch latency, arrival to action; retx: "
+                  caption="published: lambda-functions thesis, 2021 (docs/experiments.md); "
+                          "events per 2 s; p50/p99: dispatch latency, arrival to action; retx: "
                           "retransmissions; drops: transactions the lambda queue refused",
                   title=f"lambda server telemetry ingest ({seconds:g} s windows, "
                         f"protocol v{version}{' with HMAC' if version == 2 else ''})")
@@ -150,7 +151,7 @@ def _plot(runs: list[dict], folder) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar([x - 0.2 for x in xs], [r["events_per_2s"] for r in runs], 0.4, label="taplab")
     ax.bar([x + 0.2 for x in xs], [r["published_events_per_2s"] for r in runs], 0.4,
-           label="published (2021)")
+           label="published (thesis, 2021)")
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("events per 2 s")
     ax.set_yscale("log")

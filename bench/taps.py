@@ -46,9 +46,11 @@ OPTIONS = {"pcap": {"snaplen": 128, "size_mb": 50, "files": 4}, "ebpf": {"mirror
 PUBLISHED = {
     "sidecar": {"cpu_pct_node": {50: 2.25, 100: 4.05, 250: 8.0, 500: 11.8}, "mem_mb": 14,
                 "fewer_packets_at_collector_pct": {50: 5.3, 100: 13.0},
-                "source": "sidecar tap in Kubernetes (thesis, 2023), 2-vCPU node"},
+                "source": "sidecar tap in Kubernetes (thesis, 2023), 2-vCPU node; "
+                          "docs/experiments.md"},
     "ebpf": {"throughput_ratio": 0.897, "source": "5G microservice monitoring with eBPF "
-                                                  "(thesis, 2019), traced vs untraced"},
+                                                  "(thesis, 2019), traced vs untraced; "
+                                                  "docs/experiments.md"},
 }
 FIDELITY_TARGET, COST_TARGET = 0.999, 0.05
 
