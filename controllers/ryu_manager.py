@@ -14,6 +14,7 @@ It refuses to run where a real Ryu is installed (that Ryu's own command is meant
 
 import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def real_ryu() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ryu-manager: exit 2 on a refusal or unknown app, 1 if the apps fail, 0 on Ctrl-C."""
     installed = real_ryu()
     if installed:
         print(
@@ -80,11 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"ryu-manager: no app named {', '.join(missing)}.", file=sys.stderr)
         return 2
+    code = 0
     try:
         run(apps)
     except KeyboardInterrupt:
         logging.getLogger("ryu-manager").debug("Ctrl-C: closing the apps")
-    return 0
+    except Exception:
+        logging.getLogger("ryu-manager").exception("the apps failed")
+        code = 1
+    # The apps' hub threads are not daemons and cannot be stopped one by one (eventlet's
+    # green threads died with the process): end the process once the apps are closed.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
