@@ -237,3 +237,41 @@ def test_an_app_that_dies_at_start_shows_its_error_and_its_log_stays(tmp_path):
     assert "RuntimeError: boom at import" in message and "Traceback" not in result.stderr
     log = Path(message.split("; see ")[1].rstrip("."))
     assert "boom at import" in log.read_text()  # readable after the lab is gone
+
+
+@needs("ovs_user")
+def test_rest_router_routes_between_two_subnets_after_its_rest_calls():
+    with Lab("ryu-router", controller_apps=["ryu.app.rest_router"]) as lab:
+        s1 = lab.add_switch("s1", kind="ovs")
+        for i in (1, 2):
+            lab.add_link(lab.add_host(f"h{i}"), s1)
+        lab.start()
+        url = lab.meta["controller"]["wsapi_url"]
+        for i in (1, 2):
+            lab.node(f"h{i}").cmd(
+                f"ip addr add 10.0.{i}.2/24 dev h{i}-eth0 && ip route add default via 10.0.{i}.1"
+            )
+            added = curl(f"{url}/router/{s1.dpid}", "POST", {"address": f"10.0.{i}.1/24"})
+            assert added[0]["command_result"][0]["result"] == "success"
+        assert wait_for(
+            lambda: pings(lab, "h1", "10.0.2.2"),
+            timeout=15,
+            what="h1 to reach h2 through the router",
+        )
+        routed = curl(f"{url}/router/{s1.dpid}")[0]["internal_network"][0]["address"]
+        assert {a["address"] for a in routed} == {"10.0.1.1/24", "10.0.2.1/24"}
+
+
+@needs("ovs_user")
+def test_simple_switch_rest_13_shows_its_mac_table():
+    with one_switch_lab(["ryu.app.simple_switch_rest_13"]) as (lab, s1):
+        assert lab.net.pingAll(timeout=2) == 0
+        macs = curl(f"{lab.meta['controller']['wsapi_url']}/simpleswitch/mactable/{s1.dpid}")
+        assert macs == {lab.node("h1").MAC(): 1, lab.node("h2").MAC(): 2}
+
+
+@needs("ovs_user")
+def test_rest_qos_answers_for_its_switch():
+    with one_switch_lab(["ryu.app.rest_qos"]) as (lab, s1):
+        url = lab.meta["controller"]["wsapi_url"]
+        assert curl(f"{url}/qos/rules/all") == [{"switch_id": s1.dpid, "command_result": []}]
