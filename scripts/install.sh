@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="mininet openvswitch-switch python3-bpfcc bpfcc-tools iproute2 iptables ethtool
   tcpdump iperf3 hping3 nmap bridge-utils iputils-ping python3-venv tmux bpftool socat
-  procps psmisc util-linux curl nftables"
+  procps psmisc util-linux curl nftables apache2-utils nginx-light
+  nghttp2-client"
 # Only what the test suite needs on top (vagrant validates the Vagrantfile).
 [ "${1:-}" = "--test" ] && APT_PACKAGES="$APT_PACKAGES vagrant"
 # What make test-kernel boots: QEMU, Debian's kernel with its headers, a busybox initramfs.
@@ -81,4 +82,9 @@ if [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   touch .venv/.installed
 fi
 ln -sfn "$PWD/.venv/bin/taplab" /usr/local/bin/taplab
+# Shell completion and the man page, both written from taplab's command line parser.
+mkdir -p /usr/share/bash-completion/completions /usr/local/share/man/man1
+.venv/bin/python -m shtab --shell=bash --error-unimportable taplab.cli.build_parser \
+  >/usr/share/bash-completion/completions/taplab
+.venv/bin/python -m taplab.manpage >/usr/local/share/man/man1/taplab.1
 say "taplab is installed: try 'sudo taplab doctor'"
