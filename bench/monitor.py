@@ -337,20 +337,10 @@ def plot(rows: list[dict], folder) -> list[str]:
         mix = sorted(
             (r["errors_pct"], r) for r in rows if r["mode"] == mode and r["instances"] == 1
         )
-        axes[0].plot(
-            [e for e, _ in mix],
-            [r["req_ratio"] for _, r in mix],
-            marker="o",
-            color=f"C{i}",
-            label=mode,
-        )
-        axes[1].plot(
-            [e for e, _ in mix],
-            [r["p50_ratio"] for _, r in mix],
-            marker="o",
-            color=f"C{i}",
-            label=mode,
-        )
+        for ax, key in ((axes[0], "req_ratio"), (axes[1], "p50_ratio")):
+            ax.plot(
+                [e for e, _ in mix], [r[key] for _, r in mix], marker="o", color=f"C{i}", label=mode
+            )
         scale = sorted(
             (r["instances"], r["req_s"])
             for r in rows
