@@ -47,6 +47,8 @@ class LambdaServerApp(app_manager.OSKenApp):
         self.meters: dict[str, int] = {}
         self.server = LambdaServer(self.settings, self.apply)
         self.server.start()
+        for failure in self.server.reload():
+            self.logger.error("lambda not reloaded: %s", failure)
         token = Path(self.settings.token_file).read_text().strip()
         self.api = ApiServer(self.settings.api_port, token, self.server)
         self.api.start()

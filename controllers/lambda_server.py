@@ -25,6 +25,7 @@ from pathlib import Path
 
 from taplab.controllers.lambda_supervisor import LambdaSupervisor, percentile_ms
 from taplab.controllers.lambda_topology import Topology
+from taplab.controllers.lambda_worker import LambdaLoadError
 from taplab.controllers.settings import ControllerSettings
 from taplab.controllers.telemetry import Rejected, TransactionReceiver
 from taplab.lambdas import EVENT_KINDS, Alert
@@ -49,6 +50,7 @@ class LambdaServer:
             key = bytes.fromhex(Path(settings.telemetry_key_file).read_text().strip())
         self.receiver = TransactionReceiver(key, accept_v1=settings.accept_v1)
         self._actions_file = Path(settings.workdir) / "actions.jsonl"
+        self._saved = Path(settings.workdir) / "lambdas"  # reloaded by a restarted controller
         self.sock: socket.socket | None = None
 
     # -- lambdas -------------------------------------------------------------
@@ -68,12 +70,25 @@ class LambdaServer:
             self.workers[name] = worker
         if old:
             old.stop()
+        self._saved.mkdir(mode=0o700, exist_ok=True)
+        (self._saved / f"{name}.py").write_text(source)
         return worker.describe()
 
     def unload(self, name: str) -> None:
         with self._lock:
             worker = self.workers.pop(name)
         worker.stop()
+        (self._saved / f"{name}.py").unlink(missing_ok=True)
+
+    def reload(self) -> list[str]:
+        """Load the lambdas a previous controller of this lab had; return what failed."""
+        failed = []
+        for path in sorted(self._saved.glob("*.py")):
+            try:
+                self.load(path.stem, path.read_text())
+            except LambdaLoadError as exc:
+                failed.append(str(exc))
+        return failed
 
     def close(self) -> None:
         """Stop every lambda worker and what it started."""

@@ -9,6 +9,7 @@ gets the OpenFlow port, the log, the REST URL when an app serves Ryu's WSGI API,
 and the lambda server's API URL, token file, telemetry port and key file.
 """
 
+import functools
 import json
 import os
 import secrets
@@ -20,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from taplab import ready
-from taplab.controllers import ryu_shim
+from taplab.controllers import ryu_shim, supervision
 from taplab.controllers.settings import ControllerSettings
 from taplab.errors import UserError
 
@@ -108,9 +109,8 @@ def start(
         config = work / "controller.json"
         settings.save(config)
         offset = log.stat().st_size if log.exists() else 0
-        proc = lab.popen(
-            [sys.executable, "-m", "taplab.controllers.main", str(config)], log=log.name
-        )
+        argv = [sys.executable, "-m", "taplab.controllers.main", str(config)]
+        proc = lab.popen(argv, log=log.name)
         meta = {
             "openflow_port": settings.openflow_port,
             "pid": proc.pid,
@@ -137,8 +137,18 @@ def start(
         if _owns_listener(proc.pid, rest_port):  # bound before OpenFlow, when an app asks
             meta["wsapi_url"] = f"http://{_reachable(wsapi_host)}:{rest_port}"
         lab.set_meta(controller=meta)
+        again = (lab, argv, log, settings.openflow_port, meta.get("api_url"))
+        supervision.watch(lab, proc, functools.partial(_relaunch, *again))
         return settings.openflow_port
     raise AssertionError("unreachable")
+
+
+def _relaunch(lab, argv: list[str], log: Path, port: int, api_url: str | None):
+    """The controller started again with the same command, on the same ports."""
+    offset = log.stat().st_size
+    proc = lab.popen(argv, log=log.name)
+    _wait_ready(proc, log, offset, port, api_url)
+    return proc
 
 
 def _reachable(host: str) -> str:

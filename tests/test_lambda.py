@@ -44,13 +44,16 @@ def test_loading_errors_are_one_sentence():
         handlers_of("none.py", "def f(event, ctx):\n    pass\n")
     with pytest.raises(LambdaLoadError, match=r"failed while loading: ZeroDivisionError"):
         handlers_of("div.py", "1 / 0\n")
-    found = handlers_of("ok.py", "from taplab.lambdas import on\n"
-                                 "@on('tap', 'timer')\ndef f(e, c):\n    pass\n")
+    found = handlers_of(
+        "ok.py", "from taplab.lambdas import on\n@on('tap', 'timer')\ndef f(e, c):\n    pass\n"
+    )
     assert sorted(found) == ["tap", "timer"]
 
 
 def test_what_a_lambda_returns_is_checked():
-    handlers = handlers_of("mixed.py", """
+    handlers = handlers_of(
+        "mixed.py",
+        """
 from taplab.lambdas import on, Alert, Block
 
 @on("tap")
@@ -64,14 +67,15 @@ def generator(event, ctx):
 @on("tap")
 def single(event, ctx):
     return Alert("b")
-""")
+""",
+    )
     logs = LogBuffer()
-    out = _run_batch(handlers, Context("mixed", logs), [("tap", 1.0, None, "10.0.0.7", None, {})],
-                     _Calls())
+    out = _run_batch(
+        handlers, Context("mixed", logs), [("tap", 1.0, None, "10.0.0.7", None, {})], _Calls()
+    )
     (arrival, actions), *rest = out["actions"]
     assert arrival == 1.0 and actions == [Alert("a", src="10.0.0.7")]
-    assert [a for _, acts in rest for a in acts] == [Block(src="10.0.0.7", seconds=1),
-                                                      Alert("b")]
+    assert [a for _, acts in rest for a in acts] == [Block(src="10.0.0.7", seconds=1), Alert("b")]
     assert out["invocations"] == 3 and out["errors"] == 1
     assert "not an action" in logs.take()[0]
 
@@ -96,8 +100,17 @@ def test_telemetry_items_become_events():
     assert len(events) == 2
     e = events[0]
     assert (e.kind, e.dpid, e.src, e.dst) == ("telemetry", 9, "10.0.0.1", "10.0.0.2")
-    assert e.data == {"proto": 17, "sport": 5000, "dport": 53, "packets": 4, "bytes": 200,
-                      "syn": 0, "rst": 0, "empty_udp": 3, "event_id": 1}
+    assert e.data == {
+        "proto": 17,
+        "sport": 5000,
+        "dport": 53,
+        "packets": 4,
+        "bytes": 200,
+        "syn": 0,
+        "rst": 0,
+        "empty_udp": 3,
+        "event_id": 1,
+    }
     slow = to_events(("telemetry_raw", 1.0, 9, None, None, (mixed, len(mixed) - 40)))
     assert slow[0].data == e.data and slow[1].data == {"event_id": 5, "payload": b"xy"}
 
@@ -111,7 +124,7 @@ def block(event, ctx):
     if event.src == "{POD[1]}" and event.data["flags"] == "S" and event.data["dport"] == 9999:
         return [Alert("knock", src=event.src), Block(src=event.src, seconds=3)]
 ''',
-    "endless": '''
+    "endless": """
 from taplab.lambdas import on
 
 @on("packet_in")
@@ -119,8 +132,8 @@ def spin(event, ctx):
     if event.data["dport"] == 7777:
         while True:
             pass
-''',
-    "stubborn": '''
+""",
+    "stubborn": """
 from taplab.lambdas import on
 
 @on("packet_in")
@@ -132,32 +145,32 @@ def spin(event, ctx):
                     pass
             except BaseException:
                 pass
-''',
-    "hold": '''
+""",
+    "hold": """
 from taplab.lambdas import on
 
 @on("packet_in")
 def hold(event, ctx):
     if event.data["dport"] == 7779:
         sum(range(10 ** 13))  # one C call: no signal gets through, the heartbeat stops
-''',
-    "boom": '''
+""",
+    "boom": """
 from taplab.lambdas import on
 
 @on("packet_in")
 def divide(event, ctx):
     if event.data["dport"] == 6666:
         return 1 / 0
-''',
-    "hog": '''
+""",
+    "hog": """
 from taplab.lambdas import on
 
 @on("tap")
 def hog(event, ctx):
     if event.data.get("hog"):
         ctx.store.set("big", bytearray(2 ** 31))
-''',
-    "taps": '''
+""",
+    "taps": """
 from taplab.lambdas import on, Alert
 
 @on("tap", "timer", "flow_stats", "port_stats")
@@ -167,7 +180,7 @@ def seen(event, ctx):
         return [Alert("tap-event", src=event.src, detail=str(len(ctx.topology)))]
     if n == 1:
         ctx.log.info("first %s event", event.kind)
-''',
+""",
 }
 
 
@@ -190,17 +203,29 @@ def lab(tmp_path_factory):
             client.load_file(folder / f"{name}.py")
         lab.folder = folder
         yield lab
-        workers = subprocess.run(["pgrep", "-P", str(lab.meta["controller"]["pid"])],
-                                 capture_output=True, text=True).stdout.split()
+        workers = subprocess.run(
+            ["pgrep", "-P", str(lab.meta["controller"]["pid"])], capture_output=True, text=True
+        ).stdout.split()
     assert len(workers) >= len(LAMBDAS) - 1  # "taps" was unloaded by the CLI test
-    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers), timeout=5,
-             what="the lambda workers to exit with their controller")
+    wait_for(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers),
+        timeout=5,
+        what="the lambda workers to exit with their controller",
+    )
 
 
 def syn(lab, pod: int, port: int) -> None:
     """pod sends a TCP SYN to pod2:port (nothing listens: the SYN is what counts)."""
-    lab.sh(f"pod{pod}", ["python3", "-c", "import socket; s = socket.socket(); "
-                         f"s.settimeout(0.3); s.connect_ex(('{POD[2]}', {port}))"], check=False)
+    lab.sh(
+        f"pod{pod}",
+        [
+            "python3",
+            "-c",
+            "import socket; s = socket.socket(); "
+            f"s.settimeout(0.3); s.connect_ex(('{POD[2]}', {port}))",
+        ],
+        check=False,
+    )
 
 
 def pings(lab, pod: int) -> bool:
@@ -238,14 +263,23 @@ def test_an_endless_loop_is_stopped_while_pingall_keeps_passing(lab):
     for port in (7777, 7778, 7779):
         syn(lab, 3, port)
     assert lab.net.pingAll(timeout=1) == 0
-    wait_for(lambda: lambda_stats(lab, "endless")["timeouts"] >= 1, timeout=10,
-             what="the endless lambda to hit its time limit")
+    wait_for(
+        lambda: lambda_stats(lab, "endless")["timeouts"] >= 1,
+        timeout=10,
+        what="the endless lambda to hit its time limit",
+    )
     for name in ("stubborn", "hold"):
-        wait_for(lambda n=name: lambda_stats(lab, n)["kills"] >= 1, timeout=10,
-                 what=f"{name}, which ignores its time limit, to be killed")
+        wait_for(
+            lambda n=name: lambda_stats(lab, n)["kills"] >= 1,
+            timeout=10,
+            what=f"{name}, which ignores its time limit, to be killed",
+        )
     assert lab.net.pingAll(timeout=1) == 0
-    wait_for(lambda: lambda_stats(lab, "stubborn")["alive"] and lambda_stats(lab, "hold")["alive"],
-             timeout=10, what="new workers")
+    wait_for(
+        lambda: lambda_stats(lab, "stubborn")["alive"] and lambda_stats(lab, "hold")["alive"],
+        timeout=10,
+        what="new workers",
+    )
     logs = taplab("lambda", "logs", "endless", "--lab", lab.id)
     assert logs.returncode == 0 and "ran past its time limit" in logs.stdout
 
@@ -253,8 +287,9 @@ def test_an_endless_loop_is_stopped_while_pingall_keeps_passing(lab):
 @needs("ovs_user")
 def test_a_raising_lambda_is_counted_and_reported(lab):
     syn(lab, 3, 6666)
-    wait_for(lambda: lambda_stats(lab, "boom")["errors"] >= 1, timeout=10,
-             what="the error to be counted")
+    wait_for(
+        lambda: lambda_stats(lab, "boom")["errors"] >= 1, timeout=10, what="the error to be counted"
+    )
     logs = taplab("lambda", "logs", "boom", "--lab", lab.id)
     assert "ZeroDivisionError" in logs.stdout
     assert lambda_stats(lab, "block_pod1")["errors"] == 0
@@ -264,26 +299,39 @@ def test_a_raising_lambda_is_counted_and_reported(lab):
 def test_a_memory_hog_is_stopped_and_its_worker_restarted(lab):
     client = ControllerClient.for_lab(lab)
     client.request("POST", "/events", {"kind": "tap", "data": {"hog": True}})
-    wait_for(lambda: lambda_stats(lab, "hog")["memory"] >= 1, timeout=10,
-             what="the memory limit to stop the hog")
+    wait_for(
+        lambda: lambda_stats(lab, "hog")["memory"] >= 1,
+        timeout=10,
+        what="the memory limit to stop the hog",
+    )
     wait_for(lambda: lambda_stats(lab, "hog")["alive"], timeout=10, what="a new worker")
 
 
 @needs("ovs_user")
 def test_tap_timer_and_polled_stats_events_reach_lambdas(lab):
     client = ControllerClient.for_lab(lab)
-    reply = client.request("POST", "/events", {"events": [
-        {"kind": "tap", "src": "10.9.9.9", "data": {"bytes": 1}}]})
+    reply = client.request(
+        "POST", "/events", {"events": [{"kind": "tap", "src": "10.9.9.9", "data": {"bytes": 1}}]}
+    )
     assert reply["delivered"] >= 1
 
     def alert():
-        return [a for a in client.request("GET", "/actions")["actions"]
-                if a["action"] == "Alert" and a.get("src") == "10.9.9.9"]
+        return [
+            a
+            for a in client.request("GET", "/actions")["actions"]
+            if a["action"] == "Alert" and a.get("src") == "10.9.9.9"
+        ]
+
     (record,) = wait_for(alert, timeout=5, what="the tap lambda's alert")
     assert int(record["detail"]) >= 4  # the topology: the switch and three pods
-    wait_for(lambda: all(f"first {k} event" in "\n".join(client.request(
-        "GET", "/lambdas/taps/logs")["logs"]) for k in ("timer", "flow_stats", "port_stats")),
-        timeout=15, what="timer and polled flow/port stats events")
+    wait_for(
+        lambda: all(
+            f"first {k} event" in "\n".join(client.request("GET", "/lambdas/taps/logs")["logs"])
+            for k in ("timer", "flow_stats", "port_stats")
+        ),
+        timeout=15,
+        what="timer and polled flow/port stats events",
+    )
     stats = client.request("GET", "/stats")
     assert stats["events"]["received"]["packet_in"] > 0 and stats["actions"] >= 1
 
@@ -295,11 +343,12 @@ def test_rate_limit_is_an_openflow_meter_that_slows_a_pod(lab):
     def mbps() -> float:
         out = lab.sh("pod3", ["iperf3", "-c", POD[2], "-p", "5202", "-t", "1", "-J"])
         return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e6
-    wait_for(lambda: ":5202" in lab.sh("pod2", ["ss", "-ltn"]), timeout=5,
-             what="iperf3 to listen")
+
+    wait_for(lambda: ":5202" in lab.sh("pod2", ["ss", "-ltn"]), timeout=5, what="iperf3 to listen")
     free = mbps()
     reply = ControllerClient.for_lab(lab).request(
-        "POST", "/actions", {"type": "RateLimit", "src": POD[3], "kbps": 2000, "seconds": 30})
+        "POST", "/actions", {"type": "RateLimit", "src": POD[3], "kbps": 2000, "seconds": 30}
+    )
     assert reply["result"]["switches"]
     limited = mbps()
     assert limited < free / 5 and limited < 10, (free, limited)
@@ -339,12 +388,35 @@ def test_taplab_lab_preloads_lambda_files(tmp_path):
     good, bad = tmp_path / "watch.py", tmp_path / "broken.py"
     good.write_text(LAMBDAS["taps"])
     bad.write_text("from taplab.lambdas import on\n@on('tap')\ndef f(e, c)\n")
-    refused = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--lambda", str(bad),
-                     "--run", "pingall")
+    refused = taplab(
+        "lab",
+        "cluster",
+        "--switch",
+        "ovs",
+        "--nodes",
+        "1",
+        "--lambda",
+        str(bad),
+        "--run",
+        "pingall",
+    )
     assert refused.returncode == 2 and "broken.py has a syntax error at line 3" in flat(
-        refused.stderr)
-    ran = taplab("lab", "cluster", "--switch", "ovs", "--nodes", "1", "--pods", "2",
-                 "--lambda", str(good), "--run", "pod1 ping -c1 pod2")
+        refused.stderr
+    )
+    ran = taplab(
+        "lab",
+        "cluster",
+        "--switch",
+        "ovs",
+        "--nodes",
+        "1",
+        "--pods",
+        "2",
+        "--lambda",
+        str(good),
+        "--run",
+        "pod1 ping -c1 pod2",
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert " 0% packet loss" in ran.stdout + ran.stderr
 
@@ -353,8 +425,10 @@ def test_taplab_lab_preloads_lambda_files(tmp_path):
 def test_sampled_packet_in_reaches_lambdas_with_the_published_schema():
     with Lab("sampling") as lab:
         port = runtime.start(lab, [], sample_rate=1.0)
-        lab.net.addController(lab.root_name("c0"), controller=RemoteController,
-                              ip="127.0.0.1", port=port)
+        controller = lab.net.addController(
+            lab.root_name("c0"), controller=RemoteController, ip="127.0.0.1", port=port
+        )
+        lab.record_shell(controller)  # Mininet's shell for the controller node
         switch = lab.add_switch("s1", kind="ovs")
         for i in (1, 2):
             lab.add_link(lab.add_host(f"pod{i}"), switch)
@@ -363,15 +437,29 @@ def test_sampled_packet_in_reaches_lambdas_with_the_published_schema():
             lab.node(f"pod{i}").setIP(f"{POD[i]}/24")
         client = ControllerClient.for_lab(lab)
         client.request("POST", "/lambdas", {"name": "udp", "source": UDP_ALERT})
-        lab.sh("pod1", ["python3", "-c", "import socket; s = socket.socket(socket.AF_INET, "
-                        f"socket.SOCK_DGRAM); [s.sendto(b'x', ('{POD[2]}', 5000 + i)) "
-                        "for i in range(5)]"])
+        lab.sh(
+            "pod1",
+            [
+                "python3",
+                "-c",
+                "import socket; s = socket.socket(socket.AF_INET, "
+                f"socket.SOCK_DGRAM); [s.sendto(b'x', ('{POD[2]}', 5000 + i)) "
+                "for i in range(5)]",
+            ],
+        )
 
         def udp_alerts():
-            return sorted(int(a["detail"]) for a in client.request("GET", "/actions")["actions"]
-                          if a["action"] == "Alert")
-        assert wait_for(lambda: udp_alerts() == [5000, 5001, 5002, 5003, 5004], timeout=5,
-                        what="one packet_in per UDP datagram")
+            return sorted(
+                int(a["detail"])
+                for a in client.request("GET", "/actions")["actions"]
+                if a["action"] == "Alert"
+            )
+
+        assert wait_for(
+            lambda: udp_alerts() == [5000, 5001, 5002, 5003, 5004],
+            timeout=5,
+            what="one packet_in per UDP datagram",
+        )
 
 
 UDP_ALERT = f'''

@@ -72,7 +72,8 @@ def detail(lab: LabHandle) -> dict:
         "nodes": {n: addresses(lab, n) for n in sorted(lab.meta.get("nodes", {}))},
         "controller": {
             k: controller[k]
-            for k in ("openflow_port", "wsapi_url", "api_url", "telemetry_port", "log")
+            for k in ("openflow_port", "wsapi_url", "api_url", "telemetry_port", "log", "state",
+                      "restarts", "last_exit")
             if k in controller
         },
         "taps": taps,
@@ -132,7 +133,9 @@ def show(args) -> int:
             f"controller: OpenFlow port {c.get('openflow_port')}"
             + (f", Ryu REST API {c['wsapi_url']}" if "wsapi_url" in c else "")
             + (f", API {c['api_url']}" if "api_url" in c else "")
-            + (f", telemetry UDP {c['telemetry_port']}" if "telemetry_port" in c else ""),
+            + (f", telemetry UDP {c['telemetry_port']}" if "telemetry_port" in c else "")
+            + (f"; {c['state']}, {c['restarts']} restart(s) (last exit: {c['last_exit']})"
+               if "restarts" in c else ""),
             highlight=False,
         )
     if info["taps"]:
