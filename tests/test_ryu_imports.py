@@ -13,6 +13,13 @@ from taplab.controllers import ryu_apps, ryu_shim
 from taplab.controllers.ryu_wsgi import ControllerBase, Response, WSGIApplication, route
 
 RYU = [sys.executable, "-m", "taplab.controllers.ryu_manager"]
+PARSE_RYU_OPTIONS = """
+import sys
+from os_ken import cfg
+from taplab.controllers import ryu_manager
+cfg.CONF(args=sys.argv[1:], project="ryu", default_config_files=[])
+print(" ".join(cfg.CONF.app))
+"""
 
 EVERY_IMPORT_FORM = """
 from taplab.controllers import ryu_shim
@@ -143,3 +150,27 @@ def test_ryu_manager_names_an_unknown_app():
     out = subprocess.run([*RYU, "ryu.app.no_such_app"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "no app named ryu.app.no_such_app" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_commands_in_docs_ryu_md_parse():
+    import re
+    import shlex
+    from pathlib import Path
+
+    from taplab.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ryu.md").read_text()
+    commands = re.findall(r"^sudo (taplab .*?|ryu-manager .*?)(?:\s+#.*)?$", text, flags=re.M)
+    assert len(commands) >= 5
+    for command in commands:
+        argv = shlex.split(command.rstrip("\\"))
+        if argv[0] == "taplab":
+            assert build_parser().parse_args(argv[1:]).func, command
+        else:  # ryu-manager's options, parsed as ryu-manager parses them
+            out = subprocess.run(
+                [sys.executable, "-c", PARSE_RYU_OPTIONS, *argv[1:]], capture_output=True, text=True
+            )
+            assert out.stdout.split() == [a for a in argv[1:] if a.startswith("ryu.app.")], (
+                command,
+                out.stderr,
+            )
