@@ -389,34 +389,13 @@ def test_taplab_lab_preloads_lambda_files(tmp_path):
     good.write_text(LAMBDAS["taps"])
     bad.write_text("from taplab.lambdas import on\n@on('tap')\ndef f(e, c)\n")
     refused = taplab(
-        "lab",
-        "cluster",
-        "--switch",
-        "ovs",
-        "--nodes",
-        "1",
-        "--lambda",
-        str(bad),
-        "--run",
-        "pingall",
+        *"lab cluster --switch ovs --nodes 1".split(), "--lambda", str(bad), "--run", "pingall"
     )
     assert refused.returncode == 2 and "broken.py has a syntax error at line 3" in flat(
         refused.stderr
     )
-    ran = taplab(
-        "lab",
-        "cluster",
-        "--switch",
-        "ovs",
-        "--nodes",
-        "1",
-        "--pods",
-        "2",
-        "--lambda",
-        str(good),
-        "--run",
-        "pod1 ping -c1 pod2",
-    )
+    cluster = "lab cluster --switch ovs --nodes 1 --pods 2".split()
+    ran = taplab(*cluster, "--lambda", str(good), "--run", "pod1 ping -c1 pod2")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert " 0% packet loss" in ran.stdout + ran.stderr
 
