@@ -7,10 +7,9 @@ changed. It only touches the lab's own namespaces.
 """
 
 import json
-import subprocess
 
 from taplab.lab import LabHandle
-from taplab.shell import run
+from taplab.shell import capture, run
 
 TABLES = ("filter", "nat", "mangle", "raw")
 FORWARDING = "net.ipv4.ip_forward"
@@ -83,8 +82,7 @@ def restore_node(handle: LabHandle, node: str, saved: dict) -> None:
         sh("iptables", "-t", table, "-F")
         sh("iptables", "-t", table, "-X")
     if saved["iptables"].strip():
-        subprocess.run(["ip", "netns", "exec", ns, "iptables-restore"], input=saved["iptables"],
-                       text=True, capture_output=True, check=False)
+        capture(["iptables-restore"], netns=ns, input=saved["iptables"])
     sh("sysctl", "-qw", f"{FORWARDING}={saved['forwarding']}")
 
 

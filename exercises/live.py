@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taplab.lab import LabHandle
-from taplab.shell import run
+from taplab.shell import run, start, succeeds
 
 # Connect to host:port with a timeout and print what happened: a RST means the
 # packet reached the other end; a timeout means something dropped it.
@@ -130,9 +130,7 @@ class LiveLab:
         return flows
 
     def succeeds(self, node: str, *argv: str, timeout: float = 30) -> bool:
-        proc = subprocess.run(["ip", "netns", "exec", self.netns(node), *argv],
-                              capture_output=True, timeout=timeout)
-        return proc.returncode == 0
+        return succeeds(list(argv), netns=self.netns(node), timeout=timeout)
 
     def json(self, node: str, *argv: str) -> Any:
         """Parsed JSON output of a ``-j`` command (``[]`` when it printed nothing)."""
@@ -243,9 +241,9 @@ class LiveLab:
     def tcp_transfer(self, src: str, dst: str, dst_ip: str, nbytes: int, port: int = 5201,
                      timeout: float = 5.0) -> int:
         """Bytes that arrived at dst when src sent nbytes over one TCP connection."""
-        receiver = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns(dst), sys.executable, "-c", _RECEIVE, str(port),
-             str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        receiver = start([sys.executable, "-c", _RECEIVE, str(port), str(timeout)],
+                         netns=self.netns(dst), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
         try:
             if receiver.stdout.readline().strip() != "listening":
                 return 0
@@ -264,10 +262,9 @@ class LiveLab:
         from scapy.utils import rdpcap
 
         path = self.handle.workdir / f"grade-{node}-{dev}.pcap"
-        tcpdump = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns(node), "tcpdump", "-i", dev, "-n", "-U",
-             "--immediate-mode", "-c", str(count), "-w", str(path), bpf],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        tcpdump = start(["tcpdump", "-i", dev, "-n", "-U", "--immediate-mode", "-c", str(count),
+                         "-w", str(path), bpf], netns=self.netns(node),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             tcpdump.stderr.readline()  # "listening on ..." once the capture is open
             trigger()

@@ -18,9 +18,8 @@ without bridge netfilter.
 
 import ipaddress
 import re
-import subprocess
 
-from taplab.shell import run
+from taplab.shell import capture, run
 
 MASQ_MARK = "0x4000/0x4000"
 
@@ -67,8 +66,7 @@ def install(netns: str, services: list[dict], pods: dict[str, dict], node_cidr: 
     if not services:
         return
     text = ruleset(services, pods, node_cidr)
-    proc = subprocess.run(["ip", "netns", "exec", netns, "iptables-restore", "--noflush"],
-                          input=text, text=True, capture_output=True)
+    proc = capture(["iptables-restore", "--noflush"], netns=netns, input=text)
     if proc.returncode != 0:
         raise RuntimeError(f"iptables-restore in {netns} failed: {proc.stderr.strip()}")
     for svc in services:  # so that the node itself can reach ClusterIPs

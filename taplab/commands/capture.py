@@ -17,6 +17,7 @@ from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import errors
+from taplab.shell import in_netns
 from taplab.taps.target import resolve
 
 # Whole frames, each written at once; a 32 MiB kernel buffer rides out bursts
@@ -73,7 +74,7 @@ def _open(path: Path):
 def tcpdump(netns: str, intf: str, count: int | None, expression: list[str]) -> list[str]:
     """tcpdump writing pcap to stdout, each packet as it comes."""
     count_option = ["-c", str(count)] if count else []
-    return ["ip", "netns", "exec", netns, *TCPDUMP, "-i", intf, *count_option, *expression]
+    return in_netns([*TCPDUMP, "-i", intf, *count_option, *expression], netns)
 
 
 def run(args) -> int:

@@ -10,6 +10,7 @@ import shlex
 
 from taplab.commands import subcommand
 from taplab.lab import LabHandle
+from taplab.shell import in_netns
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def argv(lab: LabHandle, node: str, cmd: list[str]) -> tuple[list[str], dict[str
     if not cmd:
         env["PS1"] = f"{node}@{lab.id}:\\w# "
         cmd = ["bash", "--norc"]  # interactive when stdin is a terminal
-    return ["ip", "netns", "exec", lab.netns(node), *cmd], env
+    return in_netns(cmd, lab.netns(node)), env
 
 
 def run(args) -> int:
