@@ -4,21 +4,26 @@ Per-CPU counters per protocol and TCP flag, an LRU map of flows (its
 occupancy, and evictions = flows inserted minus flows still present), and an
 optional mirror into a VXLAN device to the collector: ``all`` packets, or
 ``http500``, the published trigger: a TCP stream is mirrored from the first
-HTTP 500 response seen in it. A loader process in the node's namespace holds
-the program and writes the counters every ``--interval`` seconds::
+HTTP 500 response seen in it. A loader process in the node's namespace compiles
+and attaches the program, then replaces itself (exec) with a reader of the
+program's maps (``bpfmap``, no compiler resident) that writes the counters
+every ``--interval`` seconds::
 
     python -m taplab.taps.ebpf --intf node1-eth1 --mode http500 --mirror-ifindex 7 \\
         --stats /run/taplab/labs/<id>/tap1.json
 """
 
 import argparse
+import os
 import signal
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
 
 from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
+from taplab.taps.bpfmap import Map
 
 MODES = {"none": 0, "all": 1, "http500": 2}
 PROTOS = ("tcp", "udp", "icmp", "other_ip", "non_ip")
@@ -27,61 +32,130 @@ EVENTS = ("new_flows", "mirrored", "mirror_failed", "triggers")
 TC_INGRESS, TC_EGRESS = "ffff:fff2", "ffff:fff3"
 
 
-def per_cpu_sums(table) -> dict[str, dict[str, int]]:
+FLOW_KEY = struct.Struct("<IIHHB3x")  # flow_key.h
+FLOW_VAL = struct.Struct("<QQ")  # packets, bytes
+
+
+def per_cpu_sums(counters: Map) -> dict[str, dict[str, int]]:
     """The counters array summed over CPUs, split as ebpf_tap.c lays it out."""
-    values = [int(sum(table[table.Key(i)])) for i in range(len(table))]
     groups = {"packets": PROTOS, "bytes": PROTOS, "tcp_flags": FLAGS, "events": EVENTS}
+    values = []
+    for i in range(sum(len(names) for names in groups.values())):
+        raw = counters.lookup(struct.pack("I", i)) or b""
+        values.append(sum(struct.unpack(f"{len(raw) // 8}Q", raw)))
     result, start = {}, 0
     for group, names in groups.items():
-        result[group] = dict(zip(names, values[start:start + len(names)], strict=True))
+        result[group] = dict(zip(names, values[start : start + len(names)], strict=True))
         start += len(names)
     return result
 
 
-def snapshot(bpf, capacity: int) -> dict:
+def snapshot(counters: Map, flow_map: Map, mirrored: Map, capacity: int) -> dict:
     """The program's counters, summed over CPUs, and the flow map's state."""
-    sums = per_cpu_sums(bpf["counters"])
+    sums = per_cpu_sums(counters)
     packets, nbytes, events = sums["packets"], sums["bytes"], sums["events"]
-    flows = [(k, v) for k, v in bpf["flows"].items()]
-    top = sorted(flows, key=lambda kv: -kv[1].packets)[:20]
+    flows = [(FLOW_KEY.unpack(k), FLOW_VAL.unpack(v)) for k, v in flow_map.items()]
+    top = sorted(flows, key=lambda kv: -kv[1][0])[:20]
     return {
-        "packets": sum(packets.values()), "bytes": sum(nbytes.values()),
+        "packets": sum(packets.values()),
+        "bytes": sum(nbytes.values()),
         "drops": events["mirror_failed"],
         "protocols": {p: {"packets": packets[p], "bytes": nbytes[p]} for p in PROTOS},
         "tcp_flags": sums["tcp_flags"],
-        "flow_map": {"occupancy": len(flows), "capacity": capacity,
-                     "inserted": events["new_flows"],
-                     "evictions": max(events["new_flows"] - len(flows), 0)},
-        "mirrored": events["mirrored"], "triggers": events["triggers"],
-        "streams_mirrored": len(bpf["mirrored"].items()),
-        "top_flows": [{"src": socket.inet_ntoa(k.saddr.to_bytes(4, "little")),
-                       "dst": socket.inet_ntoa(k.daddr.to_bytes(4, "little")),
-                       "proto": k.proto, "sport": k.sport, "dport": k.dport,
-                       "packets": v.packets, "bytes": v.bytes} for k, v in top],
+        "flow_map": {
+            "occupancy": len(flows),
+            "capacity": capacity,
+            "inserted": events["new_flows"],
+            "evictions": max(events["new_flows"] - len(flows), 0),
+        },
+        "mirrored": events["mirrored"],
+        "triggers": events["triggers"],
+        "streams_mirrored": len(mirrored.keys()),
+        "top_flows": [
+            {
+                "src": socket.inet_ntoa(saddr.to_bytes(4, "little")),
+                "dst": socket.inet_ntoa(daddr.to_bytes(4, "little")),
+                "proto": proto,
+                "sport": sport,
+                "dport": dport,
+                "packets": n,
+                "bytes": b,
+            }
+            for (saddr, daddr, sport, dport, proto), (n, b) in top
+        ],
     }
 
 
 def run_loader(args) -> None:
+    """Compile, load and attach the program, then become the reader (exec, same process)
+    with the maps' descriptors: the compiler does not stay resident."""
     from bcc import BPF
     from pyroute2 import IPRoute
 
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     collector = int.from_bytes(socket.inet_aton(args.collector or "0.0.0.0"), "little")
-    bpf = compile_bpf("ebpf_tap.c", FLOW_ENTRIES=args.flows, MIRROR_ENTRIES=1024,
-                      MIRROR_MODE=MODES[args.mode], MIRROR_IFINDEX=args.mirror_ifindex,
-                      COLLECTOR_IP=collector)
+    bpf = compile_bpf(
+        "ebpf_tap.c",
+        FLOW_ENTRIES=args.flows,
+        MIRROR_ENTRIES=1024,
+        MIRROR_MODE=MODES[args.mode],
+        MIRROR_IFINDEX=args.mirror_ifindex,
+        COLLECTOR_IP=collector,
+    )
     fn = bpf.load_func("taplab_tap", BPF.SCHED_CLS)
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname=args.intf)[0]
         for parent in (TC_INGRESS, TC_EGRESS):
-            ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent=parent,
-                   classid=1, direct_action=True)
-    ident = {"prog_id": prog_id(fn.fd)}
+            ipr.tc(
+                "add-filter",
+                "bpf",
+                index,
+                ":1",
+                fd=fn.fd,
+                name=fn.name,
+                parent=parent,
+                classid=1,
+                direct_action=True,
+            )
+    fds = [bpf[name].map_fd for name in ("counters", "flows", "mirrored")]
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "taplab.taps.ebpf",
+            "--intf",
+            args.intf,
+            "--flows",
+            str(args.flows),
+            "--interval",
+            str(args.interval),
+            "--stats",
+            str(args.stats),
+            "--prog-id",
+            str(prog_id(fn.fd)),
+            "--maps",
+            ",".join(map(str, fds)),
+        ],
+    )
+
+
+def run_reader(args) -> None:
+    """Write the counters every interval until SIGTERM, from the inherited maps."""
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    counters_fd, flows_fd, mirrored_fd = map(int, args.maps.split(","))
+    maps = (
+        Map(counters_fd, 4, 8, per_cpu=True),
+        Map(flows_fd, FLOW_KEY.size, FLOW_VAL.size),
+        Map(mirrored_fd, FLOW_KEY.size, 8),
+    )
+    ident = {"prog_id": args.prog_id}
     while not stop:
-        write_stats(args.stats, snapshot(bpf, args.flows) | ident)
+        write_stats(args.stats, snapshot(*maps, args.flows) | ident)
         time.sleep(args.interval)
-    write_stats(args.stats, snapshot(bpf, args.flows) | ident)
+    write_stats(args.stats, snapshot(*maps, args.flows) | ident)
 
 
 @tap_kind
@@ -104,16 +178,32 @@ class EbpfTap(Tap):
             ifindex = int(self.sh("cat", f"/sys/class/net/{device}/ifindex"))
         self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
-        proc = self.start([sys.executable, "-m", "taplab.taps.ebpf", "--intf", intf,
-                           "--mode", self.options["mirror"], "--mirror-ifindex", str(ifindex),
-                           "--flows", str(self.options["flows"]),
-                           "--interval", str(self.options["interval"] or 0.5),
-                           "--stats", str(self.stats_path), *extra])
+        proc = self.start(
+            [
+                sys.executable,
+                "-m",
+                "taplab.taps.ebpf",
+                "--intf",
+                intf,
+                "--mode",
+                self.options["mirror"],
+                "--mirror-ifindex",
+                str(ifindex),
+                "--flows",
+                str(self.options["flows"]),
+                "--interval",
+                str(self.options["interval"] or 0.5),
+                "--stats",
+                str(self.stats_path),
+                *extra,
+            ]
+        )
         self.wait_ready(proc)
 
     def counters(self) -> dict:
-        return self.counters_from_file("protocols", "tcp_flags", "flow_map", "mirrored",
-                                       "triggers", "top_flows")
+        return self.counters_from_file(
+            "protocols", "tcp_flags", "flow_map", "mirrored", "triggers", "top_flows"
+        )
 
 
 def main() -> None:
@@ -125,7 +215,13 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=1024, help="LRU flow map entries")
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--stats", type=Path, required=True)
-    run_loader(parser.parse_args())
+    parser.add_argument("--maps", help="counters,flows,mirrored map descriptors: read only")
+    parser.add_argument("--prog-id", type=int, help="the attached program's id (with --maps)")
+    args = parser.parse_args()
+    if args.maps:
+        run_reader(args)
+    else:
+        run_loader(args)
 
 
 if __name__ == "__main__":

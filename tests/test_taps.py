@@ -106,3 +106,20 @@ def test_ebpf_flow_map_reports_occupancy_and_evictions(lab):
         assert udp == 10
     finally:
         session.detach(lab, record["id"])
+
+
+@needs("bcc", "tc_bpf")
+def test_a_running_ebpf_tap_holds_no_compiler(lab):
+    """Compiled once, then read by a small process: under 30 MB, no libbcc mapped."""
+    record = session.attach(lab, "client", "ebpf", interval=0.2)
+    try:
+        before = quiet(lab, record["id"])
+        burst(lab, 50)
+        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["packets"]
+                         - before["packets"] >= 50 and s, timeout=20, what="the burst")
+        assert stats["mem_mb"] < 30, stats["mem_mb"]
+        [pid] = record["pids"]
+        with open(f"/proc/{pid}/maps") as f:
+            assert "libbcc" not in f.read()
+    finally:
+        session.detach(lab, record["id"])
