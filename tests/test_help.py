@@ -3,6 +3,8 @@
 import argparse
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -100,3 +102,61 @@ def test_lab_cli_help_gives_an_example_for_every_taplab_command():
     for name in present:  # "measure   measure pod1 pod3 --rate 100M"
         assert re.search(rf"^\s*{name}\s+{name} \S", result.stdout, re.M), name
     assert "usage: taplab measure" in result.stdout
+
+
+def test_the_man_page_has_every_command_and_option_and_renders_cleanly(tmp_path):
+    from taplab.manpage import render
+
+    page = render(build_parser())
+    sections = page.split(".SS ")
+    for path, parser in COMMANDS:
+        section = next(s for s in sections if s.startswith(f'"taplab {" ".join(path)}"\n'))
+        terms = " ".join(ln for ln in section.splitlines() if ln.startswith(".B "))
+        for action in parser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help") and action.help != argparse.SUPPRESS:
+                    assert option.replace("-", "\\-") in terms, (path, option)
+    lab = next(s for s in sections if s.startswith('"taplab lab"'))
+    assert "hold" not in lab  # hidden options stay hidden
+    (tmp_path / "taplab.1").write_text(page)
+    groff = subprocess.run(
+        ["groff", "-man", "-Tutf8", "-ww", "-z", str(tmp_path / "taplab.1")],
+        capture_output=True,
+        text=True,
+    )
+    assert groff.returncode == 0
+    problems = [ln for ln in groff.stderr.splitlines() if "cannot adjust line" not in ln]
+    assert problems == [], problems
+
+
+def _complete(script: str, line: str) -> list[str]:
+    words = line.split(" ")
+    bash = (
+        f"source {script}; COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); "
+        f"COMP_CWORD={len(words) - 1}; COMP_LINE={shlex.quote(line)}; "
+        'COMP_POINT=${#COMP_LINE}; _shtab_taplab; printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    out = subprocess.run(["bash", "--norc", "-c", bash], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return sorted(out.stdout.split())
+
+
+def test_bash_completion_written_from_the_parser_completes_commands_and_options(tmp_path):
+    script = tmp_path / "taplab.bash"
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shtab",
+            "--shell=bash",
+            "--error-unimportable",
+            "taplab.cli.build_parser",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    script.write_text(made.stdout)
+    assert _complete(script, "taplab ca") == ["capture"]
+    assert _complete(script, "taplab link --r") == ["--rate", "--reorder"]
+    assert "--detach" in _complete(script, "taplab lab cluster --de")
