@@ -70,6 +70,7 @@ class Terminal:
     def __init__(self, cwd: Path):
         env = {**os.environ, "PS1": SHELL_PROMPT, "TERM": "xterm-256color",
                "COLUMNS": "200", "LINES": "50"}
+        env.pop("TAPLAB_OUTPUT", None)  # labs write into ./labs/, as the docs show
         self.child = pexpect.spawn("bash", ["--norc", "--noprofile"], cwd=str(cwd), env=env,
                                    encoding="utf-8", dimensions=(50, 200), timeout=180)
         self.transcript = ""

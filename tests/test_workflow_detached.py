@@ -19,7 +19,6 @@ def _running(lab_id: str) -> bool:
 @needs("vxlan", "tcpdump")
 def test_a_detached_lab_from_a_second_terminal(tmp_path):
     first, second, lab_id = Terminal(tmp_path), Terminal(tmp_path), None
-    first.type("unset TAPLAB_OUTPUT", SHELL_PROMPT)  # the default: ./labs/
     try:
         out = first.type("sudo taplab lab cluster --detach", SHELL_PROMPT)
         lab_id = re.search(r"lab (t\w+) runs in the background", out).group(1)

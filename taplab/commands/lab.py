@@ -129,9 +129,8 @@ def run(args) -> int:
             detach.hold(lab)
         return LabCLI(lab).interact_or_run(
             args.run,
-            f"lab {lab.id} ready (files in {escape(str(lab.workdir))}"
-            + rest_api(lab)
-            + "): type [bold]help[/] for commands, [bold]exit[/] to tear it down.",
+            f"lab {lab.id} ready: type [bold]help[/] for commands, [bold]exit[/] to tear it "
+            f"down.\nits files: {escape(str(lab.workdir))}" + rest_api(lab),
         )
 
 
