@@ -132,6 +132,8 @@ def test_ryus_own_simple_monitor_13_file_logs_port_statistics():
 def test_ofctl_rest_lists_switches_and_adds_a_flow():
     with one_switch_lab(["ryu.app.simple_switch_13", "ryu.app.ofctl_rest"]) as (lab, s1):
         url = lab.meta["controller"]["wsapi_url"]
+        status = json.loads(taplab("status", lab.id, "--json").stdout)
+        assert status["controller"]["wsapi_url"] == url  # taplab status shows it
         assert curl(f"{url}/stats/switches") == [int(s1.dpid, 16)]
         flow = {
             "dpid": int(s1.dpid, 16),
