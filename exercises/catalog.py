@@ -22,7 +22,7 @@ from taplab import capabilities
 from taplab.errors import UserError, require_root
 from taplab.exercises import baseline
 from taplab.lab import Lab, LabHandle
-from taplab.state import recorded_labs
+from taplab.state import find_lab
 
 ROOT = Path(__file__).resolve().parent
 FOLDER = re.compile(r"^(\d\d)-([a-z0-9-]+)$")
@@ -83,17 +83,9 @@ class Exercise:
     def running_lab(self, lab_id: str | None = None) -> LabHandle:
         """The running lab of this exercise (the given one, or the only one)."""
         require_root(f"working on the lab of exercise {self.number}")
-        labs = [s for s in recorded_labs() if s.name == self.lab_name and s.owner().alive()
-                and (lab_id is None or s.id == lab_id)]
-        if len(labs) == 1:
-            return LabHandle(labs[0])
-        if labs:
-            ids = ", ".join(s.id for s in labs)
-            raise UserError(f"several labs of exercise {self.number} are running ({ids}): "
-                            "choose one with --lab ID.")
-        which = f" with id '{lab_id}'" if lab_id else ""
-        raise UserError(f"no lab of exercise {self.number}{which} is running: start it with "
-                        f"`sudo taplab exercise start {self.number}`.")
+        return LabHandle(find_lab(lab_id, name=self.lab_name,
+                                  label=f"lab of exercise {self.number}",
+                                  start=f"sudo taplab exercise start {self.number}"))
 
 
 def exercises() -> list[Exercise]:

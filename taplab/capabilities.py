@@ -18,9 +18,10 @@ from pathlib import Path
 
 from taplab.errors import UserError
 from taplab.shell import run, succeeds
+from taplab.state import RUN_DIR
 
-CACHE = Path(os.environ.get("TAPLAB_RUN_DIR", "/run/taplab")) / "capabilities.json"
-PROBE_VERSION = 6
+CACHE = RUN_DIR / "capabilities.json"
+PROBE_VERSION = 7
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -193,6 +194,8 @@ SPECS = [
          "scapy SYN scanner", "run `sudo make install`"),
     Spec("iperf3", "iperf3 (throughput)", _tool("iperf3"), "iperf3 is not installed", None,
          "run `sudo make install`"),
+    Spec("ab", "ab (high-rate HTTP load, apache2-utils)", _tool("ab"), "ab is not installed",
+         None, "run `sudo make install`"),
     Spec("tcpdump", "tcpdump (captures)", _tool("tcpdump"), "tcpdump is not installed",
          "scapy sniffer", "run `sudo make install`"),
 ]

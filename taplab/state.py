@@ -172,19 +172,21 @@ def created_ids() -> list[str]:
     return IDS_FILE.read_text().split() if IDS_FILE.exists() else []
 
 
-def find_lab(lab_id: str | None = None) -> LabState:
-    """The running lab with this id, or the only running lab when no id is given."""
-    running = [s for s in recorded_labs() if s.owner().alive()]
+def find_lab(lab_id: str | None = None, name: str | None = None, label: str = "lab",
+             start: str = "sudo taplab lab cluster") -> LabState:
+    """The running lab with this id, or the only running one when no id is given;
+    with name, only labs of that name count (an exercise's). label and start word the
+    errors: what is looked for, and the command that starts one."""
+    running = [s for s in recorded_labs()
+               if s.owner().alive() and (name is None or s.name == name)]
     if lab_id:
-        for state in running:
-            if state.id == lab_id:
-                state.mark_processes()
-                return state
-        raise UserError(f"no running lab with id '{lab_id}': `taplab status` lists them.")
-    if len(running) == 1:
-        running[0].mark_processes()
-        return running[0]
+        running = [s for s in running if s.id == lab_id]
+        if not running:
+            raise UserError(f"no running {label} with id '{lab_id}': `taplab status` lists them.")
     if not running:
-        raise UserError("no lab is running: start one with `sudo taplab lab cluster`.")
-    ids = ", ".join(s.id for s in running)
-    raise UserError(f"several labs are running ({ids}): choose one with --lab ID.")
+        raise UserError(f"no {label} is running: start one with `{start}`.")
+    if len(running) > 1:
+        ids = ", ".join(s.id for s in running)
+        raise UserError(f"several labs are running ({ids}): choose one with --lab ID.")
+    running[0].mark_processes()
+    return running[0]
