@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taplab.demo_scenario import Demo
+from taplab.demo.scenario import Demo
 from tests.conftest import TAPLAB, lab_leftovers, needs, taplab
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")

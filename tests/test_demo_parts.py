@@ -2,9 +2,9 @@
 
 from rich.console import Console
 
-from taplab import demo_report
-from taplab.liveview import LiveView, Sample, Sampler
-from taplab.webprobe import recovery, tally
+from taplab.demo import report as demo_report
+from taplab.demo.liveview import LiveView, Sample, Sampler
+from taplab.demo.webprobe import recovery, tally
 from tests.conftest import wait_for
 
 LOG = "100.0 ok 2.0\n101.0 ok 4.0\n102.0 failed 500.0\n102.5 failed 500.0\n103.0 ok 3.0\n"

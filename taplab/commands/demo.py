@@ -11,12 +11,12 @@ from contextlib import nullcontext
 
 from rich.live import Live
 
-from taplab import demo_report
 from taplab.commands import subcommand
-from taplab.demo_scenario import Demo, Options
+from taplab.demo import report as demo_report
+from taplab.demo.liveview import LiveView, Sampler
+from taplab.demo.scenario import Demo, Options
 from taplab.lab import Lab
 from taplab.labcli import LabCLI
-from taplab.liveview import LiveView, Sampler
 from taplab.output import console, errors, print_json
 from taplab.report import report_dir
 from taplab.taps import session

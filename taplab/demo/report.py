@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from taplab.liveview import STYLE, Sample
+from taplab.demo.liveview import STYLE, Sample
 from taplab.report import write_json
 
 

@@ -8,7 +8,6 @@ available: <what>"; one that fails ends as "failed: <why>". Neither pretends
 to have run, and the demo goes on with the next step.
 """
 
-import json
 import sys
 import threading
 import time
@@ -19,11 +18,13 @@ from typing import Any
 from taplab import detectors
 from taplab.bench.taps import settled
 from taplab.controllers.api_client import ControllerClient
+from taplab.demo.liveview import LiveView, Sample
+from taplab.demo.probes import intf_counters, pod_interfaces, read_actions, wait
+from taplab.demo.webprobe import recovery, tally
 from taplab.detectors.catalog import Detection
 from taplab.detectors.scoring import score
 from taplab.errors import UserError
 from taplab.lambdas import Alert
-from taplab.liveview import LiveView, Sample
 from taplab.measure import iperf3
 from taplab.resources import remove
 from taplab.taps import session
@@ -32,7 +33,6 @@ from taplab.topologies.cluster import add_pod
 from taplab.traffic.benign import http_load, http_server
 from taplab.traffic.flood import syn_flood
 from taplab.traffic.scan import nmap_scan
-from taplab.webprobe import recovery, tally
 
 DETECTOR_LAMBDAS = ("lambda_scan.py", "lambda_synflood.py")  # in taplab.detectors
 
@@ -170,7 +170,7 @@ class Demo:
         """The web server, a health probe, and HTTP load from the client."""
         web, client = self.roles["web"], self.roles["client"]
         http_server(self.lab, web, port=80)
-        self.lab.popen([sys.executable, "-m", "taplab.webprobe", f"http://{self.ips['web']}/",
+        self.lab.popen([sys.executable, "-m", "taplab.demo.webprobe", f"http://{self.ips['web']}/",
                         "0.2"], node=client, log="webprobe.log", grace=0.5)
         wait(lambda: self.service(self.now() - 2)["ok"] > 0, 10, f"{web}'s HTTP service")
         truth = http_load(self.lab, client, web, rate=50, concurrency=4,
@@ -357,42 +357,6 @@ class Demo:
                 "topology": f"cluster {self.options.nodes} nodes x {self.options.pods} pods, "
                             f"{self.options.overlay} overlay, {self.options.switch} switches",
                 "duration_s": self.now()}
-
-
-def read_actions(lab) -> list[dict]:
-    """Every action the lambda server recorded (``actions.jsonl``), alerts included."""
-    path = lab.workdir / "actions.jsonl"
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    return [json.loads(line) for line in lines if line.endswith("}")]
-
-
-def wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise UserError(f"{what} did not come up within {timeout:.0f} s.")
-        time.sleep(0.1)
-
-
-def pod_interfaces(lab, node: str) -> list[str]:
-    return [link["ifname"] for link in json.loads(lab.sh(node, ["ip", "-j", "link"]) or "[]")
-            if link["ifname"] != "lo"]
-
-
-def intf_counters(lab, node: str) -> dict[str, int]:
-    """Summed rx/tx packet and byte counters of a node's non-loopback interfaces."""
-    totals = {"rx_packets": 0, "tx_packets": 0, "rx_bytes": 0, "tx_bytes": 0}
-    for link in json.loads(lab.sh(node, ["ip", "-s", "-j", "link", "show"]) or "[]"):
-        if link["ifname"] == "lo":
-            continue
-        stats = link.get("stats64", {})
-        for direction in ("rx", "tx"):
-            totals[f"{direction}_packets"] += stats.get(direction, {}).get("packets", 0)
-            totals[f"{direction}_bytes"] += stats.get(direction, {}).get("bytes", 0)
-    return totals
 
 
 def describe_roles(roles: dict[str, str], ips: dict[str, str]) -> str:

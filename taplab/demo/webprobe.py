@@ -1,4 +1,4 @@
-"""A service health probe: ``python -m taplab.webprobe URL [INTERVAL]``.
+"""A service health probe: ``python -m taplab.demo.webprobe URL [INTERVAL]``.
 
 Runs inside a client pod and prints one line per HTTP GET, forever::
 
