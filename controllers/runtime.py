@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -24,6 +23,7 @@ from taplab import ready
 from taplab.controllers import ryu_shim, supervision
 from taplab.controllers.settings import ControllerSettings
 from taplab.errors import UserError
+from taplab.procs import start_time
 
 DEFAULT_APPS = ["taplab.controllers.learning_switch", "taplab.controllers.lambda_app"]
 LAMBDA_APP = "taplab.controllers.lambda_app"
@@ -207,7 +207,7 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
     meta = lab.meta.get("controller") or {}
     switches = [s for s in lab.net.switches if s.controllerUUIDs(update=True)]
     deadline = time.monotonic() + timeout
-    while switches and time.monotonic() < deadline:
+    while switches and time.monotonic() < deadline and not _died(meta):
         switches = [s for s in switches if not s.connected()]
         time.sleep(0.2)
     if not switches:
@@ -215,10 +215,7 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
     names = ", ".join(s.name for s in switches)
     log = Path(meta.get("log", ""))
     output = log.read_text(errors="replace") if log.is_file() else ""
-    if (
-        meta.get("pid")
-        and subprocess.run(["kill", "-0", str(meta["pid"])], capture_output=True).returncode
-    ):
+    if _died(meta):
         cause = f"the controller app died ({ready.last_lines(log)})"
     elif "no compatible version" in output or "unsupported version" in output:
         versions = sorted({str(s.protocols) for s in switches})
@@ -228,10 +225,12 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
         )
     else:
         cause = (
-            f"nothing answered on 127.0.0.1:{meta.get('openflow_port')} (the app may "
-            "hang at start, or another process holds the port)"
+            f"nothing answered on 127.0.0.1:{meta.get('openflow_port')} within {timeout:.0f} s "
+            "(the app may hang at start, or another process holds the port)"
         )
-    raise UserError(
-        f"switch {names} did not connect to the controller within {timeout:.0f} s: "
-        f"{cause}; see {log}."
-    )
+    raise UserError(f"switch {names} did not connect to the controller: {cause}; see {log}.")
+
+
+def _died(meta: dict) -> bool:
+    """Whether the lab's controller process has exited (a zombie counts as exited)."""
+    return bool(meta.get("pid")) and start_time(meta["pid"]) is None
