@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 import webob
 
 from taplab.controllers import ryu_apps, ryu_shim
 from taplab.controllers.ryu_wsgi import ControllerBase, Response, WSGIApplication, route
+from taplab.errors import UserError
 
 RYU = [sys.executable, "-m", "taplab.controllers.ryu_manager"]
 PARSE_RYU_OPTIONS = """
@@ -174,3 +176,12 @@ def test_the_commands_in_docs_ryu_md_parse():
                 command,
                 out.stderr,
             )
+
+
+def test_a_wheel_whose_digest_differs_from_the_pinned_one_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(ryu_apps, "CACHE", tmp_path / "os-ken")
+    monkeypatch.setattr(ryu_apps, "FOLDER", tmp_path / "os-ken" / "app")
+    monkeypatch.setattr(ryu_apps, "WHEEL_SHA256", "0" * 64)
+    with pytest.raises(UserError, match="not the pinned 0000"):
+        ryu_apps.fetch()
+    assert ryu_apps.cached() is None and list(tmp_path.iterdir()) == []  # nothing unpacked
