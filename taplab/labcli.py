@@ -10,6 +10,7 @@ returns non-zero, or the command is unknown. taplab commands (``tap``,
     taplab> tap attach pod2 --kind ebpf
 """
 
+import os
 import re
 import shlex
 import sys
@@ -95,14 +96,28 @@ class LabCLI(CLI):
 
     # -- Mininet commands, with failures visible ---------------------------
     def do_pingall(self, line):
-        """Ping between all hosts; fails on any loss."""
-        if self.mn.pingAll(line) > 0:
+        """Ping between all hosts, over IPv6 to a host without IPv4; fails on any loss."""
+        if ping_all(self.mn, line.strip() or None) > 0:
             self.failed = True
 
     def do_pingallfull(self, line):
         """Ping between all hosts with full results; fails on any loss."""
         results = self.mn.pingAllFull()
         if any(sent != received for _src, _dst, (sent, received, *_rest) in results):
+            self.failed = True
+
+    def do_xterm(self, line, term="xterm"):
+        """Open a terminal window on nodes; fails without a display (use `taplab exec`)."""
+        if not os.environ.get("DISPLAY"):
+            error(
+                f"*** {term} needs a display (DISPLAY is not set): in another terminal, "
+                "`sudo taplab exec NODE` opens a shell in a node.\n"
+            )
+            self.failed = True
+            return
+        before = len(self.mn.terms)
+        super().do_xterm(line, term)
+        if len(self.mn.terms) - before < len(line.split()) or not line.split():
             self.failed = True
 
     def do_link(self, line):
@@ -217,6 +232,41 @@ class LabCLI(CLI):
     def completedefault(self, text, line, begidx, endidx):
         """Complete node names anywhere after the command."""
         return sorted(n for n in self.mn if n.startswith(text))
+
+
+def address(host) -> str | None:
+    """A host's IPv4 address, else its first global IPv6 one (None: it has neither)."""
+    if host.IP():
+        return host.IP()
+    found = re.search(r"inet6 ([0-9a-f:]+)/", host.cmd("ip -6 -o addr show scope global"))
+    return found.group(1) if found else None
+
+
+def ping_all(net, timeout: str | None = None) -> float:
+    """Mininet's pingAll, with the same output, that also reaches IPv6-only hosts;
+    returns the percentage of pings lost."""
+    output("*** Ping: testing ping reachability\n")
+    sent = received = 0
+    targets = {host: address(host) for host in net.hosts}
+    for node in net.hosts:
+        output(f"{node.name} -> ")
+        for dest, addr in targets.items():
+            if dest is node:
+                continue
+            got = 0
+            if addr:
+                wait = f"-W {timeout} " if timeout else ""
+                got = net._parsePing(node.cmd(f"ping -c1 {wait}{addr}"))[1]
+            sent, received = sent + 1, received + min(got, 1)
+            output(f"{dest.name} " if got else "X ")
+        output("\n")
+    lost = 100.0 * (sent - received) / sent if sent else 0.0
+    output(
+        f"*** Results: {int(lost)}% dropped ({received}/{sent} received)\n"
+        if sent
+        else "*** Warning: No packets sent\n"
+    )
+    return lost
 
 
 def _takes_lab(parser, argv: list[str]) -> bool:
