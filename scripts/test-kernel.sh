@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 CHECKOUT=$PWD
 OUT=${TAPLAB_KERNEL_OUT:-$CHECKOUT/build/kernel}
 LIMIT=${TAPLAB_KERNEL_TIMEOUT:-1800}  # seconds for the whole guest run
+BOOT=${TAPLAB_KERNEL_BOOT:-/boot}      # where to look for Debian's kernel images
 MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -24,14 +25,14 @@ done
 
 # The newest Debian kernel whose modules and headers (for bcc) are both installed.
 kver=""
-for image in $(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V -r); do
-  v=${image#/boot/vmlinuz-}
+for image in $(ls "$BOOT"/vmlinuz-*-amd64 2>/dev/null | sort -V -r); do
+  v=${image#"$BOOT"/vmlinuz-}
   if [ -e "/lib/modules/$v/modules.dep" ] && [ -e "/lib/modules/$v/build/include/generated" ]; then
     kver=$v
     break
   fi
 done
-[ -n "$kver" ] || cannot_boot "no /boot/vmlinuz-*-amd64 with its modules and headers installed" \
+[ -n "$kver" ] || cannot_boot "no $BOOT/vmlinuz-*-amd64 with its modules and headers installed" \
   "(apt-get install linux-image-amd64 linux-headers-amd64)"
 [ -x .venv/bin/pytest ] || cannot_boot "no .venv with pytest in $CHECKOUT (run make install first)"
 
@@ -56,7 +57,7 @@ set +e
 timeout --foreground -k 10 "$LIMIT" qemu-system-x86_64 \
   -machine q35 -accel tcg,thread=multi -cpu qemu64 -m 3072 -smp 2 \
   -nographic -no-reboot -net none \
-  -kernel "/boot/vmlinuz-$kver" -initrd "$OUT/initramfs.cpio.gz" \
+  -kernel "$BOOT/vmlinuz-$kver" -initrd "$OUT/initramfs.cpio.gz" \
   -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
   -fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=root,mount_tag=hostroot \

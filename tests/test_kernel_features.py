@@ -29,7 +29,7 @@ def lab_run(topology: str, *options: str, commands: list[str]) -> str:
 
 @needs(*KERNEL_FEATURES, "br_netfilter")
 def test_doctor_reports_the_full_kernel_and_picks_its_paths():
-    result = taplab("doctor", "--json", "--refresh", timeout=SLOW)
+    result = taplab("doctor", "--json", timeout=SLOW)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     missing = {
