@@ -108,10 +108,13 @@ def test_ebpf_flow_map_reports_occupancy_and_evictions(lab):
         session.detach(lab, record["id"])
 
 
-@needs("bcc", "tc_bpf")
-def test_a_running_ebpf_tap_holds_no_compiler(lab):
+@pytest.mark.parametrize("kind", [
+    pytest.param("ebpf", marks=needs("bcc", "tc_bpf")),
+    pytest.param("xdp-flowtable", marks=needs("bcc", "xdp")),
+])
+def test_a_running_bpf_tap_holds_no_compiler(lab, kind):
     """Compiled once, then read by a small process: under 30 MB, no libbcc mapped."""
-    record = session.attach(lab, "client", "ebpf", interval=0.2)
+    record = session.attach(lab, "client", kind, interval=0.2)
     try:
         before = quiet(lab, record["id"])
         burst(lab, 50)
