@@ -61,7 +61,7 @@ def package_app(name: str) -> bool:
     installed = Path(importlib.import_module("os_ken.app").__path__[0])
     if (
         short in ryu_apps.NOT_APPS
-        or any(installed.glob(f"{short}.py"))
+        or (installed / f"{short}.py").exists()
         or (installed / short).is_dir()
     ):
         return False

@@ -82,6 +82,10 @@ if [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   touch .venv/.installed
 fi
 ln -sfn "$PWD/.venv/bin/taplab" /usr/local/bin/taplab
+# ryu-manager as the Ryu book types it, unless a real Ryu's command is already there.
+if [ ! -e /usr/local/bin/ryu-manager ] || [ -L /usr/local/bin/ryu-manager ]; then
+  ln -sfn "$PWD/.venv/bin/ryu-manager" /usr/local/bin/ryu-manager
+fi
 # Shell completion and the man page, both written from taplab's command line parser.
 mkdir -p /usr/share/bash-completion/completions /usr/local/share/man/man1
 .venv/bin/python -m shtab --shell=bash --error-unimportable taplab.cli.build_parser \
