@@ -14,6 +14,7 @@ resource a tap creates goes both into the lab (removed with the lab, by
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from subprocess import Popen
@@ -46,6 +47,18 @@ def prog_id(fd: int) -> int:
             if line.startswith("prog_id:"):
                 return int(line.split()[1])
     raise LookupError(f"fd {fd} is not a BPF program")
+
+
+def become_reader(bpf, fn, maps: tuple[str, ...]) -> None:
+    """Replace this loader (exec, same process) with ``python -m <its module> <its
+    arguments> --prog-id ID --maps FD,...``: the reader inherits the maps' descriptors
+    and leaves the compiler behind."""
+    fds = [bpf[name].map_fd for name in maps]
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    module = sys.modules["__main__"].__spec__.name
+    os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:],
+                              "--prog-id", str(prog_id(fn.fd)), "--maps", ",".join(map(str, fds))])
 
 
 def write_stats(path: Path, data: dict[str, Any]) -> None:

@@ -14,7 +14,6 @@ every ``--interval`` seconds::
 """
 
 import argparse
-import os
 import signal
 import socket
 import struct
@@ -22,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
+from taplab.taps.base import Tap, become_reader, compile_bpf, tap_kind, write_stats
 from taplab.taps.bpfmap import Map
 
 MODES = {"none": 0, "all": 1, "http500": 2}
@@ -116,29 +115,7 @@ def run_loader(args) -> None:
                 classid=1,
                 direct_action=True,
             )
-    fds = [bpf[name].map_fd for name in ("counters", "flows", "mirrored")]
-    for fd in fds:
-        os.set_inheritable(fd, True)
-    os.execv(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "taplab.taps.ebpf",
-            "--intf",
-            args.intf,
-            "--flows",
-            str(args.flows),
-            "--interval",
-            str(args.interval),
-            "--stats",
-            str(args.stats),
-            "--prog-id",
-            str(prog_id(fn.fd)),
-            "--maps",
-            ",".join(map(str, fds)),
-        ],
-    )
+    become_reader(bpf, fn, ("counters", "flows", "mirrored"))
 
 
 def run_reader(args) -> None:

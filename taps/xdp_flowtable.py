@@ -20,7 +20,6 @@ namespace's loopback)::
 """
 
 import argparse
-import os
 import signal
 import socket
 import struct
@@ -33,7 +32,7 @@ from taplab.controllers.telemetry_agent import TelemetryAgent
 from taplab.shell import run
 from taplab.state import find_lab
 from taplab.taps import netns
-from taplab.taps.base import Tap, compile_bpf, prog_id, tap_kind, write_stats
+from taplab.taps.base import Tap, become_reader, compile_bpf, tap_kind, write_stats
 from taplab.taps.bpfmap import Map
 
 STATS = ("collisions", "overwrites", "not_ip")
@@ -87,22 +86,7 @@ def run_loader(args) -> None:
         )
         fn = bpf.load_func("taplab_xdp_ft", BPF.XDP)
         bpf.attach_xdp(args.intf, fn, BPF.XDP_FLAGS_SKB_MODE)
-    fds = [bpf[name].map_fd for name in ("table", "stats")]
-    for fd in fds:
-        os.set_inheritable(fd, True)
-    os.execv(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "taplab.taps.xdp_flowtable",
-            *sys.argv[1:],
-            "--prog-id",
-            str(prog_id(fn.fd)),
-            "--maps",
-            ",".join(map(str, fds)),
-        ],
-    )
+    become_reader(bpf, fn, ("table", "stats"))
 
 
 def run_agent(args) -> None:
