@@ -26,7 +26,7 @@ from os_ken.controller import controller
 from os_ken.controller.controller import Datapath
 
 MAX_CONNECTIONS = 256
-HANDSHAKE_TIMEOUT = 10.0
+HANDSHAKE_TIMEOUT = 30.0  # generous: OVS in an emulated VM is slow
 LOG_BURST = 20
 NOISY_LOGGERS = (
     "os_ken.ofproto.ofproto_parser",
