@@ -15,7 +15,9 @@ client pod cycles through a URI list holding the wanted share of errors (0, 25,
 Per run: requests per second, request latency percentiles (p50, p99, p99.9,
 from h2load's per-request log), the measured share of 500s, and the mirrored
 packets and bytes. Then core scaling: 1 .. nproc h2load instances, one pinned
-per core, all errors, per mode. Ratios are to mode ``none`` in the same run.
+per core, all errors, per mode. Rounds (``--repeats``) go over every point,
+each point under every mode in turn; figures are medians over rounds, ratios
+are to mode ``none``.
 
 Published (the 5G monitoring thesis, 2019, docs/experiments.md): TCP
 throughput 100 / 97.7 / 89.7 % (untraced / qdiscs only / traced); HTTP
@@ -25,8 +27,10 @@ throughput 97 % -> 89 % of unmonitored as errors go 0 -> 100 %; median delay
 
 import os
 import re
+import statistics
 import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from rich import box
@@ -98,6 +102,7 @@ def add_arguments(p) -> None:
         help="error shares in %% (default 0,25,50,75,100)",
     )
     p.add_argument("--modes", default=",".join(MODES), help=f"default {','.join(MODES)}")
+    p.add_argument("--repeats", type=int, default=3, help="rounds over every point (default 3)")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -221,6 +226,8 @@ class Mode:
 
 def settled_mirror(mode: Mode, timeout: float = 5) -> tuple[int, int]:
     """The collector's counters once they stop moving (copies still in flight counted)."""
+    if not mode.tap:
+        return 0, 0
     last, deadline = mode.mirrored(), time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -231,36 +238,56 @@ def settled_mirror(mode: Mode, timeout: float = 5) -> tuple[int, int]:
     return last
 
 
-def measure(args, modes: list[str], errors: list[int], seconds: float) -> list[dict]:
-    rows = []
+def measure(modes: list[str], errors: list[int], seconds: float, repeats: int) -> list[dict]:
+    """Every (mode, errors, instances), round after round; within a round each point
+    under every mode in turn (the machine's load drifts: compared runs stay close)."""
+    runs: dict[tuple, list[dict]] = defaultdict(list)
     cores = os.cpu_count() or 1
+    points = [(e, 1) for e in errors] + [(100, k) for k in range(2, cores + 1)]
     with Lab("bench-monitor") as lab:
         testbed.build(lab)
         conf = lab.workdir / "nginx.conf"
         conf.write_text(NGINX.format(dir=lab.workdir, ip=testbed.ADDRESSES["server"], port=PORT))
         lab.popen(["nginx", "-c", str(conf)], node="server", log="nginx.log", grace=2.0)
         load(lab, 0, 1, 1, lab.workdir)  # nginx is up and warm before the first figure
-        points = [(e, 1) for e in errors] + [(100, k) for k in range(2, cores + 1)]
-        for name in modes:
-            with Mode(lab, name) as mode:
-                for errors_pct, instances in points:
-                    with console.status(
-                        f"{name}: {errors_pct} % errors, {instances} load instance(s) ..."
-                    ):
+        for round_no in range(1, repeats + 1):
+            for errors_pct, instances in points:
+                for name in modes:
+                    status = (
+                        f"round {round_no}/{repeats}: {name}, {errors_pct} % errors, "
+                        f"{instances} load instance(s) ..."
+                    )
+                    with console.status(status), Mode(lab, name) as mode:
                         before = settled_mirror(mode)
                         figures = load(lab, errors_pct, seconds, instances, lab.workdir)
                         after = settled_mirror(mode)
-                    rows.append(
+                    runs[name, errors_pct, instances].append(
                         {
-                            "mode": name,
-                            "errors_pct": errors_pct,
-                            "instances": instances,
                             **figures,
                             "mirrored_packets": after[0] - before[0],
                             "mirrored_bytes": after[1] - before[1],
                         }
                     )
-    return rows
+    return [
+        {
+            "mode": name,
+            "errors_pct": e,
+            "instances": k,
+            **medians(runs[name, e, k]),
+            "repeats": runs[name, e, k],
+        }
+        for name in modes
+        for e, k in points
+    ]
+
+
+def medians(runs: list[dict]) -> dict:
+    """The median of each figure over the rounds."""
+    return {
+        key: statistics.median(r[key] for r in runs)
+        for key in runs[0]
+        if all(isinstance(r[key], int | float) for r in runs)
+    }
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -287,8 +314,10 @@ def parse(args) -> tuple[list[str], list[int], float]:
         raise UserError(f"--errors takes shares in % like 0,50,100, not '{args.errors}'.") from None
     if not errors or any(e not in ERRORS for e in errors):
         raise UserError(f"--errors takes shares among {', '.join(map(str, ERRORS))}.")
-    if args.time < 1:
-        raise UserError("--time must be at least 1 s (h2load takes whole seconds).")
+    if args.time < 1 or args.repeats < 1:
+        raise UserError(
+            "--time must be at least 1 s (h2load takes whole seconds) and --repeats at least 1."
+        )
     return modes, errors, args.time
 
 
@@ -374,12 +403,13 @@ def plot(rows: list[dict], folder) -> list[str]:
 def run(args) -> int:
     modes, errors, seconds = parse(args)
     started = time.time()
-    rows = measure(args, modes, errors, seconds)
+    rows = measure(modes, errors, seconds, 1 if args.quick else args.repeats)
     add_ratios(rows)
     data = {
         "rows": rows,
         "published": PUBLISHED,
         "settings": {
+            "repeats": 1 if args.quick else args.repeats,
             "modes": modes,
             "errors_pct": errors,
             "seconds": seconds,

@@ -129,7 +129,8 @@ def one_point(lab, path: str, seconds: float) -> dict:
 
 
 def measure(args, rules: list[int], variants: list[str], paths: list[str]) -> tuple[list, dict]:
-    """Every (variant, N, path), round after round, so each meets the same machine load."""
+    """Every (variant, N, path), round after round; within a round each N under every
+    mechanism in turn, so that the points compared meet the same machine load."""
     runs: dict[tuple, list[dict]] = defaultdict(list)
     with Lab("bench-policy") as lab:
         registry.build(lab, "bridge-policy")
@@ -139,8 +140,8 @@ def measure(args, rules: list[int], variants: list[str], paths: list[str]) -> tu
             rr.start_server(lab, server)
         total, done = args.repeats * len(variants) * len(rules), 0
         for _round in range(args.repeats):
-            for variant in variants:
-                for n in rules:
+            for n in rules:
+                for variant in variants:
                     done += 1
                     with console.status(f"[{done}/{total}] {variant}, {n} entries ..."):
                         set_policy(lab, n, variant)
