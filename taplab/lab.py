@@ -32,7 +32,7 @@ from taplab.errors import UserError, require_root
 from taplab.nodes import NamespacedBridge
 from taplab.procs import ProcessId
 from taplab.resources import Resource, describe, remove
-from taplab.shell import run
+from taplab.shell import in_netns, run
 from taplab.state import LabState, find_lab
 
 # OVS bridges speak every OpenFlow version os-ken does; the controller's apps choose.
@@ -135,7 +135,7 @@ class LabHandle:
     ) -> subprocess.Popen:
         """Start a process (inside node's namespace when given) that the lab stops."""
         if node is not None:
-            argv = ["ip", "netns", "exec", self.netns(node), *argv]
+            argv = in_netns(argv, self.netns(node))
         out = open(self.workdir / log, "ab") if log else subprocess.DEVNULL
         try:
             proc = subprocess.Popen(

@@ -5,10 +5,10 @@
 """
 
 import json
-import subprocess
 from dataclasses import dataclass
 
 from taplab.errors import UserError
+from taplab.shell import capture
 
 
 @dataclass
@@ -48,8 +48,7 @@ def iperf3(lab, client: str, server: str, seconds: float = 3, rate: str | None =
         if udp:
             argv.append("-u")
         for _attempt in range(20):  # the server needs a moment to listen
-            proc = subprocess.run(["ip", "netns", "exec", lab.netns(client), *argv],
-                                  capture_output=True, text=True, timeout=seconds + 30)
+            proc = capture(argv, netns=lab.netns(client), timeout=seconds + 30)
             data = json.loads(proc.stdout or "{}")
             if "error" not in data or "connect" not in data["error"]:
                 break

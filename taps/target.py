@@ -7,10 +7,10 @@ a pod move to the peer of the pod's veth, in the node's namespace::
 """
 
 import json
-import subprocess
 from dataclasses import dataclass
 
 from taplab.errors import UserError
+from taplab.shell import capture
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,8 @@ def netns_named(lab, node: str | None, nsid: int) -> str | None:
     """The named namespace that nsid stands for as seen from node (None: the root
     namespace); None when it has no name. Ids, like interface indexes, are per namespace.
     (Namespaces of other labs come and go meanwhile: ip's complaints about them are ignored.)"""
-    argv = ["ip", "-j", "netns", "list-id"]
-    if node:
-        argv = ["ip", "netns", "exec", lab.netns(node), *argv]
-    out = subprocess.run(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30
-    ).stdout
+    out = capture(["ip", "-j", "netns", "list-id"], netns=lab.netns(node) if node else None,
+                  timeout=30).stdout
     return next((i.get("name") for i in json.loads(out or "[]") if i["nsid"] == nsid), None)
 
 

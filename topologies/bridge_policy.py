@@ -28,7 +28,6 @@ iptables and nftables: the builder says so and records
 
 import ipaddress
 import socket
-import subprocess
 from pathlib import Path
 
 from mininet.log import warn
@@ -110,20 +109,9 @@ def build(lab, spec: dict, rules: int | None = None, variant: str | None = None)
     netfilter = True
     for node in hosts:
         ns = lab.netns(node)
-        has_brnf = subprocess.run(["ip", "netns", "exec", ns, "test", "-e", BR_NF]).returncode == 0
+        has_brnf = succeeds(["test", "-e", BR_NF], netns=ns)
         if has_brnf:
-            subprocess.run(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    "sysctl",
-                    "-qw",
-                    "net.bridge.bridge-nf-call-iptables=1",
-                ],
-                check=True,
-            )
+            run(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"], netns=ns)
         netfilter = netfilter and has_brnf
     if not netfilter:
         warn(
@@ -172,13 +160,7 @@ def set_policy(lab, rules: int, variant: str) -> None:
 
 
 def _feed(lab, node: str, argv: list[str], text: str) -> None:
-    subprocess.run(
-        ["ip", "netns", "exec", lab.netns(node), *argv],
-        input=text,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    run(argv, netns=lab.netns(node), input=text)
 
 
 def _clear(lab, node: str) -> None:
