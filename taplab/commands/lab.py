@@ -43,16 +43,7 @@ def register(sub) -> None:
         metavar="ID",
         help="with stop: the lab to stop (default: the only running lab)",
     )
-    p.add_argument("--nodes", type=int, help="cluster nodes")
-    p.add_argument("--pods", type=int, help="pods per node")
-    p.add_argument("--overlay", choices=["vxlan", "gre", "host-gw"], help="pod network overlay")
-    p.add_argument("--switch", choices=["lxbr", "ovs"], help="bridges: Linux (lxbr) or OVS")
-    p.add_argument("--rules", type=int, help="bridge-policy: iptables rules on the bridge path")
-    p.add_argument(
-        "--variant",
-        choices=["no-match", "match-top"],
-        help="bridge-policy: no rule matches, or the first rule matches",
-    )
+    add_topology_options(p)
     p.add_argument(
         "--controller",
         action="append",
@@ -89,7 +80,27 @@ def register(sub) -> None:
         help="keep the lab running in the background; stop it with `taplab lab stop`",
     )
     mode.add_argument("--hold", action="store_true", help=argparse.SUPPRESS)
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="run the topology file's checks: once the lab is up, then tear it down "
+        "(exit 1 if one fails)",
+    )
     p.set_defaults(func=run)
+
+
+def add_topology_options(p) -> None:
+    """The options that size and shape a topology (``lab`` and ``topo show`` share them)."""
+    p.add_argument("--nodes", type=int, help="cluster nodes")
+    p.add_argument("--pods", type=int, help="pods per node")
+    p.add_argument("--overlay", choices=["vxlan", "gre", "host-gw"], help="pod network overlay")
+    p.add_argument("--switch", choices=["lxbr", "ovs"], help="bridges: Linux (lxbr) or OVS")
+    p.add_argument("--rules", type=int, help="bridge-policy: iptables rules on the bridge path")
+    p.add_argument(
+        "--variant",
+        choices=["no-match", "match-top"],
+        help="bridge-policy: no rule matches, or the first rule matches",
+    )
 
 
 def topology_options(args) -> dict:
@@ -127,6 +138,10 @@ def run(args) -> int:
             load_lambdas(lab, lambdas)
         if args.hold:
             detach.hold(lab)
+        if args.check:
+            from taplab.commands.topo import print_checks  # topo imports this module
+
+            return print_checks(lab, build.keywords["spec"])
         return LabCLI(lab).interact_or_run(
             args.run,
             f"lab {lab.id} ready: type [bold]help[/] for commands, [bold]exit[/] to tear it "
