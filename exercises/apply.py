@@ -19,14 +19,18 @@ conditions. ``solve`` runs every runnable file of ``solution/`` in name order.
 
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from taplab import ready
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.procs import ProcessId
+from taplab.resources import LAB_ENV
 from taplab.shell import run
 
 NODE_HEADER = re.compile(r"^#\s*node:\s*(\S+)\s*$", re.MULTILINE)
@@ -38,6 +42,8 @@ DAEMON_HEADER = re.compile(r"^#\s*keep running\s*$", re.MULTILINE)
 READY_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
+EXERCISES = Path(__file__).parent
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def node_of(path: Path) -> str | None:
@@ -53,8 +59,52 @@ def node_of(path: Path) -> str | None:
     return match[1] if match else None
 
 
-def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
-    """Run one file in its node; a failure is a UserError quoting its last output."""
+def student_env(handle: LabHandle) -> dict[str, str]:
+    """The environment of a student's file: the lab's id and nothing of the caller's."""
+    keep = {k: os.environ[k] for k in (LAB_ENV, "TAPLAB_RUN_DIR") if k in os.environ}
+    return {"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8", "LAB": handle.id, **keep}
+
+
+def confined(argv: list[str], path: Path) -> list[str]:
+    """argv wrapped to run a student's file (path) with no way to the grader or the
+    solutions.
+
+    It runs in a PID namespace of its own (it cannot see or signal the grader or
+    taplab, and whatever it starts dies with it), in a private mount namespace where
+    every exercise's ``solution/`` (but the one path is in, when an instructor grades
+    a solution) and the checkout's git history are empty read-only folders and the
+    ``taplab`` command is empty, so that ``taplab exercise solve`` cannot do the work.
+    """
+    folders = [d for d in sorted(EXERCISES.glob("*/solution")) if d != path.parent]
+    folders += [d for d in (EXERCISES.parent / ".git",) if d.is_dir()]  # a checkout's history
+    hide = [f"mount -t tmpfs -o ro,size=4k hidden {shlex.quote(str(d))}" for d in folders]
+    hide += [f"mount --bind /dev/null {shlex.quote(c)}" for c in _taplab_commands()]
+    script = " && ".join([*hide, 'exec "$@"'])
+    return [
+        "unshare",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "confined",
+        *argv,
+    ]
+
+
+def _taplab_commands() -> list[str]:
+    found = {shutil.which("taplab"), str(Path(sys.executable).parent / "taplab")}
+    return sorted(c for c in found if c and os.path.exists(c))
+
+
+def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool = False) -> str:
+    """Run one file in its node; a failure is a UserError quoting its last output.
+
+    Files are confined (see ``confined``) unless trusted (the solution's)."""
     node = node_of(path)
     if node is None:
         raise UserError(f"{path.name} has no '# node: NAME' line saying where it runs.")
@@ -69,17 +119,18 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120) -> str:
         return f"loaded lambda {reply['name']} for {', '.join(reply['kinds'])} events\n"
     handle.set_meta(ran={**handle.meta.get("ran", {}), path.name: str(path)})
     if DAEMON_HEADER.search(path.read_text()[:2000]):
-        return start_daemon(handle, node, path)
+        return start_daemon(handle, node, path, trusted)
     argv = [*RUNNERS[path.suffix], str(path)]
     if node != ROOT:
         argv = ["ip", "netns", "exec", handle.netns(node), *argv]
     proc = subprocess.run(
-        argv,
+        argv if trusted else confined(argv, path),
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=path.parent,
-        env={**os.environ, "LAB": handle.id},
+        env={**os.environ, "LAB": handle.id} if trusted else student_env(handle),
+        start_new_session=True,
     )
     if proc.returncode != 0:
         lines = [
@@ -97,11 +148,11 @@ def runnable(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.is_file() and node_of(p)]
 
 
-def run_folder(handle: LabHandle, folder: Path) -> list[Path]:
+def run_folder(handle: LabHandle, folder: Path, trusted: bool = False) -> list[Path]:
     """Run every runnable file of folder in name order; return them."""
     files = runnable(folder)
     for path in files:
-        run_file(handle, path)
+        run_file(handle, path, trusted=trusted)
     return files
 
 
@@ -119,30 +170,23 @@ def stop_daemons(handle: LabHandle) -> None:
     handle.set_meta(daemons={})
 
 
-def start_daemon(handle: LabHandle, node: str, path: Path) -> str:
+def start_daemon(handle: LabHandle, node: str, path: Path, trusted: bool = False) -> str:
     """Start (or restart) a daemon file in node; return once it says ready."""
     daemons = handle.meta.get("daemons", {})
     _stop_recorded(handle, daemons.get(path.name, {}).get("pid"))
     log = handle.workdir / f"{path.stem}.log"
     log.unlink(missing_ok=True)
+    argv = [*RUNNERS[path.suffix], str(path)]
     proc = handle.popen(
-        [*RUNNERS[path.suffix], str(path)],
-        node=node,
+        argv if trusted else confined(argv, path),
+        node=None if node == ROOT else node,
         log=log.name,
         cwd=path.parent,
-        env={**os.environ, "LAB": handle.id},
+        env={**os.environ, "LAB": handle.id} if trusted else student_env(handle),
     )
     handle.set_meta(daemons={**daemons, path.name: {"pid": proc.pid, "node": node}})
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if "ready" in text:
-            return f"{path.name} runs in {node} (pid {proc.pid}); its output: {log}\n"
-        if proc.poll() is not None:
-            last = text.strip().splitlines()[-1:] or ["no output"]
-            raise UserError(f"{path.name} exited in {node} (exit {proc.returncode}): {last[0]}")
-        time.sleep(0.05)
-    raise UserError(f"{path.name} did not print 'ready' within {READY_TIMEOUT:.0f} s; see {log}.")
+    ready.wait(proc, log, f"{path.name} in {node}", ready.marker(log, "ready"), READY_TIMEOUT)
+    return f"{path.name} runs in {node} (pid {proc.pid}); its output: {log}\n"
 
 
 def load_controller_app(handle: LabHandle, path: Path) -> None:

@@ -1,5 +1,11 @@
-"""Exercise 10: a SYN-flood detector lambda, checked against a real flood (hping3)."""
+"""Exercise 10: a SYN-flood detector lambda, checked against a real flood (hping3).
 
+The attacker floods from an address drawn at grading time, after ordinary
+connections from that same address: an alert must come from the traffic, since
+no lambda can know the address in advance.
+"""
+
+import random
 import subprocess
 import time
 
@@ -8,9 +14,21 @@ from taplab.exercises.lambda_checks import lambda_loaded, ordinary_client_not_fl
 from taplab.exercises.live import wait_until
 
 CHECKS = Checklist()
-WEB, CLIENT, ATTACKER = "10.0.0.10", "10.0.0.20", "10.0.0.66"
+WEB, CLIENT = "10.0.0.10", "10.0.0.20"
+_flooder: dict = {}  # the attacker's address in this grading
 DETECT_WITHIN = 5.0  # seconds from the flood's start
 FLOOD = ["hping3", "-q", "-S", "-p", "80", "-i", "u2000", "-c", "2500", WEB]  # 500 SYN/s, 5 s
+
+
+def flooder(lab) -> str:
+    """Move the attacker to a fresh address, drawn now (once per grading)."""
+    if "ip" not in _flooder:
+        ip = f"10.0.0.{random.SystemRandom().randrange(100, 250)}"
+        dev = lab.sh("attacker", "ip", "-o", "-4", "addr", "show", "to", "10.0.0.0/24").split()[1]
+        lab.sh("attacker", "ip", "addr", "flush", "dev", dev)
+        lab.sh("attacker", "ip", "addr", "add", f"{ip}/24", "dev", dev)
+        _flooder["ip"] = ip
+    return _flooder["ip"]
 
 
 @CHECKS.check("a lambda for packet_in events is loaded in the lambda server")
@@ -23,29 +41,44 @@ def no_false_positive(lab):
     return ordinary_client_not_flagged(lab, "client", CLIENT, f"http://{WEB}/")
 
 
-@CHECKS.check("a SYN flood from attacker (500 SYN/s) is reported within 5 s", points=3)
+@CHECKS.check(
+    "a SYN flood from attacker (500 SYN/s) is reported within 5 s, and its "
+    "ordinary connections before were not",
+    points=3,
+)
 def detects_flood(lab):
-    if lab.alerts(ATTACKER):
-        return True, "the attacker was already reported."
+    src = flooder(lab)
+    ordinary, why = ordinary_client_not_flagged(lab, "attacker", src, f"http://{WEB}/", 5)
+    if not ordinary:
+        return False, f"before any flood, from {src}: {why} Report floods, not addresses."
     start = time.monotonic()
-    flood = subprocess.Popen(["ip", "netns", "exec", lab.netns("attacker"), *FLOOD],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    flood = subprocess.Popen(
+        ["ip", "netns", "exec", lab.netns("attacker"), *FLOOD],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        alerts = wait_until(lambda: lab.alerts(ATTACKER), DETECT_WITHIN)
+        alerts = wait_until(lambda: lab.alerts(src), DETECT_WITHIN)
     finally:
         flood.kill()
         flood.wait()
     if not alerts:
-        return False, f"no Alert with src={ATTACKER} within {DETECT_WITHIN:g} s of the flood."
-    return True, f"alert {alerts[0].get('name')} after {time.monotonic() - start:.1f} s " \
-                 f"({alerts[0].get('detail', '')})."
+        return False, f"no Alert with src={src} within {DETECT_WITHIN:g} s of the flood."
+    return (
+        True,
+        f"alert {alerts[0].get('name')} for {src} after "
+        f"{time.monotonic() - start:.1f} s ({alerts[0].get('detail', '')}).",
+    )
 
 
 @CHECKS.check("the attacker is blocked: its new connections to web are dropped", points=2)
 def attacker_blocked(lab):
     result = lab.connect("attacker", WEB, 80)
     if result != "timeout":
-        return False, f"the attacker's connection to web:80 was {result}: return a Block."
+        return (
+            False,
+            f"the attacker's ({flooder(lab)}) connection to web:80 was {result}: return a Block.",
+        )
     return True, "the attacker's SYNs are dropped."
 
 

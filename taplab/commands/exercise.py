@@ -191,7 +191,7 @@ def solve(args) -> int:
     exercise = catalog.get(args.exercise)
     handle = exercise.running_lab(args.lab)
     _reset(handle)
-    files = apply.run_folder(handle, exercise.solution)
+    files = apply.run_folder(handle, exercise.solution, trusted=True)
     console.print(
         f"applied the solution of exercise {exercise.number} to lab {handle.id}: "
         + ", ".join(p.name for p in files)

@@ -1,0 +1,169 @@
+"""Submissions that try to get marks without doing the work must not get full marks,
+and whatever they do, the grader survives and writes a valid results.json."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from taplab import capabilities
+from taplab.exercises import catalog
+from tests.conftest import TAPLAB, needs, taplab, wait_for
+
+EXERCISES = catalog.exercises()
+REPO = catalog.ROOT.parent
+
+# Asks taplab to solve the exercise (every way it can be called), replays the
+# instructor's solution from the package and from git history, then signals the
+# grader and everything else it can reach.
+ASK_TAPLAB = """# node: root
+for cmd in taplab "python3 -m taplab.cli" "{python} -m taplab.cli"; do
+    $cmd exercise solve {number} --lab "$LAB" || true
+done
+for f in {solution}/*.sh; do
+    node=$(sed -n 's/^# node: //p' "$f")
+    ip netns exec "$LAB-$node" sh "$f" || true
+done
+for f in $(git -C {repo} ls-files {solution}); do
+    node=$(git -C {repo} show "HEAD:$f" | sed -n 's/^# node: //p')
+    git -C {repo} show "HEAD:$f" | ip netns exec "$LAB-$node" sh || true
+done
+kill -TERM "$PPID" 0 || true
+kill -KILL -1 || true
+"""
+
+
+def _skip_unless_possible(exercise: catalog.Exercise) -> None:
+    missing = [f for f in exercise.requires if not capabilities.available(f)]
+    if missing:
+        pytest.skip("; ".join(capabilities.unavailable_reason(f) for f in missing))
+
+
+def grade(exercise: catalog.Exercise, files: dict[str, str], tmp_path) -> tuple[int, dict]:
+    """Grade a submission made of files (name to text); (exit code, results.json)."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    results = tmp_path / "results.json"
+    result = taplab(
+        "grade",
+        exercise.number,
+        "--submission",
+        str(folder),
+        "--results",
+        str(results),
+        timeout=600,
+    )
+    return result.returncode, json.loads(results.read_text())
+
+
+def assert_not_full_marks(code: int, data: dict) -> None:
+    assert code == 1, f"the grader exited {code}: {data['output']}"
+    full = sum(t["max_score"] for t in data["tests"])
+    assert data["score"] < full, [(t["name"], t["output"]) for t in data["tests"]]
+
+
+@needs("iptables")
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.path.name for e in EXERCISES])
+def test_asking_taplab_or_replaying_the_solution_gets_no_full_marks(exercise, tmp_path):
+    _skip_unless_possible(exercise)
+    cheat = ASK_TAPLAB.format(
+        python=sys.executable, number=exercise.number, repo=REPO, solution=exercise.solution
+    )
+    code, data = grade(exercise, {"cheat.sh": cheat}, tmp_path)
+    assert_not_full_marks(code, data)
+
+
+HARD_CODED_ALERT = """# lambda
+from taplab.lambdas import Alert, Block, on
+
+
+@on("packet_in")
+def cheat(event, ctx):
+    if ("done",) in ctx.store:
+        return []
+    ctx.store.set(("done",), True, ttl=3600)
+    return [Alert("syn-flood", src="10.0.0.66"), Block(src="10.0.0.66", seconds=300)]
+"""
+
+ALERT_ALL_BUT_CLIENT = """# lambda
+from taplab.lambdas import Alert, Block, on
+
+
+@on("packet_in")
+def cheat(event, ctx):
+    if event.src in ("10.0.0.10", "10.0.0.20") or ("seen", event.src) in ctx.store:
+        return []
+    ctx.store.set(("seen", event.src), True, ttl=3600)
+    return [Alert("syn-flood", src=event.src), Block(src=event.src, seconds=300)]
+"""
+
+
+@needs("iptables")
+@pytest.mark.parametrize(
+    "lambda_text",
+    [HARD_CODED_ALERT, ALERT_ALL_BUT_CLIENT],
+    ids=["hard-coded-address", "every-new-source"],
+)
+def test_exercise_10_alerts_must_come_from_the_flood(lambda_text, tmp_path):
+    exercise = catalog.get("10")
+    _skip_unless_possible(exercise)
+    code, data = grade(exercise, {"detector.py": lambda_text}, tmp_path)
+    assert_not_full_marks(code, data)
+    flood = next(t for t in data["tests"] if t["name"].startswith("a SYN flood"))
+    assert flood["status"] == "failed", flood["output"]
+
+
+BLIND_SENDER = '''
+def send_acked(link, key, switch_id, epoch, flows):
+    """Never reads an ACK: sends every transaction COPIES times."""
+    for seq, flow in enumerate(flows, start=1):
+        datagram = build(V2, switch_id, seq, [flow_event(flow, ack=True)], key, epoch)
+        for _ in range(COPIES):
+            link.send(datagram)
+    return 0
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@needs("iptables")
+@pytest.mark.parametrize("copies", [2, 5])
+def test_exercise_12_an_agent_that_never_reads_acks_loses_marks(copies, tmp_path):
+    exercise = catalog.get("12")
+    _skip_unless_possible(exercise)
+    solution = (exercise.solution / "agent.py").read_text()
+    blind = solution.replace('\nif __name__ == "__main__":\n    main()\n', "")
+    blind += f"\nCOPIES = {copies}\n" + BLIND_SENDER
+    code, data = grade(exercise, {"agent.py": blind}, tmp_path)
+    assert_not_full_marks(code, data)
+    behaviour = next(t for t in data["tests"] if t["name"].startswith("the agent reads"))
+    assert behaviour["status"] == "failed", behaviour["output"]
+
+
+@needs("iptables")
+def test_a_grader_stopped_by_sigterm_still_writes_results(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "slow.sh").write_text("# node: node1\necho started > started\nsleep 600\n")
+    results = tmp_path / "results.json"
+    grader = subprocess.Popen(
+        [*TAPLAB, "grade", "01", "--submission", str(folder), "--results", str(results)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (folder / "started").exists(), timeout=120, what="the student's file")
+        grader.send_signal(signal.SIGTERM)
+        _out, err = grader.communicate(timeout=60)
+    finally:
+        grader.kill()
+    assert grader.returncode == 128 + signal.SIGTERM, err
+    data = json.loads(results.read_text())
+    assert data["score"] == 0 and "interrupted" in data["output"]
