@@ -5,6 +5,7 @@ its parser and sets ``func`` (taking the parsed args, returning an exit code).
 """
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
@@ -20,6 +21,11 @@ EPILOG = """examples:
   sudo taplab lab cluster --run pingall  build a lab, run a command, tear it down
   sudo taplab clean                      remove what a killed lab left behind
 """
+
+
+# A file or folder the user named that cannot be used: their mistake, in one sentence.
+FILE_ERRORS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
+               errno.EEXIST, errno.EROFS, errno.ENOSPC, errno.ENAMETOOLONG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        if isinstance(exc, OSError) and exc.errno in FILE_ERRORS and exc.filename:
+            errors.print(f"[bold red]taplab:[/] {escape(str(exc.filename))}: "
+                         f"{escape(exc.strerror)}.", highlight=False)
+            return 2
         errors.print(f"[bold red]taplab: internal error:[/] {escape(str(exc))} "
                      "(run again with --debug for the traceback).", highlight=False)
         return 1

@@ -1,0 +1,48 @@
+"""How taplab ends: markup-safe one-sentence errors, file errors as user errors,
+plain progress lines when output is not a terminal."""
+
+import errno
+
+import pytest
+
+from taplab import cli
+from taplab.commands import status
+from taplab.errors import UserError
+from taplab.output import progress
+
+
+def _fails_with(monkeypatch, exc: Exception):
+    def run(args):
+        raise exc
+
+    monkeypatch.setattr(status, "run", run)
+
+
+def test_error_text_in_brackets_is_printed_as_it_is(monkeypatch, capsys):
+    _fails_with(monkeypatch, UserError("options need tunnel: [leafA, leafB] and [bold]x[/]."))
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err == "taplab: options need tunnel: [leafA, leafB] and [bold]x[/].\n"
+
+
+@pytest.mark.parametrize("code", [errno.ENOENT, errno.EACCES, errno.EISDIR, errno.ENOTDIR])
+def test_a_file_the_user_named_is_one_sentence_and_exit_2(monkeypatch, capsys, code):
+    _fails_with(monkeypatch, OSError(code, "what the system says", "/some/[file].pcap"))
+    assert cli.main(["status"]) == 2
+    assert capsys.readouterr().err == "taplab: /some/[file].pcap: what the system says.\n"
+
+
+def test_other_failures_stay_internal_errors(monkeypatch, capsys):
+    _fails_with(monkeypatch, OSError(errno.EIO, "input/output error"))
+    assert cli.main(["status"]) == 1
+    assert "internal error" in capsys.readouterr().err
+    _fails_with(monkeypatch, OSError(errno.ENOENT, "gone", "/x"))
+    with pytest.raises(OSError):  # --debug shows the traceback
+        cli.main(["--debug", "status"])
+
+
+def test_progress_is_a_plain_line_on_stderr_when_not_a_terminal(capsys):
+    with progress("building [cluster] ..."):
+        print("result")
+    out = capsys.readouterr()
+    assert out.err == "building [cluster] ...\n" and out.out == "result\n"
