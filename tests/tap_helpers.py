@@ -6,6 +6,7 @@ import sys
 import time
 
 from taplab.procs import ProcessId
+from taplab.shell import run
 from taplab.taps import session
 from tests.conftest import wait_for
 
@@ -26,8 +27,7 @@ def burst(lab, n: int | dict[int, int], empty: bool = False, node: str = "client
         f"UDP(sport=5555, dport=port) / Raw({payload}) "
         f"for port, count in {counts!r}.items() for i in range(count)]\n"
         f"sendp(frames, iface='{node}-eth0', verbose=False)\n")
-    subprocess.run(["ip", "netns", "exec", lab.netns(node), sys.executable, "-c", code],
-                   check=True, timeout=120)
+    run([sys.executable, "-c", code], netns=lab.netns(node), timeout=120)
 
 
 def quiet(lab, tap_id: str) -> dict:

@@ -1,13 +1,13 @@
 """``taplab bench policy`` and the bridge-policy mechanisms it compares, on real labs."""
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from taplab.bench.policy import FIELDS
 from taplab.lab import Lab
+from taplab.shell import run
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import VARIANTS, set_policy
 from tests.conftest import needs, taplab
@@ -24,9 +24,7 @@ def spoofed(lab, src: str, dst: str, ports: list[int]) -> None:
         f"dst='{lab.meta['pods'][dst]['ip']}') / TCP(dport=p) for p in {ports!r} "
         f"for _ in range({SENT})], iface='{src}-eth0', verbose=False)\n"
     )
-    subprocess.run(
-        ["ip", "netns", "exec", lab.netns(src), sys.executable, "-c", code], check=True, timeout=120
-    )
+    run([sys.executable, "-c", code], netns=lab.netns(src), timeout=120)
 
 
 def mac(lab, pod: str) -> str:

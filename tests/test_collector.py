@@ -1,12 +1,12 @@
 """The collector's decoding and counting, its pcap, and its process on a real network."""
 
-import subprocess
 import sys
 
 import pytest
 from scapy.all import IP, TCP, UDP, Ether, Raw, rdpcap
 
 from taplab.lab import Lab
+from taplab.shell import run
 from taplab.taps import collector, testbed, vxlan
 from taplab.taps.pcapfile import PcapWriter, count
 from tests.conftest import needs, wait_for
@@ -72,8 +72,7 @@ def test_collector_process_counts_and_survives_malformed_datagrams():
             f"inner = {frame()!r}\n"
             "for _ in range(50): s.sendto(vxlan.header(9) + inner, ('10.0.0.9', 4789))\n"
             "for _ in range(3): s.sendto(b'not vxlan', ('10.0.0.9', 4789))\n")
-        subprocess.run(["ip", "netns", "exec", lab.netns("client"), sys.executable, "-c", code],
-                       check=True)
+        run([sys.executable, "-c", code], netns=lab.netns("client"))
         data = wait_for(lambda: (d := collector.read(info)).get("malformed") == 3 and d,
                         timeout=10, what="the collector's counters")
         assert (data["packets"], data["vnis"]) == (50, {"9": 50})

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from taplab.lab import Lab
+from taplab.shell import start
 from taplab.taps import session, testbed
 from taplab.taps.pcapfile import count
 from tests.conftest import needs, wait_for
@@ -59,8 +60,8 @@ def stream_packets(lab, port: int) -> int:
 def test_stream_is_mirrored_only_after_http_500(lab):
     tap = session.attach(lab, "client", "ebpf", collector="collector", collector_pcap=True,
                          mirror="http500")
-    client = subprocess.Popen(["ip", "netns", "exec", lab.netns("client"), sys.executable, "-c",
-                               CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    client = start([sys.executable, "-c", CLIENT], netns=lab.netns("client"),
+                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def get(conn: str, path: str) -> tuple[int, int]:
         client.stdin.write(f"{conn} {path}\n")
