@@ -99,3 +99,23 @@ def test_a_detached_lab_that_fails_in_the_background_says_why(tmp_path):
 def test_detach_and_run_do_not_go_together():
     result = taplab("lab", "cluster", "--detach", "--run", "pingall")
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+@needs("vxlan", "tcpdump")
+def test_a_pcap_tap_prints_its_capture_path_and_the_capture_outlives_the_lab(tmp_path):
+    started = taplab("lab", "cluster", "--nodes", "1", "--pods", "2", "--detach")
+    assert started.returncode == 0, started.stderr
+    lab_id = re.search(r"lab (t\w+) runs", started.stdout).group(1)
+    try:
+        tap = taplab("tap", "attach", "pod1", "--kind", "pcap", "--lab", lab_id)
+        assert tap.returncode == 0, tap.stderr
+        first = Path(re.search(r"capture: (\S+) \.\.\.", tap.stdout).group(1))
+        ping = taplab("exec", "--lab", lab_id, "pod2", "ping", "-c3", "-i0.2", "10.244.1.2")
+        assert ping.returncode == 0, ping.stdout
+        assert taplab("tap", "detach", "tap1", "--lab", lab_id).returncode == 0
+    finally:
+        stopped = taplab("lab", "stop", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert first.name == "tap1.pcap0" and first.parent.name == f"{lab_id}-cluster"
+    requests = [p for p in rdpcap(str(first)) if ICMP in p and p[ICMP].type == 8]
+    assert len(requests) == 3

@@ -72,6 +72,9 @@ def _attach(lab, args) -> int:
         target = record["target"]
         console.print(f"{record['id']}: {args.kind} tap on {target['node']}:{target['intf']}"
                       + (f", copies to {record['collector']}" if record["collector"] else ""))
+        if record.get("pcap"):  # tcpdump -C/-W numbers the files it rotates over
+            console.print(f"capture: {record['pcap']}0 ... {record['pcap']}"
+                          f"{record['options']['files'] - 1}", markup=False, highlight=False)
     return 0
 
 
