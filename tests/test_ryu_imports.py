@@ -185,3 +185,19 @@ def test_a_wheel_whose_digest_differs_from_the_pinned_one_is_refused(tmp_path, m
     with pytest.raises(UserError, match="not the pinned 0000"):
         ryu_apps.fetch()
     assert ryu_apps.cached() is None and list(tmp_path.iterdir()) == []  # nothing unpacked
+
+
+def test_without_the_package_index_the_fetch_is_one_clear_sentence(tmp_path, monkeypatch):
+    monkeypatch.setattr(ryu_apps, "CACHE", tmp_path / "os-ken")
+    monkeypatch.setattr(ryu_apps, "FOLDER", tmp_path / "os-ken" / "app")
+    for name, value in {
+        "PIP_CONFIG_FILE": "/dev/null",
+        "PIP_FIND_LINKS": "",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+        "PIP_RETRIES": "0",
+        "PIP_DEFAULT_TIMEOUT": "5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(UserError, match=r"pip could not fetch it \(.*\); check the network"):
+        ryu_apps.fetch()
+    assert ryu_apps.cached() is None
