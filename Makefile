@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 
-.PHONY: install demo test test-unit test-kernel lint clean
+.PHONY: install demo test test-unit test-kernel lint clean sync-back
 
 install:
 	@scripts/install.sh
@@ -27,3 +27,7 @@ lint: install
 
 clean:
 	-.venv/bin/taplab clean
+
+# On the host: copy labs/ and reports/ made in the Vagrant VM back into this checkout.
+sync-back:
+	@scripts/vagrant-sync-back.sh
