@@ -6,7 +6,7 @@ checked against a pinned SHA-256, and its ``os_ken/app`` folder is unpacked into
 the cache; the import layer (``ryu_shim``) loads those files while the running
 framework stays the installed os-ken::
 
-    folder = ryu_apps.fetch()          # /var/cache/taplab/os-ken-1.4.1/app
+    folder = ryu_apps.fetch()          # /var/cache/taplab/os-ken-1.4.1/app (root)
     ryu_apps.names()                   # ['example_switch_13', 'ofctl_rest', ...]
 """
 
@@ -22,7 +22,20 @@ from taplab.errors import UserError
 
 PACKAGE = "os-ken==1.4.1"
 WHEEL_SHA256 = "31011eb23d38be356e0175274ab492dbe26fa25f41a31f8e738cf61df63b40a6"
-CACHE = Path(os.environ.get("TAPLAB_CACHE_DIR", "/var/cache/taplab")) / "os-ken-1.4.1"
+SYSTEM_CACHE = Path("/var/cache/taplab") / "os-ken-1.4.1"
+
+
+def _cache() -> Path:
+    """$TAPLAB_CACHE_DIR; else the system cache for root or once root filled it; else the
+    user's (ryu-manager needs no root)."""
+    if os.environ.get("TAPLAB_CACHE_DIR"):
+        return Path(os.environ["TAPLAB_CACHE_DIR"]) / SYSTEM_CACHE.name
+    if os.geteuid() == 0 or (SYSTEM_CACHE / "app" / "__init__.py").is_file():
+        return SYSTEM_CACHE
+    return Path.home() / ".cache" / "taplab" / SYSTEM_CACHE.name
+
+
+CACHE = _cache()
 FOLDER = CACHE / "app"
 # Ryu's WSGI layer is replaced by taplab's (ryu_wsgi): it stood on eventlet and tinyrpc.
 NOT_APPS = {"__init__", "wsgi"}
