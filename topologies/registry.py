@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from taplab.errors import UserError
-from taplab.topologies import topofile
+from taplab.topologies import startup, topofile
 
 Builder = Callable[..., None]
 _BUILDERS: dict[str, Builder] = {}
@@ -60,7 +60,13 @@ def prepare(source: str, **options) -> partial:
         if key not in accepted or key in ("lab", "spec"):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"topology '{spec['name']}' has no option {flag}.")
-    return partial(fn, spec=spec, **given)
+    return partial(_build_and_start, fn, spec=spec, **given)
+
+
+def _build_and_start(fn: Builder, lab, spec: dict, **options) -> None:
+    """The builder, then the file's per-node startup commands."""
+    fn(lab, spec=spec, **options)
+    startup.run_startup(lab, spec)
 
 
 def build(lab, source: str, **options) -> None:
