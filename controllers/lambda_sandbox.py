@@ -102,6 +102,18 @@ class Sandbox:
         except FileNotFoundError:
             return []
 
+    def cpu_seconds(self) -> float:
+        """CPU time used by the worker and its descendants (without a cgroup: the worker)."""
+        try:
+            if self.group:
+                stat = dict(line.split() for line in (self.group / "cpu.stat").open())
+                return int(stat["usage_usec"]) / 1e6
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, KeyError, ValueError):  # gone
+            return 0.0
+
     def kill(self) -> None:
         """SIGKILL the worker and all its descendants; remove the cgroup."""
         if self.group is None:

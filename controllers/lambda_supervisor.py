@@ -3,10 +3,11 @@
 ``LambdaSupervisor`` starts the worker process (``lambda_worker``) in its
 sandbox (``lambda_sandbox``), sends it batches of queued events, hands the
 actions back to the server, and kills and restarts the worker when it ignores
-its time limit, runs out of memory or dies. Restarts back off exponentially
-(``BACKOFF`` s doubling up to ``BACKOFF_MAX``); after ``GIVE_UP`` failures in a
-row without a batch done, the lambda is given up: state ``gave up``, its events
-dropped and counted, until it is loaded again.
+its time limit, runs out of memory, uses CPU outside its calls (more than
+``CPU_SHARE`` of a core: a thread or child of its own spinning) or dies.
+Restarts back off exponentially (``BACKOFF`` s doubling up to ``BACKOFF_MAX``);
+after ``GIVE_UP`` failures in a row without a batch done, the lambda is given
+up: state ``gave up``, its events dropped and counted, until it is loaded again.
 """
 
 import collections
@@ -27,6 +28,7 @@ BATCH = 256
 QUEUE_MAX = 4096  # items (a telemetry item is a whole transaction)
 START_TIMEOUT = 20.0
 BACKOFF, BACKOFF_MAX, GIVE_UP = 0.25, 8.0, 6
+CPU_SHARE, CPU_BURST = 0.05, 2.0  # of a core outside calls (idle: 0.3 %); seconds of slack
 RUNNING, RESTARTING, GAVE_UP, STOPPED = "running", "restarting", "gave up", "stopped"
 _workers = itertools.count(1)
 
@@ -68,6 +70,8 @@ class LambdaSupervisor:
         self._conn: Connection | None = None
         self._clock: SharedClock | None = None
         self._topology_version = -1
+        self._cpu_start = (0.0, 0.0)  # (monotonic time, CPU seconds) when the worker got ready
+        self._busy = 0.0  # seconds the worker spent on batches since then
 
     def start(self) -> None:
         """Start the worker; raises LambdaLoadError when the file does not load."""
@@ -124,6 +128,7 @@ class LambdaSupervisor:
             self._kill()
             raise LambdaLoadError(detail)
         self.kinds = detail
+        self._cpu_start, self._busy = (time.monotonic(), self._sandbox.cpu_seconds()), 0.0
 
     def submit(self, item: tuple) -> bool:
         """Queue an event item; False (and counted) when the queue is full or given up."""
@@ -155,8 +160,19 @@ class LambdaSupervisor:
             self._conn.close()
             self._conn = None
 
+    def _over_cpu(self) -> bool:
+        """Whether the worker and its descendants used more CPU than its batches took
+        plus CPU_SHARE of a core (and CPU_BURST): code running outside its calls."""
+        started, base = self._cpu_start
+        used = self._sandbox.cpu_seconds() - base
+        return used > self._busy + CPU_SHARE * (time.monotonic() - started) + CPU_BURST
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if self._over_cpu():
+                self.logs.append(f"{self.name} used CPU outside its calls: worker killed")
+                self._restart("kills")
+                continue
             try:
                 items = [self.queue.get(timeout=0.2)]
             except queue.Empty:
@@ -179,6 +195,7 @@ class LambdaSupervisor:
         send_topology = data if version != self._topology_version else None
         self._conn.send((send_topology, items))
         self._topology_version = version
+        sent = time.monotonic()
         while not self._conn.poll(0.05):
             started, heartbeat = self._clock.read()
             now, grace = time.monotonic(), self.time_limit + 1.0
@@ -190,6 +207,7 @@ class LambdaSupervisor:
             if self._proc.poll() is not None or self._stop.is_set():
                 raise EOFError("worker exited")
         reply = self._conn.recv()
+        self._busy += time.monotonic() - sent
         self.failures, self.state = 0, RUNNING
         for key in ("invocations", "errors", "timeouts", "memory"):
             self.counts[key] += reply[key]

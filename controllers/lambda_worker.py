@@ -5,7 +5,8 @@ feeds it batches of events and takes the actions back. Here ``_serve`` runs
 the lambda's ``@on`` functions:
 
 - time limit: a watchdog thread interrupts an invocation that runs longer than
-  ``time_limit`` (counted as ``timeouts``); if the lambda does not give back
+  ``time_limit`` (counted as ``timeouts``), and a load of the file that runs
+  longer than ``LOAD_LIMIT`` (it does not load); if the lambda does not give back
   control within one more second, or holds the interpreter so that the
   watchdog's heartbeat stops, the server kills the process and starts a new
   one (``kills``);
@@ -39,6 +40,7 @@ from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_e
 from taplab.lambdas import Action, Event
 
 WORKER_NICE = 5
+LOAD_LIMIT = 5.0  # seconds to run the lambda's file
 MAX_TASKS = 512  # processes and threads of the lambda user, all workers together
 
 
@@ -149,14 +151,16 @@ class SharedClock:
 
 
 class _Calls:
-    """The worker's invocation counter; ``running`` is 0 between invocations."""
+    """The worker's invocation counter; ``running`` is 0 between invocations, and
+    ``limit`` the time the running one (or the load) may take."""
 
     count = 0
     running = 0
+    limit = LOAD_LIMIT
 
 
-def _watch(parent: int, clock: SharedClock, calls: _Calls, time_limit: float) -> None:
-    """Exit with the server; interrupt an invocation that runs too long; beat."""
+def _watch(parent: int, clock: SharedClock, calls: _Calls) -> None:
+    """Exit with the server; interrupt an invocation (or the load) that runs too long; beat."""
     seen = interrupted = 0
     since = 0.0
     while True:
@@ -167,7 +171,7 @@ def _watch(parent: int, clock: SharedClock, calls: _Calls, time_limit: float) ->
         if running != seen:
             seen, since = running, now
         clock.write(since if running else 0.0, now)
-        if running and running != interrupted and now - since > time_limit:
+        if running and running != interrupted and now - since > calls.limit:
             interrupted = running
             _thread.interrupt_main(signal.SIGALRM)
 
@@ -203,13 +207,18 @@ def _serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
     calls = _Calls()
-    threading.Thread(target=_watch, args=(parent, clock, calls, time_limit), daemon=True).start()
+    threading.Thread(target=_watch, args=(parent, clock, calls), daemon=True).start()
     limit_resources(memory_mb)
+    calls.running = -1
     try:
         handlers = handlers_of(name, source)
     except LambdaLoadError as exc:
         conn.send(("error", str(exc)))
         return
+    except TimeLimit:
+        conn.send(("error", f"{name} took longer than {LOAD_LIMIT:.0f} s to load."))
+        return
+    calls.running, calls.limit = 0, time_limit
     logs = LogBuffer()
     ctx = Context(name, logs)
     conn.send(("ready", sorted(handlers)))

@@ -4,6 +4,7 @@ and one test runs the same lambdas in a real controller process."""
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,16 @@ from taplab.lambdas import on, Alert
 def count(event, ctx):
     return Alert("steady", detail=str(ctx.store.incr("n")))
 """
+
+
+SPIN = "\n    while True:\n        pass\n"
+SPINNERS = {
+    "thread": "import threading\ndef spin():"
+    + SPIN
+    + "threading.Thread(target=spin, daemon=True).start()\n",
+    "child": "import os\nif os.fork() == 0:" + SPIN,
+}
+ON_TAP = "from taplab.lambdas import on\n@on('tap')\ndef f(event, ctx):\n    pass\n"
 
 
 @pytest.fixture
@@ -173,6 +184,28 @@ def test_a_lambda_exiting_on_every_event_backs_off_then_gives_up(server):
     wait_for(lambda: len(alerts(server, "steady")) > n, timeout=10, what="steady to go on")
     server.load("exit", EXIT)  # loading it again starts afresh
     assert server.workers["exit"].describe()["state"] == "running"
+
+
+@pytest.mark.parametrize("where", SPINNERS)
+def test_a_lambda_spinning_outside_its_calls_is_killed(server, where):
+    server.load("spinner", SPINNERS[where] + ON_TAP)
+    server.load("steady", STEADY)
+    spinner = server.workers["spinner"]
+    wait_for(
+        lambda: spinner.describe()["kills"] >= 1,
+        timeout=20,
+        what="the worker to be killed for its CPU use",
+    )
+    assert "used CPU outside its calls" in "\n".join(spinner.logs)
+    server.post("tap")
+    wait_for(lambda: alerts(server, "steady"), timeout=10, what="the other lambda to go on")
+
+
+def test_a_file_that_loops_while_loading_does_not_load(server):
+    started = time.monotonic()
+    with pytest.raises(LambdaLoadError, match="took longer than 5 s to load"):
+        server.load("loop", "while True:\n    pass\n" + ON_TAP)
+    assert time.monotonic() - started < 15
 
 
 def test_failed_loads_leak_no_descriptors(server):
