@@ -10,15 +10,15 @@ from taplab.errors import UserError
 
 
 class ControllerClient:
-    """The lambda server of one lab: URL and token from ``lab.meta["controller"]``."""
+    """The lambda server of one lab: URL and token from ``lab.controller``."""
 
     def __init__(self, url: str, token: str, lab_id: str = ""):
         self.url, self.token, self.lab_id = url, token, lab_id
 
     @classmethod
     def for_lab(cls, lab) -> "ControllerClient":
-        meta = lab.meta.get("controller") or {}
-        if "api_url" not in meta:
+        meta = lab.controller
+        if not lab.has_lambda_server:
             raise UserError(f"lab {lab.id} runs no lambda server: start it with --switch ovs "
                             "and the default controller apps.")
         return cls(meta["api_url"], Path(meta["token_file"]).read_text().strip(), lab.id)

@@ -369,8 +369,8 @@ class TelemetrySender:
     @classmethod
     def for_lab(cls, lab, switch_id: int, **kwargs) -> "TelemetrySender":
         """A sender to the lambda server of a running lab (port and key from its meta)."""
-        meta = lab.meta.get("controller") or {}
-        if "telemetry_port" not in meta:
+        meta = lab.controller
+        if not lab.has_lambda_server:
             raise LookupError(f"lab {lab.id} runs no lambda server")
         key = bytes.fromhex(Path(meta["telemetry_key_file"]).read_text().strip())
         return cls(("127.0.0.1", meta["telemetry_port"]), switch_id, key=key, **kwargs)

@@ -99,6 +99,17 @@ class LabHandle:
     def meta(self) -> dict:
         return self.state.meta
 
+    @property
+    def controller(self) -> dict:
+        """What the lab's controller published (``controllers.runtime``): OpenFlow port,
+        pid, log, and with a lambda server its API URL, token file, telemetry port and
+        key file; {} when the lab has no controller."""
+        return self.state.meta.get("controller") or {}
+
+    @property
+    def has_lambda_server(self) -> bool:
+        return "api_url" in self.controller
+
     def record(self, resource: Resource) -> Resource:
         """Write a resource to the state file; call right after creating it."""
         self.state.add(resource)

@@ -154,7 +154,7 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     stats.unlink(missing_ok=True)  # a stopped collector's counters are not this one's
     argv = [sys.executable, "-m", "taplab.taps.collector", "--netns", lab.netns(node),
             "--stats", str(stats)]
-    if "api_url" in (lab.meta.get("controller") or {}):
+    if lab.has_lambda_server:
         argv += ["--events-lab", lab.id]
     if pcap:
         argv += ["--pcap", str(lab.workdir / f"collector-{node}.pcap")]

@@ -61,7 +61,7 @@ class OpenflowTap(Tap):
         return self.lab.root_name(f"m{n}"), f"mirror{n}"
 
     def attach(self) -> None:
-        if "api_url" not in (self.lab.meta.get("controller") or {}):
+        if not self.lab.has_lambda_server:
             raise UserError(
                 "the openflow tap asks the lab's controller for mirror flows: "
                 "start the lab with --switch ovs (and the default controller apps)."

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from taplab.controllers.telemetry import FlowRecord, TelemetrySender
 from taplab.controllers.telemetry_agent import TelemetryAgent
+from taplab.lab import LabHandle
 from taplab.shell import run
 from taplab.state import find_lab
 from taplab.taps import netns
@@ -94,7 +95,7 @@ def run_agent(args) -> None:
     flows: list[dict] = []
     agent = None
     if args.telemetry_lab:  # the lambda server listens on the root namespace's loopback
-        sender = TelemetrySender.for_lab(find_lab(args.telemetry_lab), args.switch_id)
+        sender = TelemetrySender.for_lab(LabHandle(find_lab(args.telemetry_lab)), args.switch_id)
         agent = TelemetryAgent(
             sender, lambda: [FlowRecord(**f) for f in flows], period=args.interval, ack=args.ack
         )
@@ -162,7 +163,7 @@ class XdpFlowtableTap(Tap):
             "--stats",
             str(self.stats_path),
         ]
-        if "telemetry_port" in (self.lab.meta.get("controller") or {}):
+        if self.lab.has_lambda_server:
             argv += [
                 "--telemetry-lab",
                 self.lab.id,

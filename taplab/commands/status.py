@@ -54,7 +54,7 @@ def addresses(lab: LabHandle, node: str) -> list[str]:
 
 def detail(lab: LabHandle) -> dict:
     """Everything a second terminal needs to work with a running lab."""
-    controller = lab.meta.get("controller") or {}
+    controller = lab.controller
     taps = []
     for tap in lab.meta.get("taps", {}).values():
         names = [tap["id"], *([f"collector-{tap['collector']}"] if tap.get("collector") else [])]

@@ -140,7 +140,7 @@ class Demo:
 
     def load_detectors(self) -> str:
         """Load the scan and SYN flood detector lambdas into the lambda server."""
-        if "api_url" not in self.lab.meta.get("controller", {}):
+        if not self.lab.has_lambda_server:
             raise Missing("the lambda server (it runs with --switch ovs)")
         client = ControllerClient.for_lab(self.lab)
         names = []
@@ -376,6 +376,6 @@ def topology_lines(lab, roles: dict[str, str]) -> list[str]:
                                        else "")
                 for p, info in meta.get("pods", {}).items() if info["node"] == k8s]
         lines.append(f"{k8s}: " + ", ".join(pods))
-    if "controller" in meta:
-        lines.append(f"controller + lambda server: {meta['controller'].get('api_url', 'up')}")
+    if lab.controller:
+        lines.append(f"controller + lambda server: {lab.controller.get('api_url', 'up')}")
     return lines
