@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one sentence stays one line
@@ -29,3 +30,12 @@ def progress(what: str) -> Iterator[None]:
     else:
         errors.print(what, markup=False, highlight=False)
         yield
+
+
+def table(*headers: str, **options) -> Table:
+    """A rich Table whose cells wrap, and fold a word too long for its column,
+    rather than cut it at the terminal's width."""
+    result = Table(**options)
+    for header in headers:
+        result.add_column(header, overflow="fold")
+    return result

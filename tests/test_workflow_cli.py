@@ -2,6 +2,7 @@
 plain progress lines when output is not a terminal."""
 
 import errno
+import io
 
 import pytest
 
@@ -46,3 +47,34 @@ def test_progress_is_a_plain_line_on_stderr_when_not_a_terminal(capsys):
         print("result")
     out = capsys.readouterr()
     assert out.err == "building [cluster] ...\n" and out.out == "result\n"
+
+
+def test_tables_fold_long_words_at_80_columns_instead_of_cutting_them():
+    from rich.console import Console
+
+    from taplab.output import table
+
+    grid = table("id", "kind", "where", "packets", "bytes", "drops", "CPU %", "MB", "at collector")
+    grid.add_row(
+        "tap1",
+        "xdp-flowtable",
+        "pod12:pod12-eth0",
+        "1234567",
+        "987654321",
+        "0",
+        "12.5",
+        "33.7",
+        "1234567",
+    )
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(grid)
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    for bar, words in (
+        ("┃", ["id", "kind", "where", "at collector"]),
+        ("│", ["tap1", "xdp-flowtable", "pod12:pod12-eth0", "1234567"]),
+    ):
+        rows = [ln.split(bar)[1:-1] for ln in text.splitlines() if ln.startswith(bar)]
+        columns = [" ".join(r[k].strip() for r in rows if r[k].strip()) for k in range(9)]
+        for word, column in zip(words, (0, 1, 2, 8), strict=True):
+            assert columns[column].replace(" ", "") == word.replace(" ", ""), columns

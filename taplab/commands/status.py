@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 from rich.markup import escape
-from rich.table import Table
 
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import console, print_json
+from taplab.output import table as output_table
 from taplab.state import LabState, recorded_labs
 
 
@@ -72,8 +72,16 @@ def detail(lab: LabHandle) -> dict:
         "nodes": {n: addresses(lab, n) for n in sorted(lab.meta.get("nodes", {}))},
         "controller": {
             k: controller[k]
-            for k in ("openflow_port", "wsapi_url", "api_url", "telemetry_port", "log", "state",
-                      "restarts", "last_exit")
+            for k in (
+                "openflow_port",
+                "wsapi_url",
+                "api_url",
+                "telemetry_port",
+                "log",
+                "state",
+                "restarts",
+                "last_exit",
+            )
             if k in controller
         },
         "taps": taps,
@@ -90,9 +98,7 @@ def run(args) -> int:
     if args.json:
         print_json({"labs": labs})
         return 0
-    table = Table(title="taplab labs")
-    for column in ("id", "topology", "state", "nodes", "output folder"):
-        table.add_column(column, overflow="fold")
+    table = output_table("id", "topology", "state", "nodes", "output folder", title="taplab labs")
     for lab in labs:
         state = "[green]running[/]" if lab["running"] else "[red]dead: run taplab clean[/]"
         table.add_row(
@@ -123,7 +129,7 @@ def show(args) -> int:
         f"lab [bold]{lab.id}[/] ({escape(info['name'])}), files in {escape(str(lab.workdir))}",
         highlight=False,
     )
-    nodes = Table("node", "interfaces and addresses", box=None)
+    nodes = output_table("node", "interfaces and addresses", box=None)
     for node, intfs in info["nodes"].items():
         nodes.add_row(node, escape(", ".join(intfs)))
     console.print(nodes)
@@ -134,12 +140,15 @@ def show(args) -> int:
             + (f", Ryu REST API {c['wsapi_url']}" if "wsapi_url" in c else "")
             + (f", API {c['api_url']}" if "api_url" in c else "")
             + (f", telemetry UDP {c['telemetry_port']}" if "telemetry_port" in c else "")
-            + (f"; {c['state']}, {c['restarts']} restart(s) (last exit: {c['last_exit']})"
-               if "restarts" in c else ""),
+            + (
+                f"; {c['state']}, {c['restarts']} restart(s) (last exit: {c['last_exit']})"
+                if "restarts" in c
+                else ""
+            ),
             highlight=False,
         )
     if info["taps"]:
-        taps = Table("tap", "kind", "where", "files", box=None)
+        taps = output_table("tap", "kind", "where", "files", box=None)
         for tap in info["taps"]:
             taps.add_row(
                 tap["id"],

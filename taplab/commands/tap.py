@@ -1,11 +1,10 @@
 """``taplab tap attach|detach|list|stats``: taps on the pods of a running lab."""
 
-from rich.table import Table
-
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import console, print_json
+from taplab.output import table as output_table
 from taplab.taps import session
 
 
@@ -96,7 +95,7 @@ def _list(lab, args) -> int:
         print_json([{k: t[k] for k in ("id", "kind", "target", "options", "collector")}
                     for t in taps])
         return 0
-    table = Table("id", "kind", "node", "interface", "collector")
+    table = output_table("id", "kind", "node", "interface", "collector")
     for t in taps:
         table.add_row(t["id"], t["kind"], t["target"]["node"], t["target"]["intf"],
                       t["collector"] or "-")
@@ -110,8 +109,8 @@ def _stats(lab, args) -> int:
     if args.json:
         print_json(results if not args.tap else results[0])
         return 0
-    table = Table("id", "kind", "where", "packets", "bytes", "drops", "CPU %", "MB",
-                  "at collector")
+    table = output_table("id", "kind", "where", "packets", "bytes", "drops", "CPU %", "MB",
+                         "at collector")
     for r in results:
         at_collector = r.get("collector", {}).get("packets", "-")
         table.add_row(r["id"], r["kind"], f"{r['node']}:{r['intf']}", str(r["packets"]),
