@@ -239,6 +239,10 @@ class Lab(LabHandle):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         try:
+            try:  # what other taplab processes recorded into this lab is removed too
+                self.state.refresh()
+            except (OSError, ValueError, TypeError):
+                pass  # an unreadable record: tear down what this process knows
             teardown(self.state)
         finally:
             self.state = None

@@ -7,6 +7,8 @@ from pathlib import Path
 from scapy.layers.inet import ICMP
 from scapy.utils import rdpcap
 
+from taplab.lab import Lab, LabHandle
+from taplab.procs import ProcessId
 from taplab.state import recorded_labs
 from tests.conftest import lab_leftovers, needs, taplab
 from tests.test_walkthrough import SHELL_PROMPT, Terminal
@@ -119,3 +121,16 @@ def test_a_pcap_tap_prints_its_capture_path_and_the_capture_outlives_the_lab(tmp
     assert first.name == "tap1.pcap0" and first.parent.name == f"{lab_id}-cluster"
     requests = [p for p in rdpcap(str(first)) if ICMP in p and p[ICMP].type == 8]
     assert len(requests) == 3
+
+
+@needs()
+def test_what_another_process_recorded_is_removed_with_the_lab():
+    """A detached lab tears down what `taplab tap attach` and friends, other
+    processes, recorded into its state file after it was built."""
+    with Lab("refresh-test") as lab:
+        other = LabHandle.find(lab.id)  # as a second taplab command sees it
+        proc = other.popen(["sleep", "600"])
+        sleeper = ProcessId.of(proc.pid)
+        assert sleeper.alive()
+    proc.wait(10)
+    assert not sleeper.alive()
