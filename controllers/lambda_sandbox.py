@@ -49,6 +49,47 @@ def lambda_user() -> pwd.struct_passwd:
         ) from None
 
 
+def sweep(root: Path) -> None:
+    """Kill what is left in the groups of controllers that are gone (a ``kill -9`` gave
+    them no chance), and remove those groups. A group is ``<lab>-<controller pid>-...``."""
+    for group in root.iterdir():
+        owner = group.name.split("-")[1:2]
+        if (
+            group.is_dir()
+            and owner
+            and owner[0].isdigit()
+            and not os.path.exists(f"/proc/{owner[0]}")
+        ):
+            kill_group(group)
+
+
+def members(group: Path) -> list[int]:
+    try:
+        return [int(p) for p in (group / "cgroup.procs").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_group(group: Path) -> None:
+    """SIGKILL every process in a cgroup, then remove it."""
+    deadline = time.monotonic() + KILL_TIMEOUT
+    while (pids := members(group)) and time.monotonic() < deadline:
+        kill_file = group / "cgroup.kill"
+        if kill_file.exists():
+            kill_file.write_text("1")
+        else:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.01)
+    try:
+        group.rmdir()
+    except OSError:
+        pass  # gone already, or a member not yet reaped: the folder is empty and harmless
+
+
 class Sandbox:
     """One worker's confinement: the command that enters it and the cgroup that holds it."""
 
@@ -59,6 +100,7 @@ class Sandbox:
         root = cgroup_root()
         self.group = root / name if root else None
         if self.group:
+            sweep(root)
             self.group.mkdir()
         self.pid: int | None = None
 
@@ -94,14 +136,6 @@ class Sandbox:
         if self.group:
             (self.group / "cgroup.procs").write_text(str(pid))
 
-    def members(self) -> list[int]:
-        if not self.group:
-            return []
-        try:
-            return [int(p) for p in (self.group / "cgroup.procs").read_text().split()]
-        except FileNotFoundError:
-            return []
-
     def cpu_seconds(self) -> float:
         """CPU time used by the worker and its descendants (without a cgroup: the worker)."""
         try:
@@ -123,21 +157,4 @@ class Sandbox:
                 except ProcessLookupError:
                     pass
             return
-        if not self.group.exists():
-            return
-        deadline = time.monotonic() + KILL_TIMEOUT
-        while (pids := self.members()) and time.monotonic() < deadline:
-            kill_file = self.group / "cgroup.kill"
-            if kill_file.exists():
-                kill_file.write_text("1")
-            else:
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            time.sleep(0.01)
-        try:
-            self.group.rmdir()
-        except OSError:
-            pass  # a member not yet reaped: the folder is empty and harmless
+        kill_group(self.group)

@@ -13,14 +13,20 @@ from taplab.controllers.supervision import RESTARTS, exit_reason
 from taplab.lab import Lab
 from taplab.state import LABS_DIR
 from tests.conftest import needs, taplab, wait_for
+from tests.test_security_lambda import lambda_pids
 
 pytestmark = needs("ovs_user")
 
 WATCH = """
+import os, time
 from taplab.lambdas import on, Alert
 
 @on("tap")
 def seen(event, ctx):
+    if event.src == "10.6.6.6" and os.fork() == 0:  # a survivor, in a session of its own
+        os.setsid()
+        while True:
+            time.sleep(1)
     return Alert("seen", src=event.src)
 """
 
@@ -41,7 +47,14 @@ def test_a_killed_controller_is_reported_and_restarted_with_its_lambdas(capfd):
             lab.add_link(lab.add_host(f"pod{i}", ip=f"10.0.0.{i}/24"), switch)
         lab.start()
         client = ControllerClient.for_lab(lab)
+        before = lambda_pids()
         client.request("POST", "/lambdas", {"name": "watch", "source": WATCH})
+        client.request("POST", "/events", {"kind": "tap", "src": "10.6.6.6"})
+        old = wait_for(
+            lambda: len(lambda_pids() - before) == 2 and lambda_pids() - before,
+            timeout=10,
+            what="the worker and its survivor",
+        )
         first = controller_pid(lab)
         os.kill(first, signal.SIGKILL)
         wait_for(
@@ -55,6 +68,11 @@ def test_a_killed_controller_is_reported_and_restarted_with_its_lambdas(capfd):
             what="a new controller",
         )
         assert client.request("GET", "/health")["pid"] == controller_pid(lab)
+        wait_for(
+            lambda: not any(os.path.exists(f"/proc/{pid}") for pid in old),
+            timeout=10,
+            what="the dead controller's worker and survivor to be gone",
+        )
         names = [w["name"] for w in client.request("GET", "/lambdas")["lambdas"]]
         assert names == ["watch"]
         client.request("POST", "/events", {"kind": "tap", "src": "10.9.9.9"})

@@ -4,6 +4,7 @@ and one test runs the same lambdas in a real controller process."""
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -277,3 +278,45 @@ def test_lambda_list_shows_a_given_up_lambda(controller):
     assert "gave up" in row and f" {GIVE_UP} " in row, listed.stdout
     logs = taplab("lambda", "logs", "quitter", "--lab", lab.id)
     assert "given up: its worker failed 6 times in a row" in " ".join(logs.stdout.split())
+
+
+KILLED_LAB = """
+import json, sys, urllib.request
+from taplab.controllers import runtime
+from taplab.controllers.api_client import ControllerClient
+from taplab.lab import Lab
+with Lab("killed-with-lambdas") as lab:
+    runtime.start(lab, [runtime.LAMBDA_APP])
+    client = ControllerClient.for_lab(lab)
+    client.request("POST", "/lambdas", {"name": "survivor", "source": sys.argv[1]})
+    client.request("POST", "/events", {"kind": "tap"})
+    print("READY", lab.id, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_survivor_is_gone_after_kill_9_of_the_lab_and_taplab_clean():
+    before = lambda_pids()
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LAB, SURVIVOR],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout.readline().startswith("READY")
+        ours = wait_for(
+            lambda: len(lambda_pids() - before) >= 2 and lambda_pids() - before,
+            timeout=20,
+            what="the worker and its survivor",
+        )
+    finally:
+        child.kill()
+        child.wait()
+        cleaned = taplab("clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    wait_for(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in ours),
+        timeout=10,
+        what="the survivor to be gone after taplab clean",
+    )
