@@ -218,6 +218,10 @@ MISTAKES = {
         GOOD + "links:\n  - {a: node1, b: node2, jitter: 5ms}\n",
         "links[0].jitter: needs delay too",
     ),
+    "loss over 100 %": (
+        GOOD + "links:\n  - {a: node1, b: node2, loss: 150%}\n",
+        "links[0]: loss '150%' is more than 100 %",
+    ),
     "a check in no node": (
         GOOD + "checks:\n  - {node: pod9, run: 'true'}\n",
         "checks[0].node: no node named 'pod9'",
@@ -318,3 +322,23 @@ def test_topo_check_runs_the_files_checks_on_a_running_lab(tmp_path):
     finally:
         assert taplab("lab", "stop", lab_id).returncode == 0
     assert result.returncode == 0 and "2 of 2 checks passed" in result.stdout, result.stdout
+
+
+NAMED_AND_SHAPED = (
+    CHECKED.replace(
+        '{a: host1, b: host2, cidr: "fd00:12::/64"}',
+        '{a: host1, b: host2, cidr: "fd00:12::/64", intf_a: wan0, intf_b: wan1, rate: 20mbit}',
+    )
+    + """\
+  - {node: host1, run: "tc qdisc show dev wan0", output: "htb"}
+  - {node: host2, run: "tc class show dev wan1", output: "rate 20Mbit"}
+  - {node: host1, run: "ping -6 -c1 -W2 fd00:12::2", output: "1 received"}
+"""
+)
+
+
+@needs("iptables", "htb")
+def test_links_get_the_files_interface_names_and_bandwidth(tmp_path):
+    result = taplab("lab", str(write(tmp_path, NAMED_AND_SHAPED)), "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 of 5 checks passed" in result.stdout

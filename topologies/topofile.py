@@ -35,6 +35,7 @@ import jsonschema
 import yaml
 
 from taplab.errors import UserError
+from taplab.impairments import Impairment
 
 HERE = Path(__file__).parent
 SCHEMA_FILE = HERE / "topology.schema.json"
@@ -274,9 +275,10 @@ def _semantics(report: Report, spec: dict) -> None:
                 report.add(("links", i, end), f"link to missing node '{link[end]}'")
         if link["a"] == link["b"]:
             report.add(("links", i, "b"), f"a link from {link['a']} to itself")
-        for key in ("loss", "corrupt", "reorder"):
-            if key in link and float(str(link[key]).rstrip("% ")) > 100:
-                report.add(("links", i, key), f"'{link[key]}' is more than 100 %")
+        try:
+            Impairment.parse(**{k: link[k] for k in IMPAIRMENTS if k in link})
+        except UserError as exc:
+            report.add(("links", i), str(exc).rstrip("."))
     for i, svc in enumerate(spec["services"]):
         _service(report, ("services", i), svc, pods)
     for i, check in enumerate(spec.get("checks", [])):
