@@ -1,23 +1,17 @@
 """``taplab exercise``: list, read, start, solve, reset and stop graded exercises."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
+from taplab import detach
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, baseline, catalog
 from taplab.labcli import LabCLI
 from taplab.output import console, print_json
-from taplab.state import LABS_DIR
-
-READY = "READY"
 
 
 def register(sub) -> None:
@@ -126,11 +120,7 @@ def start_lab(args) -> int:
         with console.status(f"building the lab of exercise {exercise.number} ..."):
             exercise.build(lab)
         if args.hold:
-            try:
-                _hold(lab.id)
-            finally:  # `solve` and `run` recorded controllers and daemons meanwhile
-                lab.state.refresh()
-            return 0
+            detach.hold(lab)
         return LabCLI(lab).interact_or_run(
             args.run,
             f"lab {lab.id} of exercise {exercise.number} ready; in another "
@@ -139,48 +129,13 @@ def start_lab(args) -> int:
         )
 
 
-def _hold(lab_id: str) -> None:
-    """Say the lab is ready, then wait for a signal (the Lab tears down on it)."""
-    sys.stdout.write(f"{READY} {lab_id}\n")
-    sys.stdout.flush()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # whoever started us may stop reading
-    os.dup2(devnull, 2)
-    while True:
-        signal.pause()
-
-
 def _start_in_background(exercise: catalog.Exercise, debug: bool) -> int:
-    argv = [
-        sys.executable,
-        "-m",
-        "taplab.cli",
-        *(["--debug"] if debug else []),
-        "exercise",
-        "start",
-        exercise.number,
-        "--hold",
-    ]
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    with console.status(f"building the lab of exercise {exercise.number} ..."):
-        line = proc.stdout.readline().split()
-    if len(line) != 2 or line[0] != READY:
-        proc.wait()
-        message = proc.stderr.read().strip().splitlines()
-        raise UserError(
-            message[-1].removeprefix("taplab: ")
-            if message
-            else f"the lab of exercise {exercise.number} failed to start."
-        )
+    argv = [*(["--debug"] if debug else []), "exercise", "start", exercise.number]
+    lab_id, code = detach.start(argv)
+    if lab_id is None:
+        return code
     console.print(
-        f"lab {line[1]} of exercise {exercise.number} runs in the background: "
+        f"lab {lab_id} of exercise {exercise.number} runs in the background: "
         f"`sudo taplab grade {exercise.number}`, then "
         f"`sudo taplab exercise stop {exercise.number}`."
     )
@@ -227,12 +182,9 @@ def _reset(handle) -> None:
 def stop(args) -> int:
     exercise = catalog.get(args.exercise)
     handle = exercise.running_lab(args.lab)
-    owner = handle.state.owner()
-    os.kill(owner.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while owner.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if owner.alive() or (LABS_DIR / f"{handle.id}.json").exists():
-        raise UserError(f"lab {handle.id} did not stop within 60 s: run `sudo taplab clean`.")
-    console.print(f"lab {handle.id} of exercise {exercise.number} stopped and removed.")
+    detach.stop(handle.state)
+    console.print(
+        f"lab {handle.id} of exercise {exercise.number} stopped; its files stay in "
+        f"{escape(str(handle.workdir))}."
+    )
     return 0
