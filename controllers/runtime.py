@@ -89,9 +89,9 @@ def start(
     for wanted, option in ((port, "--port"), (wsapi_port, "--wsapi-port")):
         if wanted is not None and free_port(wanted=wanted) != wanted:
             raise UserError(f"port {wanted} is in use: choose another with {option}.")
-    work = Path(lab.workdir)
-    token = _secret_file(work / "controller.token", secrets.token_hex(16))
-    key = _secret_file(work / "telemetry.key", secrets.token_hex(32))
+    work = Path(lab.workdir)  # outlives the lab and goes to the sudo user: no secrets there
+    token = _secret_file(Path(lab.rundir) / "controller.token", secrets.token_hex(16))
+    key = _secret_file(Path(lab.rundir) / "telemetry.key", secrets.token_hex(32))
     log = work / "controller.log"
     for attempt in range(ATTEMPTS):
         rest_port = wsapi_port or free_port(wanted=WSAPI_PORT if not attempt else 0)
