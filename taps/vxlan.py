@@ -40,13 +40,3 @@ def flow_of(frame: bytes) -> tuple[str, str, int, int, int] | None:
     if proto in (6, 17) and len(frame) >= l4 + 4:
         sport, dport = struct.unpack_from("!HH", frame, l4)
     return src, dst, proto, sport, dport
-
-
-def is_udp_to(frame: bytes, addr: bytes) -> bool:
-    """True for an IPv4/UDP frame (or fragment) to addr (4 bytes): a tap's own copies.
-
-    Not only port 4789: a copy larger than the MTU leaves as IP fragments, and
-    the later fragments carry no UDP header to look at.
-    """
-    return (len(frame) >= 34 and frame[12:14] == b"\x08\x00" and frame[23] == 17
-            and frame[30:34] == addr)
