@@ -1,6 +1,7 @@
 """A detached lab driven from two terminals: exec into a pod, capture to pcapng,
 stop; the output folder keeps the capture and the logs."""
 
+import os
 import re
 from pathlib import Path
 
@@ -134,3 +135,28 @@ def test_what_another_process_recorded_is_removed_with_the_lab():
         assert sleeper.alive()
     proc.wait(10)
     assert not sleeper.alive()
+
+
+@needs("vxlan", "tcpdump")
+def test_under_sudo_the_output_folder_and_its_files_belong_to_the_invoking_user(tmp_path):
+    env = {**os.environ, "SUDO_UID": "65534", "SUDO_GID": "65534"}
+    result = taplab(
+        "lab",
+        "cluster",
+        "--nodes",
+        "1",
+        "--pods",
+        "2",
+        "--output",
+        str(tmp_path / "out"),
+        "--run",
+        "tap attach pod1 --kind pcap",
+        "--run",
+        "pod2 ping -c2 -i0.2 10.244.1.2",
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = (tmp_path / "out").iterdir()
+    made = [folder, tmp_path / "out", *folder.rglob("*")]
+    assert {p.name for p in made} >= {"tap1.pcap0", "tap1.log", "whoami.log"}
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in made} == {(65534, 65534)}
