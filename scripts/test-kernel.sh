@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CHECKOUT=$PWD
 OUT=${TAPLAB_KERNEL_OUT:-$CHECKOUT/build/kernel}
-LIMIT=${TAPLAB_KERNEL_TIMEOUT:-1800}  # seconds for the whole guest run
+LIMIT=${TAPLAB_KERNEL_TIMEOUT:-2700}  # seconds for the whole guest run
 BOOT=${TAPLAB_KERNEL_BOOT:-/boot}      # where to look for Debian's kernel images
 MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
@@ -50,7 +50,8 @@ done <"$OUT/initramfs/modules.list"
 (cd "$OUT/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.cpio.gz"
 rm -rf "$OUT/initramfs"
 
-printf 'CHECKOUT=%q\nPYTEST_ARGS=%q\n' "$CHECKOUT" "$*" >"$OUT/guest.env"
+printf 'CHECKOUT=%q\n' "$CHECKOUT" >"$OUT/guest.env"
+[ $# = 0 ] || printf '%s\0' "$@" >"$OUT/pytest.args"
 say "booting Linux $kver in QEMU (TCG, 2 CPUs, 3 GiB); console in $OUT/console.log"
 start=$(date +%s)
 set +e

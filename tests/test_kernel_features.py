@@ -65,16 +65,23 @@ def test_cluster_on_the_ovs_kernel_datapath_over_kernel_gre_pings():
 
 @needs("gre", "vxlan", "iptables", "tcpdump")
 def test_spine_leaf_runs_vxlan_through_kernel_gre():
-    out = lab_run("spine-leaf", commands=["pingall", "leaf1 ip -d -o link show type gre"])
+    out = lab_run(
+        "spine-leaf",
+        commands=["h1 ping -c3 -W5 192.168.42.2", "leaf1 ip -d -o link show type gre"],
+    )
     assert re.search(r" gre remote (\d+\.){3}\d+ local", out), out
 
 
 BCC_KPROBE = r"""
 #include <net/sock.h>
-BPF_ARRAY(seen, u32, 1);
-int on_connect(struct pt_regs *ctx, struct sock *sk) {
-    u32 zero = 0, port = sk->__sk_common.skc_dport;
-    seen.update(&zero, &port);
+#include <linux/in.h>
+BPF_ARRAY(seen, u32, 2);
+int on_connect(struct pt_regs *ctx, struct sock *sk, struct sockaddr *uaddr) {
+    u32 family = 0, port = 0, zero = 0, one = 1;
+    bpf_probe_read_kernel(&family, sizeof(u16), &sk->__sk_common.skc_family);
+    bpf_probe_read_kernel(&port, sizeof(u16), &((struct sockaddr_in *)uaddr)->sin_port);
+    seen.update(&zero, &family);
+    seen.update(&one, &port);
     return 0;
 }
 """
@@ -82,8 +89,8 @@ int on_connect(struct pt_regs *ctx, struct sock *sk) {
 
 @needs("kprobes", "bcc")
 def test_bcc_kprobe_compiled_against_the_kernel_headers_sees_a_connect():
-    """A kprobe program reading struct sock (kernel headers, not UAPI) sees the port
-    that a TCP connect asks for."""
+    """A kprobe program reading struct sock (kernel headers, not UAPI) sees an IPv4
+    socket connect to the port asked for."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     code = textwrap.dedent(f"""
@@ -92,7 +99,7 @@ def test_bcc_kprobe_compiled_against_the_kernel_headers_sees_a_connect():
         b = BPF(text={BCC_KPROBE!r})
         b.attach_kprobe(event="tcp_v4_connect", fn_name="on_connect")
         socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
-        print(socket.ntohs(b["seen"][0].value))
+        print(b["seen"][0].value, socket.ntohs(b["seen"][1].value))
     """)
     try:
         proc = subprocess.run(
@@ -101,7 +108,7 @@ def test_bcc_kprobe_compiled_against_the_kernel_headers_sees_a_connect():
     finally:
         listener.close()
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout.split()[-1]) == port
+    assert proc.stdout.split()[-2:] == [str(socket.AF_INET.value), str(port)]
 
 
 @pytest.mark.kernel

@@ -40,10 +40,11 @@ if ! { scripts/provision-vagrant.sh check && scripts/install.sh; } >"$OUT/provis
 fi
 .venv/bin/taplab doctor --refresh | tee "$OUT/doctor.txt"
 echo "taplab-guest: running the kernel tests at $(cut -d' ' -f1 /proc/uptime) s"
-# shellcheck disable=SC2086 # PYTEST_ARGS holds several words
+PYTEST_ARGS=()
+[ ! -e "$OUT/pytest.args" ] || mapfile -d '' -t PYTEST_ARGS <"$OUT/pytest.args"
 # Per-test limit 5x the suite's: everything here runs 10-50x slower.
 .venv/bin/pytest -m kernel -p no:cacheprovider --timeout=1500 -rA \
-  --junitxml="$OUT/junit.xml" $PYTEST_ARGS 2>&1 | tee "$OUT/pytest.log"
+  --junitxml="$OUT/junit.xml" "${PYTEST_ARGS[@]}" 2>&1 | tee "$OUT/pytest.log"
 rc=${PIPESTATUS[0]}
 echo "taplab-guest: pytest exited $rc at $(cut -d' ' -f1 /proc/uptime) s"
 finish "$rc"
