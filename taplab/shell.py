@@ -57,6 +57,6 @@ def succeeds(argv: Sequence[str], netns: str | None = None, timeout: float = 60)
     """True when argv exits 0."""
     try:
         run(argv, check=True, netns=netns, timeout=timeout)
-    except (CommandFailed, FileNotFoundError, subprocess.TimeoutExpired):
+    except (CommandFailed, OSError, subprocess.TimeoutExpired):  # OSError: cannot start it
         return False
     return True
