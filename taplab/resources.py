@@ -133,13 +133,15 @@ def describe(resource: Resource) -> str:
 LAB_ENV = "TAPLAB_LAB"
 
 
-def _carries(pid: str, lab_id: str) -> bool:
-    """Whether process pid was started with the lab's id in its environment."""
+def _lab_of(pid: str) -> str | None:
+    """The lab id process pid was started with in ``$TAPLAB_LAB``, if any."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
-            return f"{LAB_ENV}={lab_id}".encode() in f.read().split(b"\0")
+            entries = f.read().split(b"\0")
     except OSError:  # gone
-        return False
+        return None
+    prefix = f"{LAB_ENV}=".encode()
+    return next((e[len(prefix) :].decode() for e in entries if e.startswith(prefix)), None)
 
 
 def _command(pid: str) -> str:
@@ -151,29 +153,38 @@ def _command(pid: str) -> str:
         return "?"
 
 
-def owned_by(lab_id: str, workdir: str) -> list[Resource]:
-    """What still exists of a lab, found by name, not by its record.
+def leftovers(workdirs: dict[str, str]) -> dict[str, list[Resource]]:
+    """What still exists of each lab (its id to its runtime folder), found by name,
+    not by its record.
 
     Namespaces are ``<id>-<node>``, root-namespace links and OVS bridges start
     with the id, processes carry it in ``$TAPLAB_LAB``, and the lab's runtime
-    files are in workdir. In removal order: processes, namespaces, links, OVS
-    bridges, files.
+    files are in its folder. Each lab's in removal order: processes, namespaces,
+    links, OVS bridges, files.
     """
-    found: list[Resource] = [
-        {"kind": "process", "pid": int(pid), "started": started, "cmd": _command(pid)}
-        for pid in os.listdir("/proc")
-        if pid.isdigit()
-        and int(pid) != os.getpid()
-        and _carries(pid, lab_id)
-        and (started := start_time(int(pid))) is not None
-    ]
-    found += [{"kind": "netns", "name": ns} for ns in _netns_names() if ns.startswith(f"{lab_id}-")]
-    found += [{"kind": "link", "name": name} for name in _root_links() if name.startswith(lab_id)]
-    found += [{"kind": "ovs_bridge", "name": b} for b in _ovs_bridges() if b.startswith(lab_id)]
-    found += [
-        {"kind": "path", "path": p} for p in (workdir, f"{workdir}.lock") if os.path.lexists(p)
-    ]
+    found: dict[str, list[Resource]] = {lab_id: [] for lab_id in workdirs}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid() and (lab := _lab_of(pid)) in found:
+            if (started := start_time(int(pid))) is not None:
+                found[lab].append(
+                    {"kind": "process", "pid": int(pid), "started": started, "cmd": _command(pid)}
+                )
+    named = [("netns", n) for n in _netns_names()] + [("link", n) for n in _root_links()]
+    named += [("ovs_bridge", n) for n in _ovs_bridges()]
+    for kind, name in named:
+        for lab_id in found:
+            if name.startswith(f"{lab_id}-" if kind == "netns" else lab_id):
+                found[lab_id].append({"kind": kind, "name": name})
+    for lab_id, workdir in workdirs.items():
+        found[lab_id] += [
+            {"kind": "path", "path": p} for p in (workdir, f"{workdir}.lock") if os.path.lexists(p)
+        ]
     return found
+
+
+def owned_by(lab_id: str, workdir: str) -> list[Resource]:
+    """What still exists of one lab (see ``leftovers``)."""
+    return leftovers({lab_id: workdir})[lab_id]
 
 
 def _netns_names() -> list[str]:

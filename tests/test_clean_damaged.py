@@ -135,3 +135,14 @@ def test_a_process_without_pid_is_reported_and_the_rest_removed(foreign):
     assert "could not remove" in result.stdout and "without a valid 'pid'" in result.stdout
     _assert_lab_gone(lab_id, resources)
     assert_foreign_untouched(foreign)
+
+
+@needs("ovs_user")
+def test_a_lab_whose_record_is_gone_is_still_cleaned(foreign):
+    lab_id, resources = _killed_lab(lambda text: text)
+    (LABS_DIR / f"{lab_id}.json").unlink()
+    result = taplab("clean")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"removed lab {lab_id}" in result.stdout and "record is damaged" in result.stdout
+    _assert_lab_gone(lab_id, resources)
+    assert_foreign_untouched(foreign)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from taplab.procs import ProcessId
-from taplab.resources import netns_pids
 from taplab.state import LABS_DIR
 from tests.conftest import TAPLAB, lab_leftovers, needs, netns_names, ovs_bridges, taplab, wait_for
 
@@ -88,14 +87,10 @@ def test_clean_leaves_running_labs_alone(foreign):
     assert lab_leftovers(lab_id) == []
 
 
-def _sensor_running(netns: str) -> bool:
-    for pid in netns_pids(netns):
-        try:
-            if b"taplab.detectors.sensor" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-        except OSError:
-            continue
-    return False
+def _sensor_ready(lab_id: str) -> bool:
+    """Whether detect's sensor in node1 says it captures (in the lab's output folder)."""
+    output = json.loads((LABS_DIR / f"{lab_id}.json").read_text())["meta"]["output"]
+    return any("# ready" in p.read_text() for p in Path(output).glob("sensor-node1-*.jsonl"))
 
 
 def test_detect_ends_with_a_sentence_when_its_lab_stops():
@@ -107,7 +102,7 @@ def test_detect_ends_with_a_sentence_when_its_lab_stops():
         text=True,
     )
     try:
-        wait_for(lambda: _sensor_running(f"{lab_id}-node1"), timeout=60, what="the sensor in node1")
+        wait_for(lambda: _sensor_ready(lab_id), timeout=60, what="the sensor in node1")
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=60)
         out, err = detect.communicate(timeout=60)

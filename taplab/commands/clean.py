@@ -12,8 +12,8 @@ from taplab.commands import subcommand
 from taplab.errors import require_root
 from taplab.lab import teardown
 from taplab.output import console, print_json
-from taplab.resources import describe, owned_by, remove
-from taplab.state import LAB_ID, LabState, record_files
+from taplab.resources import describe, leftovers, owned_by, remove
+from taplab.state import LAB_ID, LABS_DIR, LabState, created_ids, record_files
 
 
 def register(sub) -> None:
@@ -34,17 +34,43 @@ def clean_lab(state: LabState) -> tuple[list[str], list[str]]:
     failures = teardown(state, log=removed.append)
     if not LAB_ID.match(state.id):  # not a name taplab made: nothing to find by it
         return removed, failures
-    for resource in owned_by(state.id, str(state.workdir)):
+    swept, failed = sweep(state.id, str(state.workdir))
+    return removed + swept, failures + failed
+
+
+def sweep(lab_id: str, workdir: str) -> tuple[list[str], list[str]]:
+    """Remove whatever still carries lab_id; (removed, failures)."""
+    removed, failures = [], []
+    for resource in owned_by(lab_id, workdir):
         try:
             remove(resource)
         except Exception as exc:  # noqa: BLE001 - keep removing the rest
             failures.append(f"{describe(resource)}: {exc}")
         removed.append(describe(resource))
-    failures += [
-        f"{describe(r)}: still there after removing it"
-        for r in owned_by(state.id, str(state.workdir))
-    ]
-    return removed, failures
+    left = owned_by(lab_id, workdir)
+    return removed, failures + [f"{describe(r)}: still there after removing it" for r in left]
+
+
+def clean_forgotten() -> tuple[list[dict], list[str]]:
+    """Remove what labs created here left although their record is gone (a record
+    deleted by hand, a process the lab did not know it had)."""
+    ids = created_ids()  # first: a lab created from now on is not forgotten
+    recorded = {path.stem for path in record_files()}
+    workdirs = {i: str(LABS_DIR / i) for i in ids if i not in recorded}
+    cleaned, failures = [], []
+    for lab_id, found in leftovers(workdirs).items():
+        if found:
+            removed, failed = sweep(lab_id, workdirs[lab_id])
+            failures += failed
+            cleaned.append(
+                {
+                    "lab": lab_id,
+                    "name": "?",
+                    "removed": removed,
+                    "damaged_record": ["its record is gone"],
+                }
+            )
+    return cleaned, failures
 
 
 def run(args) -> int:
@@ -59,6 +85,9 @@ def run(args) -> int:
         cleaned.append(
             {"lab": state.id, "name": state.name, "removed": removed, "damaged_record": damage}
         )
+    forgotten, failed = clean_forgotten()
+    cleaned += forgotten
+    failures += failed
     if args.json:
         print_json({"cleaned": cleaned, "failures": failures})
     else:

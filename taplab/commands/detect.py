@@ -66,8 +66,14 @@ def watch(
 ) -> tuple[LiveDetection, bool]:
     """Run detectors live for seconds (or until Ctrl-C or the lab stops); show(detection)
     as they come. Return the detection and whether the lab stopped meanwhile."""
-    live = LiveDetection(lab, node, detectors, ebpf=ebpf).start()
-    owner = lab.state.owner()
+    live, owner = LiveDetection(lab, node, detectors, ebpf=ebpf), lab.state.owner()
+    try:
+        live.start()
+    except UserError:
+        if owner.alive():
+            raise
+        live.stop()
+        return live, True  # the lab stopped before its sensors were ready
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline and owner.alive():
