@@ -19,10 +19,12 @@ with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
 
 ``POST /events`` is how the taps' collector feeds ``tap`` events to lambdas.
 
-Bounds: a connection that sends nothing for ``TIMEOUT`` seconds is closed; at
-most ``MAX_CONNECTIONS`` are served at once (the next ones get 503 at once);
-a body is at most 4 MiB with an exact Content-Length; JSON nested deeper than
-the parser allows is a 400. Nothing a client sends reaches the log.
+Bounds: a connection that sends nothing for ``TIMEOUT`` seconds is closed, and
+any connection still open after ``DEADLINE`` seconds (a client that trickles
+its request byte by byte); at most ``MAX_CONNECTIONS`` are served at once (the
+next ones get 503 at once); a body is at most 4 MiB with an exact
+Content-Length; JSON nested deeper than the parser allows is a 400. Nothing a
+client sends reaches the log.
 """
 
 import collections
@@ -30,7 +32,9 @@ import hmac
 import json
 import os
 import re
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from taplab import lambdas
@@ -50,6 +54,7 @@ ACTIONS = {
 MAX_BODY = 4 * 2**20
 MAX_CONNECTIONS = 64
 TIMEOUT = 5.0
+DEADLINE = 15.0
 BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
     b'{"error": "the API is serving too many connections: try again."}'
@@ -205,6 +210,8 @@ class ApiServer(ThreadingHTTPServer):
         self.token, self.lambdas = token, lambda_server
         self.counts: collections.Counter = collections.Counter()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._guard = threading.Lock()
 
     def process_request(self, request, client_address) -> None:
         if not self._slots.acquire(blocking=False):
@@ -218,10 +225,28 @@ class ApiServer(ThreadingHTTPServer):
         super().process_request(request, client_address)
 
     def process_request_thread(self, request, client_address) -> None:
+        with self._guard:
+            self._deadlines[request] = time.monotonic() + DEADLINE
         try:
             super().process_request_thread(request, client_address)
         finally:
+            with self._guard:
+                del self._deadlines[request]
             self._slots.release()
+
+    def _close_late(self) -> None:
+        """Shut down connections past their deadline (their handler then ends)."""
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._guard:
+                late = [conn for conn, deadline in self._deadlines.items() if deadline < now]
+            for conn in late:
+                self.counts["too_slow"] += 1
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def handle_error(self, request, client_address) -> None:
         """A connection that fails (reset, broken pipe) is counted, not logged."""
@@ -229,3 +254,4 @@ class ApiServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         threading.Thread(target=self.serve_forever, name="lambda-api", daemon=True).start()
+        threading.Thread(target=self._close_late, name="lambda-api-deadlines", daemon=True).start()

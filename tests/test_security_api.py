@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
-from taplab.controllers.lambda_api import MAX_BODY, MAX_CONNECTIONS
+from taplab.controllers.lambda_api import DEADLINE, MAX_BODY, MAX_CONNECTIONS, TIMEOUT
 from taplab.lab import Lab
 from tests.conftest import needs, wait_for
 
@@ -173,3 +174,18 @@ def test_fuzzing_the_api_never_drops_a_connection_or_fails_inside(
     status = exchange(port, head.encode(errors="surrogateescape") + body)
     assert status is not None and (status < 500 or status == 501), status
     assert client.request("GET", "/stats")["api"].get("internal_errors", 0) == 0
+
+
+def test_a_request_trickled_byte_by_byte_is_cut_off_at_the_deadline(api):
+    _, client, port, _ = api
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE + 10) as s:
+        s.sendall(b"GET /health HTTP/1.0\r\n")
+        try:
+            while time.monotonic() - started < DEADLINE + 10:
+                s.sendall(b"X")  # each byte within the idle timeout
+                time.sleep(TIMEOUT / 3)
+        except OSError:  # the server shut the connection
+            pass
+    assert time.monotonic() - started < DEADLINE + 5
+    assert client.request("GET", "/stats")["api"]["too_slow"] >= 1
