@@ -33,7 +33,7 @@ from taplab.bench import rr
 from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.measure import iperf3, node_ip
+from taplab.measure import iperf3, node_ip, offloads_off
 from taplab.output import console, print_json
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import MAX_RULES, VARIANTS, set_policy
@@ -110,11 +110,6 @@ def parse(args) -> tuple[list[int], list[str], list[str]]:
     return rules, variants, paths
 
 
-def offloads_off(lab) -> None:
-    for pod in lab.meta["pods"]:
-        lab.sh(pod, ["ethtool", "-K", f"{pod}-eth0", "tso", "off", "gso", "off", "gro", "off"])
-
-
 def one_point(lab, path: str, seconds: float) -> dict:
     client, server = PATHS[path]
     tput = iperf3(lab, client, server, seconds=seconds)
@@ -135,7 +130,8 @@ def measure(args, rules: list[int], variants: list[str], paths: list[str]) -> tu
     with Lab("bench-policy") as lab:
         registry.build(lab, "bridge-policy")
         if not args.offloads:
-            offloads_off(lab)
+            for pod in lab.meta["pods"]:
+                offloads_off(lab, pod, f"{pod}-eth0")
         for server in {s for _c, s in PATHS.values()}:
             rr.start_server(lab, server)
         total, done = args.repeats * len(variants) * len(rules), 0

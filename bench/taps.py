@@ -30,7 +30,7 @@ from rich.table import Table
 from taplab.bench.record import pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.measure import iperf3
+from taplab.measure import COUNTERS, intf_counters, iperf3, offloads_off
 from taplab.output import console, print_json
 from taplab.report import report_dir, write_json
 from taplab.taps import session, testbed
@@ -76,20 +76,11 @@ def rate_mbps(rate: str) -> float | None:
         raise UserError(f"bad rate '{rate}': use e.g. 50M, 1G or unlimited.") from None
 
 
-COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")
 
 
 def receiver_counters(lab) -> dict[str, int]:
     """What the receiver's interface got from (rx) and sent to (tx) the client."""
-    path = "/sys/class/net/server-eth0/statistics"
-    out = lab.sh("server", ["cat", *(f"{path}/{c}" for c in COUNTERS)]).split()
-    return dict(zip(COUNTERS, map(int, out), strict=True))
-
-
-def offloads_off(lab) -> None:
-    """No TSO/GSO/GRO on the pods' veths: one skb is one wire-sized packet."""
-    for name in testbed.ADDRESSES:
-        lab.sh(name, ["ethtool", "-K", f"{name}-eth0", "tso", "off", "gso", "off", "gro", "off"])
+    return intf_counters(lab, "server", "server-eth0")
 
 
 def settled(lab, tap_id: str | None, timeout: float = 5) -> tuple[dict, dict]:
@@ -166,7 +157,8 @@ def measure(args, kinds: list[str], rates: list[str]) -> list[dict]:
     with Lab("bench-taps") as lab:
         testbed.build(lab)
         if not args.offloads:
-            offloads_off(lab)
+            for name in testbed.ADDRESSES:
+                offloads_off(lab, name, f"{name}-eth0")
         for round_no in range(1, args.repeats + 1):
             for kind in kinds:
                 tap = None

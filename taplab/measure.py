@@ -1,7 +1,10 @@
-"""Throughput between two lab nodes with iperf3 ``--json`` (never Mininet's iperf helper).
+"""Measuring lab nodes: iperf3 throughput (``--json``, never Mininet's iperf helper),
+interface counters, and offloads off so that counters compare.
 
     result = iperf3(lab, "pod1", "pod2", seconds=3, rate="100M")
     result.mbps, result.retransmits
+    offloads_off(lab, "pod1")                   # one skb is one wire-sized packet
+    intf_counters(lab, "pod1", "pod1-eth0")     # {"rx_packets": ..., "tx_bytes": ...}
 """
 
 import json
@@ -23,6 +26,39 @@ class Throughput:
     def as_dict(self) -> dict:
         return {"client": self.client, "server": self.server, "mbps": round(self.mbps, 2),
                 "retransmits": self.retransmits, "seconds": self.seconds}
+
+
+COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")
+
+
+def _links(lab, node: str, intf: str | None, stats: bool = False) -> list[dict]:
+    """ip's JSON of node's interface intf, or of every interface but lo."""
+    argv = ["ip", "-s", "-j", "link", "show"] if stats else ["ip", "-j", "link", "show"]
+    argv += ["dev", intf] if intf else []
+    return [link for link in json.loads(lab.sh(node, argv) or "[]") if link["ifname"] != "lo"]
+
+
+def interfaces(lab, node: str) -> list[str]:
+    """node's interfaces but lo."""
+    return [link["ifname"] for link in _links(lab, node, None)]
+
+
+def intf_counters(lab, node: str, intf: str | None = None) -> dict[str, int]:
+    """Packets and bytes received and sent on node's interface intf (summed over every
+    interface but lo by default)."""
+    totals = dict.fromkeys(COUNTERS, 0)
+    for link in _links(lab, node, intf, stats=True):
+        for counter in COUNTERS:
+            direction, unit = counter.split("_")
+            totals[counter] += link.get("stats64", {}).get(direction, {}).get(unit, 0)
+    return totals
+
+
+def offloads_off(lab, node: str, intf: str | None = None) -> None:
+    """No TSO, GSO or GRO on node's interface intf (every interface but lo by default):
+    one skb is one wire-sized packet, so tap, tool and interface counters compare."""
+    for name in [intf] if intf else interfaces(lab, node):
+        lab.sh(node, ["ethtool", "-K", name, "tso", "off", "gso", "off", "gro", "off"])
 
 
 def node_ip(lab, node: str) -> str:

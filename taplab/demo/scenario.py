@@ -19,13 +19,13 @@ from taplab import detectors
 from taplab.bench.taps import settled
 from taplab.controllers.api_client import ControllerClient
 from taplab.demo.liveview import LiveView, Sample
-from taplab.demo.probes import intf_counters, pod_interfaces, read_actions, wait
+from taplab.demo.probes import read_actions, wait
 from taplab.demo.webprobe import recovery, tally
 from taplab.detectors.catalog import Detection
 from taplab.detectors.scoring import score
 from taplab.errors import UserError
 from taplab.lambdas import Alert
-from taplab.measure import iperf3
+from taplab.measure import intf_counters, iperf3, offloads_off
 from taplab.resources import remove
 from taplab.taps import session
 from taplab.topologies import registry
@@ -155,9 +155,7 @@ class Demo:
         """Measure the web pod untapped, then attach the tap (mirroring to the collector)."""
         web, client = self.roles["web"], self.roles["client"]
         for pod in (web, client):  # one packet per skb, so counters compare (as the bench)
-            for intf in pod_interfaces(self.lab, pod):
-                self.lab.sh(pod, ["ethtool", "-K", intf, "tso", "off", "gso", "off",
-                                  "gro", "off"])
+            offloads_off(self.lab, pod)
         self.untapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
                                rate=self.options.iperf_rate)
         record = session.attach(self.lab, web, self.options.tap,
