@@ -4,7 +4,8 @@ Algorithm: Wang, Zhang, Shin, "Detecting SYN Flooding Attacks", IEEE INFOCOM
 2002 (SYN against FIN), and "Change-Point Monitoring for the Detection of DoS
 Attacks", IEEE TDSC 2004 (SYN against SYN-ACK). Every ``interval`` seconds, for
 each destination, count SYNs towards it and the packets that balance them (the
-``balance`` kinds: "fin" towards it, "synack" from it, "rst" towards it). With
+``balance`` kinds: "fin" towards it, "synack" from it, "rst" towards it,
+"handshake" the client's ACK that completes a handshake with it). With
 K the running mean of the balance rate (at least ``floor`` per second):
 
     X_n = (syn_rate_n - balance_rate_n) / K
@@ -18,10 +19,16 @@ tail as long as the flood was strong.
 The default threshold lets one interval of up to ~40 unbalanced SYNs pass (a
 client retrying a port that is not listening yet) and flags 1000 SYN/s in the
 first interval.
-The default balance is FIN towards the destination: a flood at an open port is
-answered with SYN-ACKs (SYN cookies) and, from an unspoofed source, with RSTs,
-so only completed connections tell it apart. ``smoothing`` is the weight of
-the newest interval in K.
+The default balance is FIN towards the destination and completed handshakes:
+a flood at an open port is answered with SYN-ACKs (SYN cookies) and, from an
+unspoofed source, with RSTs, so only completed connections tell it apart; the
+handshake balances a connection at once, so a client that suddenly opens
+hundreds of long connections per second (ab against a slow server) is not a
+flood while its FINs lag. ``smoothing`` is the weight of the newest interval
+in K. A retransmitted SYN (a 4-tuple seen before) is no new attempt: an
+overloaded server's clients retry, a flood changes ports. The in-kernel
+counter counts no handshakes: fed with ``observe_counts``, only its other
+kinds balance.
 
 A fast SYN scan is not a flood: SYNs count only towards ports that got at
 least ``repeat`` (3) SYNs in the interval, and a scan sends one per port.
@@ -36,7 +43,7 @@ also be fed per-interval counters directly (``observe_counts``), which is how
 the in-kernel eBPF counter uses it.
 """
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from taplab.detectors.binding import AddressBinding
@@ -44,7 +51,8 @@ from taplab.detectors.flood_sources import dominant, naming, repeated
 from taplab.detectors.observation import Observation
 from taplab.lambdas import Alert
 
-BALANCE_KINDS = ("fin", "synack", "rst")
+BALANCE_KINDS = ("fin", "synack", "rst", "handshake")
+MAX_HANDSHAKES = 100_000  # 4-tuples remembered (SYNs, SYN-ACKs awaiting the client's ACK)
 
 
 @dataclass
@@ -73,7 +81,7 @@ class CusumSynFlood:
         threshold: float = 10.0,
         floor: float = 20.0,
         smoothing: float = 0.1,
-        balance: tuple[str, ...] = ("fin",),
+        balance: tuple[str, ...] = ("fin", "handshake"),
         repeat: int = 3,
     ):
         unknown = set(balance) - set(BALANCE_KINDS)
@@ -83,6 +91,8 @@ class CusumSynFlood:
         self.floor, self.smoothing, self.balance = floor, smoothing, balance
         self.repeat = repeat
         self.binding = AddressBinding()
+        self.handshakes: OrderedDict[tuple, None] = OrderedDict()
+        self.attempts: OrderedDict[tuple, None] = OrderedDict()  # SYNs' 4-tuples
         self.ceiling = 2 * threshold
         self.dests: dict[str, _Destination] = {}
         self.bin_end: float | None = None
@@ -93,10 +103,24 @@ class CusumSynFlood:
         if obs.proto != "tcp":
             return alerts
         if obs.pure_syn:
-            self.dests.setdefault(obs.dst, _Destination()).syns[(sender, obs.dport)] += 1
+            attempt = (obs.src, obs.sport, obs.dst, obs.dport)
+            if attempt not in self.attempts:  # a retransmission is no new attempt
+                self.attempts[attempt] = None
+                while len(self.attempts) > MAX_HANDSHAKES:
+                    self.attempts.popitem(last=False)
+                self.dests.setdefault(obs.dst, _Destination()).syns[(sender, obs.dport)] += 1
             return alerts
+        if obs.syn_ack and "handshake" in self.balance:
+            self.handshakes[(obs.dst, obs.dport, obs.src, obs.sport)] = None
+            while len(self.handshakes) > MAX_HANDSHAKES:
+                self.handshakes.popitem(last=False)
         if obs.syn_ack and "synack" in self.balance:
             dest, client = self.dests.setdefault(obs.src, _Destination()), obs.dst
+        elif (
+            obs.flags == "A"
+            and self.handshakes.pop((obs.src, obs.sport, obs.dst, obs.dport), False) is None
+        ):
+            dest, client = self.dests.setdefault(obs.dst, _Destination()), sender
         elif (obs.fin and "fin" in self.balance) or (obs.rst and "rst" in self.balance):
             dest, client = self.dests.setdefault(obs.dst, _Destination()), sender
         else:

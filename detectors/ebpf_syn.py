@@ -35,8 +35,11 @@ def _addr(key: int) -> str:
 
 def default_interfaces() -> list[str]:
     bridges = bridged_namespace()
-    return sorted(n for n in os.listdir("/sys/class/net")
-                  if n != "lo" and n not in bridges and not n.startswith("ovs"))
+    return sorted(
+        n
+        for n in os.listdir("/sys/class/net")
+        if n != "lo" and n not in bridges and not n.startswith("ovs")
+    )
 
 
 def attach(interfaces: list[str]):
@@ -55,8 +58,18 @@ def attach(interfaces: list[str]):
         except Exception:  # noqa: BLE001 - clsact is already there: share it
             created = False
         attached.append((index, created))
-        ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent="ffff:fff2",
-               classid=1, direct_action=True, prio=PRIO)
+        ipr.tc(
+            "add-filter",
+            "bpf",
+            index,
+            ":1",
+            fd=fn.fd,
+            name=fn.name,
+            parent="ffff:fff2",
+            classid=1,
+            direct_action=True,
+            prio=PRIO,
+        )
     return bpf, ipr, attached
 
 
@@ -100,7 +113,9 @@ def counts_into(cusum: CusumSynFlood, row: list) -> list[Alert]:
     """Feed one printed row to CUSUM, balancing SYNs with its balance kinds."""
     _time, dst, syn, synack, fin, rst, source, count = row
     balance = {"synack": synack, "fin": fin, "rst": rst}
-    return cusum.observe_counts(dst, syn, sum(balance[k] for k in cusum.balance), source, count)
+    return cusum.observe_counts(
+        dst, syn, sum(balance.get(k, 0) for k in cusum.balance), source, count
+    )
 
 
 def main() -> None:

@@ -27,8 +27,13 @@ class FanOut:
             return []
         count = self.contacts.add(obs.src, key, obs.time)
         if count >= self.threshold and self.once(obs.src, obs.time):
-            return [Alert("fan-out", src=obs.src,
-                          detail=f"{count} new destinations in {self.contacts.window:g}s")]
+            return [
+                Alert(
+                    "fan-out",
+                    src=obs.src,
+                    detail=f"{count} new destinations in {self.contacts.window:g}s",
+                )
+            ]
         return []
 
     def tick(self, now: float) -> list[Alert]:

@@ -28,8 +28,11 @@ class HeavyHitter:
         if obs.src in self.hitting:
             return []
         self.hitting.add(obs.src)
-        return [Alert("heavy-hitter", src=obs.src,
-                      detail=f"{rate / 1e6:.0f} Mb/s over {self.window:g}s")]
+        return [
+            Alert(
+                "heavy-hitter", src=obs.src, detail=f"{rate / 1e6:.0f} Mb/s over {self.window:g}s"
+            )
+        ]
 
     def tick(self, now: float) -> list[Alert]:
         return []

@@ -1,6 +1,6 @@
 """Lambda: the threshold baselines (Zeek-like, Snort-like, fan-out, heavy hitter); alerts only.
 
-    sudo taplab lambda load detectors/lambda_baselines.py      (from the repository)
+sudo taplab lambda load detectors/lambda_baselines.py      (from the repository)
 """
 
 from taplab.detectors.fanout import FanOut

@@ -52,11 +52,11 @@ class ProcessLog:
 def start_module(lab, node: str, module: str, name: str, *args: str) -> ProcessLog:
     """Run ``python -m <module>`` in node, log in the workdir; return once it is ready."""
     log = f"{name}-{node}-{time.time_ns()}.jsonl"
-    proc = lab.popen([sys.executable, "-m", module, *args],
-                     node=node, log=log, grace=2.0)
+    proc = lab.popen([sys.executable, "-m", module, *args], node=node, log=log, grace=2.0)
     sensor = ProcessLog(lab, lab.workdir / log, proc)
-    ready.wait(proc, sensor.path, f"the {name} in {node}", ready.marker(sensor.path, "# ready"),
-               timeout=60)
+    ready.wait(
+        proc, sensor.path, f"the {name} in {node}", ready.marker(sensor.path, "# ready"), timeout=60
+    )
     return sensor
 
 
@@ -68,8 +68,9 @@ def start_sensor(lab, node: str) -> ProcessLog:
 def start_syn_counter(lab, node: str, interval: float = 0.2) -> ProcessLog:
     """The in-kernel SYN counter in node's namespace (see ``taplab.detectors.ebpf_syn``)."""
     capabilities.require("tc_bpf")
-    return start_module(lab, node, "taplab.detectors.ebpf_syn", "synctr",
-                        "--interval", str(interval))
+    return start_module(
+        lab, node, "taplab.detectors.ebpf_syn", "synctr", "--interval", str(interval)
+    )
 
 
 class LiveDetection:
@@ -82,8 +83,7 @@ class LiveDetection:
     The eBPF counter's rows feed a CUSUM detector of its own, named ``cusum-ebpf``.
     """
 
-    def __init__(self, lab, node: str, detectors: list, ebpf: bool = False,
-                 interval: float = 0.2):
+    def __init__(self, lab, node: str, detectors: list, ebpf: bool = False, interval: float = 0.2):
         self.lab, self.node, self.detectors = lab, node, detectors
         self.ebpf, self.interval = ebpf, interval
         self.sensor: ProcessLog | None = None
@@ -107,8 +107,9 @@ class LiveDetection:
         found += tick(self.detectors, time.time())
         if self.counter is not None:
             for row in self.counter.rows():
-                found += [Detection(row[0], "cusum-ebpf", a)
-                          for a in counts_into(self.kernel_cusum, row)]
+                found += [
+                    Detection(row[0], "cusum-ebpf", a) for a in counts_into(self.kernel_cusum, row)
+                ]
         self.detections += found
         return found
 

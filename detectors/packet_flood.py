@@ -9,7 +9,8 @@ towards it that nothing balanced:
 - ``ack`` and ``rst``: TCP packets with ACK (and no SYN or RST), or with RST,
   that belong to no known connection (one opened by a SYN or SYN-ACK, or
   answered by the destination with anything but a RST: a flow that started
-  before the sensor).
+  before the sensor, or whose SYN the sensor missed), each flow once per
+  interval (a flood changes ports with every packet).
 
 Only ports that got ``repeat`` (3) or more of them in the interval count: a
 fast scan sends one probe per port and is a scan, not a flood. A rate above
@@ -83,7 +84,10 @@ class PacketFlood:
                 return None, None, None, None, 0
             self._remember(obs)  # a flow that started before the sensor
             return "ack", obs.src, obs.dst, obs.sport, -1
-        self.unsolicited.add((obs.src, obs.sport, obs.dst, obs.dport))
+        key = (obs.src, obs.sport, obs.dst, obs.dport)
+        if key in self.unsolicited:  # a flow counts once per interval
+            return None, None, None, None, 0
+        self.unsolicited.add(key)
         if "R" in obs.flags:
             return "rst", obs.dst, sender, obs.dport, 1
         if "A" in obs.flags:

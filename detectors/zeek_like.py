@@ -17,8 +17,13 @@ from taplab.lambdas import Alert
 class ZeekLikeScan:
     name = "zeek"
 
-    def __init__(self, addr_threshold: int = 25, port_threshold: int = 15,
-                 window: float = 300.0, timeout: float = 3.0):
+    def __init__(
+        self,
+        addr_threshold: int = 25,
+        port_threshold: int = 15,
+        window: float = 300.0,
+        timeout: float = 3.0,
+    ):
         self.addr_threshold, self.port_threshold = addr_threshold, port_threshold
         self.attempts = AttemptTracker(timeout)
         self.hosts = DistinctWindow(window)  # (scanner, port) -> hosts
@@ -39,12 +44,18 @@ class ZeekLikeScan:
             host, port = out.key
             hosts = self.hosts.add((out.src, port), host, out.time)
             if hosts >= self.addr_threshold and self.once(("addr", out.src, port), out.time):
-                alerts.append(Alert("address-scan", src=out.src,
-                                    detail=f"{hosts} hosts failed on port {port}"))
+                alerts.append(
+                    Alert(
+                        "address-scan", src=out.src, detail=f"{hosts} hosts failed on port {port}"
+                    )
+                )
             if port is None:
                 continue
             ports = self.ports.add((out.src, host), port, out.time)
             if ports >= self.port_threshold and self.once(("port", out.src, host), out.time):
-                alerts.append(Alert("port-scan", src=out.src, dst=host,
-                                    detail=f"{ports} ports failed on {host}"))
+                alerts.append(
+                    Alert(
+                        "port-scan", src=out.src, dst=host, detail=f"{ports} ports failed on {host}"
+                    )
+                )
         return alerts

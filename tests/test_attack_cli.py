@@ -31,17 +31,55 @@ def sensor_ready(lab) -> bool:
 
 
 def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tmp_path):
-    detect = subprocess.Popen([*TAPLAB, "detect", "--lab", lab.id, "--time", "12", "--score",
-                               "--detectors", "trw,cusum", "--json"]
-                              + (["--ebpf"] if capabilities.available("tc_bpf") else []),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    detect = subprocess.Popen(
+        [
+            *TAPLAB,
+            "detect",
+            "--lab",
+            lab.id,
+            "--time",
+            "12",
+            "--score",
+            "--detectors",
+            "trw,cusum",
+            "--json",
+        ]
+        + (["--ebpf"] if capabilities.available("tc_bpf") else []),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: sensor_ready(lab), timeout=30, what="the detect sensor")
-        scan = taplab("attack", "scan", "pod1", "pod2", "--ports", "1000-1100", "--lab", lab.id,
-                      "--out", str(tmp_path), "--json")
+        scan = taplab(
+            "attack",
+            "scan",
+            "pod1",
+            "pod2",
+            "--ports",
+            "1000-1100",
+            "--lab",
+            lab.id,
+            "--out",
+            str(tmp_path),
+            "--json",
+        )
         assert scan.returncode == 0, scan.stderr
-        flood = taplab("attack", "synflood", "pod3", "pod2", "--rate", "1000", "--time", "2",
-                       "--lab", lab.id, "--out", str(tmp_path), "--json")
+        flood = taplab(
+            "attack",
+            "synflood",
+            "pod3",
+            "pod2",
+            "--rate",
+            "1000",
+            "--time",
+            "2",
+            "--lab",
+            lab.id,
+            "--out",
+            str(tmp_path),
+            "--json",
+        )
         assert flood.returncode == 0, flood.stderr
         out, err = detect.communicate(timeout=60)
     finally:
@@ -67,37 +105,73 @@ def test_detect_scores_a_scan_and_a_flood_launched_from_the_command_line(lab, tm
 @needs("tcpdump")
 def test_detect_reads_a_tcpdump_capture_and_scores_it_against_the_ground_truth(lab, tmp_path):
     pcap = lab.workdir / "pod2.pcap"
-    tcpdump = lab.popen(["tcpdump", "-i", "pod2-eth0", "-U", "--immediate-mode", "-w", str(pcap)],
-                        node="pod2", log="tcpdump.log")
-    wait_for(lambda: "listening on" in (lab.workdir / "tcpdump.log").read_text(), timeout=15,
-             what="tcpdump")
-    scan = taplab("attack", "scan", "pod1", "pod2", "--ports", "2000-2030", "--lab", lab.id,
-                  "--out", str(tmp_path))
+    tcpdump = lab.popen(
+        ["tcpdump", "-i", "pod2-eth0", "-U", "--immediate-mode", "-w", str(pcap)],
+        node="pod2",
+        log="tcpdump.log",
+    )
+    wait_for(
+        lambda: "listening on" in (lab.workdir / "tcpdump.log").read_text(),
+        timeout=15,
+        what="tcpdump",
+    )
+    scan = taplab(
+        "attack",
+        "scan",
+        "pod1",
+        "pod2",
+        "--ports",
+        "2000-2030",
+        "--lab",
+        lab.id,
+        "--out",
+        str(tmp_path),
+    )
     assert scan.returncode == 0, scan.stderr
     # 31 probes and 31 answers, 16-byte record headers: wait until they are on disk.
-    wait_for(lambda: pcap.stat().st_size > 24 + 62 * (16 + 54), timeout=10, what="the capture")
+    wait_for(lambda: pcap.stat().st_size > 24 + 62 * (16 + 54), timeout=30, what="the capture")
     tcpdump.terminate()
     tcpdump.wait(timeout=10)
-    result = taplab("detect", "--pcap", str(pcap), "--detectors", "trw,zeek,snort", "--score",
-                    "--groundtruth", str(tmp_path), "--json")
+    result = taplab(
+        "detect",
+        "--pcap",
+        str(pcap),
+        "--detectors",
+        "trw,zeek,snort",
+        "--score",
+        "--groundtruth",
+        str(tmp_path),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {(d["detector"], d["src"]) for d in data["detections"]} == {
-        ("trw", node_ip(lab, "pod1")), ("zeek", node_ip(lab, "pod1")),
-        ("snort", node_ip(lab, "pod1"))}
+        ("trw", node_ip(lab, "pod1")),
+        ("zeek", node_ip(lab, "pod1")),
+        ("snort", node_ip(lab, "pod1")),
+    }
     assert all(s["detected"] and s["false_positives"] == 0 for s in data["scores"])
     assert taplab("detect", "--pcap", str(tmp_path / "none.pcap")).returncode == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["attack", "scan", "pod1", "nosuch"], "neither a node"),
-    (["attack", "scan", "pod1", "pod2", "--ports", "70000"], "bad port list"),
-    (["attack", "synflood", "pod1", "pod2", "--rate", "-5"], "--rate must be positive"),
-    (["attack", "synflood", "pod1", "pod2", "--spoof", "1.2.3.4", "--rand-source"], "not both"),
-    (["attack", "synflood", "ghost", "pod2"], "no node named 'ghost'"),
-    (["detect", "--detectors", "trw,psychic"], "unknown detector 'psychic'"),
-    (["detect", "--node", "ghost", "--time", "1"], "no node named 'ghost'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["attack", "scan", "pod1", "nosuch"], "neither a node"),
+        (["attack", "scan", "pod1", "pod2", "--ports", "70000"], "bad port list"),
+        (["attack", "synflood", "pod1", "pod2", "--rate", "-5"], "--rate must be positive"),
+        (["attack", "synflood", "pod1", "pod2", "--spoof", "1.2.3.4", "--rand-source"], "not both"),
+        (["attack", "synflood", "ghost", "pod2"], "no node named 'ghost'"),
+        (["attack", "scan", "pod1", "pod2", "--kind", "sI"], "needs --zombie NODE"),
+        (["attack", "scan", "pod1", "pod2", "--mtu", "12"], "multiple of 8"),
+        (["attack", "scan", "pod1", "pod2", "--decoys", "ghost"], "neither a node"),
+        (["attack", "scan", "pod1", "pod2", "--kind", "sn", "--ping", "PZ"], "unknown ping probe"),
+        (["attack", "flood", "pod1,pod3", "pod2", "--rand-source"], "give one node"),
+        (["attack", "flood", "pod1", "pod2", "--kind", "udp", "--rate", "0"], "must be positive"),
+        (["detect", "--detectors", "trw,psychic"], "unknown detector 'psychic'"),
+        (["detect", "--node", "ghost", "--time", "1"], "no node named 'ghost'"),
+    ],
+)
 def test_bad_input_is_one_sentence_and_exit_2_leaving_nothing(lab, args, message):
     before = recorded(lab)
     result = taplab(*args, "--lab", lab.id)
@@ -107,9 +181,64 @@ def test_bad_input_is_one_sentence_and_exit_2_leaving_nothing(lab, args, message
     assert recorded(lab) == before
 
 
+def test_decoy_scan_and_distributed_flood_from_the_command_line(lab, tmp_path):
+    scan = taplab(
+        "attack",
+        "scan",
+        "pod1",
+        "pod2",
+        "--kind",
+        "sF",
+        "--ports",
+        "1-10",
+        "--decoys",
+        "pod3,RND:2",
+        "-f",
+        "--source-port",
+        "53",
+        "--lab",
+        lab.id,
+        "--json",
+    )
+    assert scan.returncode == 0, scan.stderr
+    truth = json.loads(scan.stdout)
+    assert truth["attacker_ips"] == [node_ip(lab, "pod1")]
+    assert truth["details"]["decoys"] == [node_ip(lab, "pod3"), "RND:2"]
+    assert f"-D {node_ip(lab, 'pod3')},RND:2,ME -f -g 53" in truth["command"]
+    flood = taplab(
+        "attack",
+        "flood",
+        "pod1,pod3",
+        "pod2",
+        "--kind",
+        "udp",
+        "--rate",
+        "200",
+        "--time",
+        "1",
+        "--lab",
+        lab.id,
+        "--json",
+    )
+    assert flood.returncode == 0, flood.stderr
+    truth = json.loads(flood.stdout)
+    assert truth["kind"] == "distributed-udp-flood"
+    assert truth["attacker_ips"] == [node_ip(lab, "pod1"), node_ip(lab, "pod3")]
+    assert truth["details"]["sent"] == 400
+
+
 def test_attacks_run_inside_the_lab_cli():
-    result = taplab("lab", "cluster", "--nodes", "1", "--pods", "2",
-                    "--run", "attack scan pod1 pod2 --ports 1-20",
-                    "--run", "attack synflood pod1 pod2 --rate 200 --time 1")
+    result = taplab(
+        "lab",
+        "cluster",
+        "--nodes",
+        "1",
+        "--pods",
+        "2",
+        "--run",
+        "attack scan pod1 pod2 --ports 1-20",
+        "--run",
+        "attack synflood pod1 pod2 --rate 200 --time 1",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scan by nmap" in result.stdout and "syn-flood by hping3" in result.stdout

@@ -35,10 +35,11 @@ def runs(lab):
     truths = {"distributed-syn": flood.distributed_flood(lab, SWARM, TARGET, rate=100, seconds=3)}
     live.poll()
     for kind in ("ack", "rst", "udp", "icmp"):
-        truths[kind] = flood.flood(lab, SINGLE, TARGET, kind, port=80, rate=1000, seconds=2)
+        # hping3 reaches a fraction of the asked rate on a loaded machine: ask for plenty
+        truths[kind] = flood.flood(lab, SINGLE, TARGET, kind, port=80, rate=4000, seconds=2)
         live.poll()
     truths["spoofed-syn"] = flood.syn_flood(
-        lab, SINGLE, TARGET, rate=1000, seconds=2, rand_source=True, tool="hping3"
+        lab, SINGLE, TARGET, rate=4000, seconds=2, rand_source=True, tool="hping3"
     )
     truths["distributed-udp"] = flood.distributed_flood(
         lab, SWARM, TARGET, kind="udp", port=9999, rate=100, seconds=3
@@ -90,6 +91,7 @@ def test_a_distributed_flood_is_detected_at_the_victim_within_2_s_with_top_sourc
 @pytest.mark.parametrize("kind", ["ack", "rst", "udp", "icmp", "spoofed-syn"])
 def test_a_single_source_flood_names_its_real_source(lab, runs, kind):
     truths, detections, _obs = runs
+    assert truths[kind].details["achieved_rate"] > 600  # above the detectors' thresholds
     expected = "syn-flood" if kind == "spoofed-syn" else f"{kind}-flood"
     window = during(detections, truths, kind)
     hits = [d for d in window if d.alert.name == expected]
@@ -104,7 +106,8 @@ def test_no_alert_blames_an_innocent_and_the_lambdas_block_only_real_sources(lab
     blamed = [d for d in detections if d.alert.src and d.alert.src not in attackers]
     assert not blamed, [(d.detector, d.alert.name, d.alert.src, d.alert.detail) for d in blamed]
     actions = run_lambdas(load_lambdas(), observations, time.time())
-    assert {a.src for a in actions if isinstance(a, Block)} == {node_ip(lab, SINGLE)}
+    blocked = {a.src for a in actions if isinstance(a, Block)}
+    assert node_ip(lab, SINGLE) in blocked and blocked <= attackers  # never a forged address
     assert {a.name for a in actions if isinstance(a, Alert)} >= {
         "distributed-syn-flood",
         "ack-flood",

@@ -250,3 +250,27 @@ def test_a_victim_resolving_its_many_callers_makes_no_contacts():
         for i in range(5)
     ]
     assert [a.src for a in feed(fan_out, unasked)] == [TARGET]
+
+
+def test_completed_handshakes_balance_a_sudden_burst_of_long_connections():
+    burst, flood = [], []
+    for k in range(600):  # 600 connections/s from a new client, none closed yet
+        t, sport = k / 600, 10000 + k
+        burst += [
+            tcp(t, CLIENT, TARGET, sport, 80, "S"),
+            tcp(t, TARGET, CLIENT, 80, sport, "SA"),
+            tcp(t, CLIENT, TARGET, sport, 80, "A"),
+        ]
+        flood += [
+            tcp(t, SCANNER, TARGET, sport, 80, "S"),
+            tcp(t, TARGET, SCANNER, 80, sport, "SA"),
+            tcp(t, SCANNER, TARGET, sport, 80, "R"),
+        ]  # the flooder's kernel resets
+    assert feed(CusumSynFlood(), burst, until=1.2) == []
+    assert [a.src for a in feed(CusumSynFlood(), flood, until=1.2)] == [SCANNER]
+    assert [a.src for a in feed(CusumSynFlood(balance=("fin",)), burst, until=1.2)] == [CLIENT]
+
+
+def test_retransmitted_syns_are_no_new_attempts():
+    retries = [tcp(k / 1000, CLIENT, TARGET, 10000 + k % 20, 80, "S") for k in range(1000)]
+    assert feed(CusumSynFlood(), retries, until=1.2) == []

@@ -31,15 +31,17 @@ def lab():
 
 
 def load_lambdas() -> list:
-    """The lambda files, loaded the way the lambda server loads them."""
+    """The lambda files' functions, loaded the way the lambda server loads them (each
+    once: a function registered for several kinds is listed under each)."""
     folder = Path(detectors.__path__[0])
-    return [
-        fn
+    functions = {
+        fn: None
         for name in LAMBDAS
         for fns in handlers_of(name, (folder / name).read_text()).values()
         for fn in fns
         if "tap" in fn.__taplab_kinds__
-    ]
+    }
+    return list(functions)
 
 
 def run_lambdas(functions: list, observations, until: float) -> list:

@@ -228,11 +228,13 @@ def test_scoring_counts_delay_probes_true_and_false_positives():
         "delay_s": 3.001,
         "probes": 4,
         "closed_probes": 4,
+        "source_named": True,
         "true_positives": 1,
         "false_positives": 1,
         "misses": 0,
     }
     assert score([], [truth])["misses"] == 1
+    assert score([], [truth])["source_named"] is False
     assert score([], [{**truth, "malicious": False}])["detected"] is None
 
 

@@ -26,17 +26,45 @@ from taplab.traffic.running import (
 )
 
 
-def iperf_flow(lab, client: str, server: str, seconds: float = 5, rate: str | None = "20M",
-               port: int = 5201, out=None) -> GroundTruth:
-    """One iperf3 TCP flow (taplab.measure's iperf3 --json)."""
+def iperf_flow(
+    lab,
+    client: str,
+    server: str,
+    seconds: float = 5,
+    rate: str | None = "20M",
+    port: int = 5201,
+    kind: str = "iperf3",
+    out=None,
+) -> GroundTruth:
+    """One iperf3 TCP flow (taplab.measure's iperf3 --json); kind names it in the ground truth."""
     require_positive(seconds=seconds)
     target = node_ip(lab, server)
     # The client command taplab.measure.iperf3 runs (its server: iperf3 -s -1 -p port).
-    argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "--json",
-            "--connect-timeout", "3000"]
+    argv = [
+        "iperf3",
+        "-c",
+        target,
+        "-p",
+        str(port),
+        "-t",
+        str(seconds),
+        "--json",
+        "--connect-timeout",
+        "3000",
+    ]
     argv += ["-b", rate] if rate else []
-    truth = GroundTruth("iperf3", False, client, [node_ip(lab, client)], [target], [port],
-                        "iperf3", command(argv), rate=None, rate_unit="Mb/s")
+    truth = GroundTruth(
+        kind,
+        False,
+        client,
+        [node_ip(lab, client)],
+        [target],
+        [port],
+        "iperf3",
+        command(argv),
+        rate=None,
+        rate_unit="Mb/s",
+    )
     result = iperf3(lab, client, server, seconds, rate, port=port)
     truth.rate = round(result.mbps, 2)
     truth.details = result.as_dict()
@@ -52,35 +80,79 @@ def check_error_ratio(error_ratio: float) -> None:
 def http_server(lab, node: str, port: int = 80, error_ratio: float = 0.0) -> ProcessLog:
     """Start the HTTP server (200, or 500 for error_ratio of requests) in node."""
     check_error_ratio(error_ratio)
-    lab.set_meta(http_servers={**lab.meta.get("http_servers", {}),
-                               node: {"port": port, "error_ratio": error_ratio}})
-    return start_module(lab, node, "taplab.traffic.httpserver", "http", "--port", str(port),
-                        "--error-ratio", str(error_ratio))
+    lab.set_meta(
+        http_servers={
+            **lab.meta.get("http_servers", {}),
+            node: {"port": port, "error_ratio": error_ratio},
+        }
+    )
+    return start_module(
+        lab,
+        node,
+        "taplab.traffic.httpserver",
+        "http",
+        "--port",
+        str(port),
+        "--error-ratio",
+        str(error_ratio),
+    )
 
 
-def http_load(lab, client: str, server: str, port: int = 80, rate: float = 200,
-              concurrency: int = 20, seconds: float = 5, new_connections: bool = False,
-              kind: str = "http", out=None) -> GroundTruth:
+def http_load(
+    lab,
+    client: str,
+    server: str,
+    port: int = 80,
+    rate: float = 200,
+    concurrency: int = 20,
+    seconds: float = 5,
+    new_connections: bool = False,
+    kind: str = "http",
+    out=None,
+) -> GroundTruth:
     """Run the HTTP load client against server's HTTP server."""
     require_positive(rate=rate, concurrency=concurrency, seconds=seconds)
     target = node_ip(lab, server)
-    argv = python_module("taplab.traffic.httpload", "--url", f"http://{target}:{port}/",
-                         "--rate", str(rate), "--concurrency", str(concurrency),
-                         "--seconds", str(seconds))
+    argv = python_module(
+        "taplab.traffic.httpload",
+        "--url",
+        f"http://{target}:{port}/",
+        "--rate",
+        str(rate),
+        "--concurrency",
+        str(concurrency),
+        "--seconds",
+        str(seconds),
+    )
     argv += ["--new-connections"] if new_connections else []
     log = log_name(kind)
     start, end = run_bounded(lab, client, argv, seconds + 15, log)
-    summary = next((json.loads(ln) for ln in log_text(lab, log).splitlines()
-                    if ln.startswith("{")), {})
-    truth = GroundTruth(kind, False, client, [node_ip(lab, client)], [target], [port],
-                        "taplab httpload", command(argv), rate, "requests/s", start, end,
-                        details={"concurrency": concurrency, **summary})
+    summary = next(
+        (json.loads(ln) for ln in log_text(lab, log).splitlines() if ln.startswith("{")), {}
+    )
+    truth = GroundTruth(
+        kind,
+        False,
+        client,
+        [node_ip(lab, client)],
+        [target],
+        [port],
+        "taplab httpload",
+        command(argv),
+        rate,
+        "requests/s",
+        start,
+        end,
+        details={"concurrency": concurrency, **summary},
+    )
     groundtruth.write(lab, truth, out)
     return truth
 
 
-def busy_client(lab, client: str, server: str, port: int = 80, rate: float = 100,
-                seconds: float = 5, out=None) -> GroundTruth:
+def busy_client(
+    lab, client: str, server: str, port: int = 80, rate: float = 100, seconds: float = 5, out=None
+) -> GroundTruth:
     """Many short, successful connections to one service: the classic false-positive trap."""
-    return http_load(lab, client, server, port, rate, 1, seconds, new_connections=True,
-                     kind="busy", out=out)
+    return http_load(
+        lab, client, server, port, rate, 1, seconds, new_connections=True, kind="busy", out=out
+    )

@@ -73,8 +73,9 @@ def resolve(lab, spec: str, limit: int = 4096) -> list[str]:
         net = ipaddress.ip_network(spec, strict=False)
     except ValueError:
         nodes = ", ".join(sorted(lab.meta.get("nodes", {})))
-        raise UserError(f"'{spec}' is neither a node ({nodes}) nor an IPv4 address "
-                        "or CIDR block.") from None
+        raise UserError(
+            f"'{spec}' is neither a node ({nodes}) nor an IPv4 address or CIDR block."
+        ) from None
     if net.num_addresses > limit:
         raise UserError(f"{spec} has {net.num_addresses} addresses: give at most {limit}.")
     hosts = [str(a) for a in (net.hosts() if net.num_addresses > 1 else [net.network_address])]

@@ -18,8 +18,16 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 
-def worker(host: str, port: int, path: str, interval: float, until: float, fresh: bool,
-           stats: Counter, lock: threading.Lock) -> None:
+def worker(
+    host: str,
+    port: int,
+    path: str,
+    interval: float,
+    until: float,
+    fresh: bool,
+    stats: Counter,
+    lock: threading.Lock,
+) -> None:
     conn = None
     next_at = time.monotonic()
     while next_at < until:
@@ -54,25 +62,46 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="requests per second")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--new-connections", action="store_true",
-                        help="open a new connection for every request")
+    parser.add_argument(
+        "--new-connections", action="store_true", help="open a new connection for every request"
+    )
     args = parser.parse_args()
     url = urlsplit(args.url)
     stats, lock = Counter(), threading.Lock()
     until = time.monotonic() + args.seconds
     interval = args.concurrency / args.rate
-    threads = [threading.Thread(target=worker, args=(url.hostname, url.port or 80,
-                                                     url.path or "/", interval, until,
-                                                     args.new_connections, stats, lock))
-               for _ in range(args.concurrency)]
+    threads = [
+        threading.Thread(
+            target=worker,
+            args=(
+                url.hostname,
+                url.port or 80,
+                url.path or "/",
+                interval,
+                until,
+                args.new_connections,
+                stats,
+                lock,
+            ),
+        )
+        for _ in range(args.concurrency)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     status = {k: v for k, v in stats.items() if k.isdigit()}
-    print(json.dumps({"requests": sum(status.values()) + stats["errors"], "status": status,
-                      "errors": stats["errors"], "connections": stats["connections"]}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "requests": sum(status.values()) + stats["errors"],
+                "status": status,
+                "errors": stats["errors"],
+                "connections": stats["connections"],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ def main() -> None:
     parser.add_argument("--error-ratio", type=float, default=0.0, help="share of 500s, 0..1")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("0.0.0.0", args.port),
-                                 handler(args.error_ratio, random.Random(args.seed)))
+    server = ThreadingHTTPServer(
+        ("0.0.0.0", args.port), handler(args.error_ratio, random.Random(args.seed))
+    )
     server.daemon_threads = True
     print("# ready", flush=True, file=sys.stdout)
     try:

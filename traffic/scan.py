@@ -15,9 +15,11 @@ such) are listed under ``details.decoys`` and the idle scan's zombie under
 """
 
 import json
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 from taplab import capabilities
+from taplab.detectors.live import start_module
 from taplab.errors import UserError
 from taplab.measure import node_ip
 from taplab.traffic import groundtruth
@@ -110,6 +112,25 @@ def decoy_addresses(lab, decoys: list[str]) -> list[str]:
     return out
 
 
+DROP_KERNEL_RSTS = ["OUTPUT", "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]
+
+
+@contextmanager
+def idle_zombie(lab, node: str):
+    """node answers as an idle-scan zombie (``taplab.traffic.zombie``) while in the block."""
+    lab.sh(node, ["iptables", "-I", *DROP_KERNEL_RSTS])
+    try:
+        responder = start_module(
+            lab, node, "taplab.traffic.zombie", "zombie", "--iface", f"{node}-eth0"
+        )
+        try:
+            yield
+        finally:
+            responder.stop()
+    finally:
+        lab.sh(node, ["iptables", "-D", *DROP_KERNEL_RSTS])
+
+
 def nmap_scan(
     lab,
     attacker: str,
@@ -134,7 +155,8 @@ def nmap_scan(
     argv = nmap_argv(kind, timing, spec, ports, list(ping), evasion.argv(decoys), zombie_ip)
     port_list = [] if kind in NO_PORTS else parse_ports(argv[argv.index("-p") + 1])
     log = log_name(f"nmap-{kind}")
-    start, end = run_bounded(lab, attacker, argv, limit, log)
+    with idle_zombie(lab, zombie) if kind == "sI" else nullcontext():
+        start, end = run_bounded(lab, attacker, argv, limit, log)
     summary = log_text(lab, log).strip().splitlines()
     truth = GroundTruth(
         "scan",

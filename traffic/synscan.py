@@ -25,10 +25,19 @@ def main() -> None:
     ports = parse_ports(args.ports)
     probes = IP(dst=args.target) / TCP(sport=43210, dport=ports, flags="S")
     answered, unanswered = sr(probes, inter=1 / args.rate, timeout=args.timeout, verbose=0)
-    open_ports = sorted(s[TCP].dport for s, r in answered if r.haslayer(TCP)
-                        and r[TCP].flags.S and r[TCP].flags.A)
-    print(json.dumps({"open": open_ports, "closed": len(answered) - len(open_ports),
-                      "silent": len(unanswered)}), flush=True)
+    open_ports = sorted(
+        s[TCP].dport for s, r in answered if r.haslayer(TCP) and r[TCP].flags.S and r[TCP].flags.A
+    )
+    print(
+        json.dumps(
+            {
+                "open": open_ports,
+                "closed": len(answered) - len(open_ports),
+                "silent": len(unanswered),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
