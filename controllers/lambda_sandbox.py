@@ -1,13 +1,14 @@
 """Where a lambda worker runs: an unprivileged user, no network, its own session and cgroup.
 
-    sandbox = Sandbox("t1ab-4242-synflood-3")
+    sandbox = Sandbox("t1ab-4242-synflood-3", serial=3)
     proc = subprocess.Popen(sandbox.command(argv), env=sandbox.env(), start_new_session=True, ...)
     sandbox.adopt(proc.pid)   # before the worker is given the user's code
     sandbox.kill()            # the worker and every process it started, then the cgroup
 
 The worker is exec'd through ``unshare --net`` (an empty network namespace)
-and ``setpriv`` (user ``taplab-lambda``, no supplementary groups, no
-capabilities, no new privileges). Its cgroup (v2, under ``taplab/``) holds
+and ``setpriv``: a user id of its own (``worker_uid``: no other worker, of this
+or any lab, can signal or trace it), the group ``taplab-lambda``, no
+supplementary groups, no capabilities, no new privileges. Its cgroup (v2, under ``taplab/``) holds
 every descendant, even one that starts its own session; without cgroup v2 the
 worker's process group is killed instead.
 """
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 USER = "taplab-lambda"
+UID_BASE = 2**31  # worker user ids start here; none has a passwd entry
 KILL_TIMEOUT = 5.0
 
 
@@ -90,13 +92,23 @@ def kill_group(group: Path) -> None:
         pass  # gone already, or a member not yet reaped: the folder is empty and harmless
 
 
+def worker_uid(controller_pid: int, serial: int) -> int:
+    """A user id no other live worker has: from its controller's pid (below 2**22 on
+    Linux) and its serial in that controller (2**32 - 1 is not a valid id)."""
+    return UID_BASE + controller_pid * 512 + serial % 511
+
+
+def is_worker_uid(uid: int) -> bool:
+    return uid >= UID_BASE
+
+
 class Sandbox:
     """One worker's confinement: the command that enters it and the cgroup that holds it."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, serial: int):
         if os.geteuid() != 0:
             raise SandboxError("lambdas run only under a controller started as root.")
-        self.user = lambda_user()
+        self.uid, self.gid = worker_uid(os.getpid(), serial), lambda_user().pw_gid
         root = cgroup_root()
         self.group = root / name if root else None
         if self.group:
@@ -105,14 +117,13 @@ class Sandbox:
         self.pid: int | None = None
 
     def command(self, argv: list[str]) -> list[str]:
-        uid, gid = self.user.pw_uid, self.user.pw_gid
         return [
             "unshare",
             "--net",
             "--",
             "setpriv",
-            f"--reuid={uid}",
-            f"--regid={gid}",
+            f"--reuid={self.uid}",
+            f"--regid={self.gid}",
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",

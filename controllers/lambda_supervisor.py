@@ -86,7 +86,8 @@ class LambdaSupervisor:
     def _spawn(self) -> None:
         lab = os.environ.get("TAPLAB_LAB", "nolab")
         try:
-            self._sandbox = Sandbox(f"{lab}-{os.getpid()}-{self.name}-{next(_workers)}")
+            serial = next(_workers)
+            self._sandbox = Sandbox(f"{lab}-{os.getpid()}-{self.name}-{serial}", serial)
         except (SandboxError, OSError) as exc:
             raise LambdaLoadError(f"{self.name} cannot start: {exc}") from None
         ours, theirs = socket.socketpair()

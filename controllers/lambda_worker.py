@@ -14,7 +14,7 @@ the lambda's ``@on`` functions:
   before the lambda's file is loaded (a file that allocates more at load does
   not load); a MemoryError later is counted (``memory``) and the worker
   restarted; the worker may not write files, dump core, or run more than
-  ``MAX_TASKS`` tasks as the lambda user;
+  ``MAX_TASKS`` tasks (it has a user id of its own);
 - a raising invocation is counted (``errors``) and logged with its traceback.
 
 Events travel as tuples; telemetry stays as raw flow-record payloads until the
@@ -41,7 +41,7 @@ from taplab.lambdas import Action, Event
 
 WORKER_NICE = 5
 LOAD_LIMIT = 5.0  # seconds to run the lambda's file
-MAX_TASKS = 512  # processes and threads of the lambda user, all workers together
+MAX_TASKS = 64  # processes and threads of the worker's user id
 
 
 class LambdaLoadError(Exception):

@@ -12,7 +12,7 @@ import pytest
 
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
-from taplab.controllers.lambda_sandbox import USER
+from taplab.controllers.lambda_sandbox import is_worker_uid
 from taplab.controllers.lambda_server import LambdaServer
 from taplab.controllers.lambda_supervisor import GAVE_UP, GIVE_UP
 from taplab.controllers.lambda_worker import LambdaLoadError
@@ -112,8 +112,17 @@ def alerts(server: LambdaServer, name: str) -> list[dict]:
 
 
 def lambda_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-u", USER], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    """Processes running under a lambda worker's user id."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+        except OSError:
+            continue
+        if is_worker_uid(uid):
+            found.add(int(pid))
+    return found
 
 
 def test_a_lambda_cannot_read_secrets_signal_its_parent_use_the_network_or_write(server, tmp_path):
@@ -136,6 +145,30 @@ def test_a_lambda_cannot_read_secrets_signal_its_parent_use_the_network_or_write
         "connect:OSError",
         "write:OSError",
     ], facts
+
+
+NEIGHBOUR = """
+import os
+from taplab.lambdas import on, Alert
+
+@on("tap")
+def neighbour(event, ctx):
+    try:
+        os.kill(event.data["target"], 0)
+        return Alert("signalled", detail=str(os.getuid()))
+    except OSError as exc:
+        return Alert("refused", detail=f"{type(exc).__name__} {os.getuid()}")
+"""
+
+
+def test_lambdas_cannot_signal_each_other(server):
+    server.load("victim", "from taplab.lambdas import on\n@on('timer')\ndef f(e, c):\n    pass\n")
+    server.load("neighbour", NEIGHBOUR)
+    server.post("tap", data={"target": server.workers["victim"]._proc.pid})
+    (verdict,) = wait_for(lambda: server.actions(), timeout=10, what="the attempt")
+    reason, uid = verdict["detail"].split()
+    assert (verdict["name"], reason) == ("refused", "PermissionError"), verdict
+    assert is_worker_uid(int(uid))
 
 
 def test_a_forked_survivor_dies_with_its_worker(server):
