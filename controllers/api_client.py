@@ -19,14 +19,20 @@ class ControllerClient:
     def for_lab(cls, lab) -> "ControllerClient":
         meta = lab.controller
         if not lab.has_lambda_server:
-            raise UserError(f"lab {lab.id} runs no lambda server: start it with --switch ovs "
-                            "and the default controller apps.")
+            raise UserError(
+                f"lab {lab.id} runs no lambda server: start it with --switch ovs "
+                "and the default controller apps."
+            )
         return cls(meta["api_url"], Path(meta["token_file"]).read_text().strip(), lab.id)
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as reply:
                 return json.loads(reply.read())
@@ -37,8 +43,9 @@ class ControllerClient:
                 message = f"HTTP {exc.code}"
             raise UserError(message) from None
         except OSError as exc:
-            raise UserError(f"the lambda server of lab {self.lab_id} does not answer at "
-                            f"{self.url} ({exc}).") from None
+            raise UserError(
+                f"the lambda server of lab {self.lab_id} does not answer at {self.url} ({exc})."
+            ) from None
 
     def load_file(self, path: str | Path) -> dict:
         """Load (or replace) the lambda in a file; its name is the file's stem."""
@@ -52,8 +59,9 @@ def read_lambda_file(path: str | Path) -> tuple[str, str]:
     try:
         source = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read lambda file {path}: {getattr(exc, 'strerror', exc)}.") \
-            from None
+        raise UserError(
+            f"cannot read lambda file {path}: {getattr(exc, 'strerror', exc)}."
+        ) from None
     try:
         compile_lambda(str(path), source)
     except LambdaLoadError as exc:

@@ -103,6 +103,9 @@ class Context:
         if self._graph is None:
             import networkx
 
-            self._graph = (networkx.node_link_graph(self._graph_data, edges="links")
-                           if self._graph_data else networkx.Graph())
+            self._graph = (
+                networkx.node_link_graph(self._graph_data, edges="links")
+                if self._graph_data
+                else networkx.Graph()
+            )
         return self._graph

@@ -25,16 +25,27 @@ class SyntheticFlows:
 
     def __init__(self, n: int = 100, seed: int = 1, mark_every: int = 0):
         rng = random.Random(seed)
-        self.flows = [FlowRecord(f"10.{rng.randrange(256)}.{rng.randrange(256)}.{i % 250 + 1}",
-                                 "10.244.1.2", rng.choice((6, 17)), rng.randrange(1024, 65535),
-                                 rng.choice((53, 80, 443)), 0, 0) for i in range(n)]
+        self.flows = [
+            FlowRecord(
+                f"10.{rng.randrange(256)}.{rng.randrange(256)}.{i % 250 + 1}",
+                "10.244.1.2",
+                rng.choice((6, 17)),
+                rng.randrange(1024, 65535),
+                rng.choice((53, 80, 443)),
+                0,
+                0,
+            )
+            for i in range(n)
+        ]
         self.mark_every, self.reads, self.round = mark_every, 0, 0
 
     def __call__(self) -> list[FlowRecord]:
         self.round += 1
         n = self.round
-        out = [FlowRecord(f.src, f.dst, f.proto, f.sport, f.dport, n * 10, n * 6000, n, 0, 0)
-               for f in self.flows]
+        out = [
+            FlowRecord(f.src, f.dst, f.proto, f.sport, f.dport, n * 10, n * 6000, n, 0, 0)
+            for f in self.flows
+        ]
         if self.mark_every:
             first = -self.reads % self.mark_every
             for i in range(first, len(out), self.mark_every):
@@ -46,8 +57,13 @@ class SyntheticFlows:
 class TelemetryAgent:
     """Two queues (ACK and no-ACK) of flow-record events, flushed every period."""
 
-    def __init__(self, sender: TelemetrySender, source: Callable[[], Iterable[FlowRecord]],
-                 period: float = 2.0, ack: bool = False):
+    def __init__(
+        self,
+        sender: TelemetrySender,
+        source: Callable[[], Iterable[FlowRecord]],
+        period: float = 2.0,
+        ack: bool = False,
+    ):
         self.sender, self.source, self.period, self.ack = sender, source, period, ack
         self.noack_queue: list[bytes] = []
         self.ack_queue: list[bytes] = []

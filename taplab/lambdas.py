@@ -48,6 +48,7 @@ def on(*kinds: str) -> Callable:
     def mark(fn: Callable) -> Callable:
         fn.__taplab_kinds__ = tuple(kinds)
         return fn
+
     return mark
 
 
