@@ -44,6 +44,16 @@ CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 EXERCISES = Path(__file__).parent
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CAPS = "+net_admin,+net_raw"
+DROP_PRIVILEGES = [  # user nobody, with CAPS only
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    f"--inh-caps={CAPS}",
+    f"--ambient-caps={CAPS}",
+    f"--bounding-set=-all,{CAPS}",
+]
 
 
 def node_of(path: Path) -> str | None:
@@ -62,7 +72,14 @@ def node_of(path: Path) -> str | None:
 def student_env(handle: LabHandle) -> dict[str, str]:
     """The environment of a student's file: the lab's id and nothing of the caller's."""
     keep = {k: os.environ[k] for k in (LAB_ENV, "TAPLAB_RUN_DIR") if k in os.environ}
-    return {"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8", "LAB": handle.id, **keep}
+    return {
+        "PATH": SAFE_PATH,
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "LAB": handle.id,
+        "NMAP_PRIVILEGED": "1",
+        **keep,
+    }  # nmap: raw sockets by capability, not uid 0
 
 
 def confined(argv: list[str], path: Path) -> list[str]:
@@ -101,6 +118,32 @@ def _taplab_commands() -> list[str]:
     return sorted(c for c in found if c and os.path.exists(c))
 
 
+def unprivileged(handle: LabHandle) -> bool:
+    """Whether the lab's exercise runs students' files as nobody (its check.py says
+    ``UNPRIVILEGED = True``: they need only NET_ADMIN and NET_RAW in their node)."""
+    from taplab.exercises import catalog
+
+    number = handle.meta.get("exercise")
+    return bool(number and getattr(catalog.get(number).module("check"), "UNPRIVILEGED", False))
+
+
+def command(handle: LabHandle, node: str, path: Path, trusted: bool) -> tuple[list[str], Path]:
+    """How a file runs in its node: (argv, working folder). A student's is confined,
+    and run as nobody with NET_ADMIN and NET_RAW only where the exercise allows it
+    (from a copy in the lab's run folder, readable by user nobody)."""
+    cwd = path.parent
+    argv = [*RUNNERS[path.suffix], str(path)]
+    if not trusted and node != ROOT and unprivileged(handle):
+        staged = handle.state.workdir / "student" / path.name
+        staged.parent.mkdir(mode=0o755, exist_ok=True)
+        shutil.copyfile(path, staged)
+        staged.chmod(0o644)
+        argv, cwd = [*DROP_PRIVILEGES, *RUNNERS[path.suffix], str(staged)], staged.parent
+    if node != ROOT:
+        argv = ["ip", "netns", "exec", handle.netns(node), *argv]
+    return (argv if trusted else confined(argv, path)), cwd
+
+
 def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool = False) -> str:
     """Run one file in its node; a failure is a UserError quoting its last output.
 
@@ -120,15 +163,13 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool 
     handle.set_meta(ran={**handle.meta.get("ran", {}), path.name: str(path)})
     if DAEMON_HEADER.search(path.read_text()[:2000]):
         return start_daemon(handle, node, path, trusted)
-    argv = [*RUNNERS[path.suffix], str(path)]
-    if node != ROOT:
-        argv = ["ip", "netns", "exec", handle.netns(node), *argv]
+    argv, cwd = command(handle, node, path, trusted)
     proc = subprocess.run(
-        argv if trusted else confined(argv, path),
+        argv,
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=path.parent,
+        cwd=cwd,
         env={**os.environ, "LAB": handle.id} if trusted else student_env(handle),
         start_new_session=True,
     )
@@ -176,12 +217,11 @@ def start_daemon(handle: LabHandle, node: str, path: Path, trusted: bool = False
     _stop_recorded(handle, daemons.get(path.name, {}).get("pid"))
     log = handle.workdir / f"{path.stem}.log"
     log.unlink(missing_ok=True)
-    argv = [*RUNNERS[path.suffix], str(path)]
+    argv, cwd = command(handle, node, path, trusted)
     proc = handle.popen(
-        argv if trusted else confined(argv, path),
-        node=None if node == ROOT else node,
+        argv,
         log=log.name,
-        cwd=path.parent,
+        cwd=cwd,
         env={**os.environ, "LAB": handle.id} if trusted else student_env(handle),
     )
     handle.set_meta(daemons={**daemons, path.name: {"pid": proc.pid, "node": node}})

@@ -167,3 +167,16 @@ def test_a_grader_stopped_by_sigterm_still_writes_results(tmp_path):
     assert grader.returncode == 128 + signal.SIGTERM, err
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "interrupted" in data["output"]
+
+
+@needs("iptables")
+@pytest.mark.parametrize("number, uid", [("04", 65534), ("01", 0)])
+def test_files_run_as_nobody_where_the_exercise_allows(number, uid, tmp_path):
+    """04's files need only NET_ADMIN and NET_RAW in their node; 01's move links
+    between namespaces, which takes root."""
+    exercise = catalog.get(number)
+    node = "node1"
+    who = f"# node: {node}\nid -u >&2\nexit 1\n"
+    code, data = grade(exercise, {"who.sh": who}, tmp_path)
+    assert code == 1
+    assert f"who.sh failed in {node} (exit 1): {uid}" in data["output"], data["output"]

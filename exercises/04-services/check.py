@@ -3,6 +3,7 @@
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+UNPRIVILEGED = True  # students' files run as nobody with NET_ADMIN and NET_RAW
 CLUSTER_IP, NODE_PORT = "10.96.0.10", 30080
 CLUSTER_URL, NODE_PORT_URL = f"http://{CLUSTER_IP}/", f"http://192.168.0.1:{NODE_PORT}/"
 PODS = {"pod1", "pod2"}
@@ -28,8 +29,11 @@ def cluster_ip_rule(lab):
 def cluster_ip_answers(lab):
     answer = lab.http_get("node1", CLUSTER_URL)
     if not answer or answer[0] not in PODS:
-        return False, f"GET {CLUSTER_URL} from node1 answered {answer or 'nothing'}: " \
-                      "DNAT locally generated traffic in the OUTPUT chain too."
+        return (
+            False,
+            f"GET {CLUSTER_URL} from node1 answered {answer or 'nothing'}: "
+            "DNAT locally generated traffic in the OUTPUT chain too.",
+        )
     return True, f"{answer[0]} answered."
 
 
@@ -37,8 +41,11 @@ def cluster_ip_answers(lab):
 def cluster_ip_balances(lab):
     seen = set(lab.http_get("node1", CLUSTER_URL, TRIES))
     if seen & PODS != PODS:
-        return False, f"{TRIES} requests were answered by {sorted(seen)}: both pods should " \
-                      "answer (iptables -m statistic)."
+        return (
+            False,
+            f"{TRIES} requests were answered by {sorted(seen)}: both pods should "
+            "answer (iptables -m statistic).",
+        )
     return True, "both pods answered."
 
 

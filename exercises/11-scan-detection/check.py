@@ -7,6 +7,7 @@ from taplab.exercises.lambda_checks import lambda_loaded, ordinary_client_not_fl
 from taplab.exercises.live import wait_until
 
 CHECKS = Checklist()
+UNPRIVILEGED = True  # students' files run as nobody with NET_ADMIN and NET_RAW
 WEB, CLIENT, ATTACKER, SNEAKY = "10.0.0.10", "10.0.0.20", "10.0.0.66", "10.0.0.77"
 DETECT_WITHIN = 5.0
 FAST_SCAN = ["nmap", "-sS", "-Pn", "-n", "-p", "1-200", "-T4", "--max-retries", "0", WEB]
@@ -47,8 +48,11 @@ def _probed(lab) -> set[int]:
 def slow_scan_happened(lab):
     probed = _probed(lab)
     if len(probed) < SLOW_SCAN_PORTS:
-        return False, f"web saw SYNs from sneaky on {len(probed)} of ports 20-40, not " \
-                      f"{SLOW_SCAN_PORTS}: run slow_scan.sh (taplab exercise run 11 slow_scan.sh)."
+        return (
+            False,
+            f"web saw SYNs from sneaky on {len(probed)} of ports 20-40, not "
+            f"{SLOW_SCAN_PORTS}: run slow_scan.sh (taplab exercise run 11 slow_scan.sh).",
+        )
     return True, f"sneaky probed {len(probed)} ports."
 
 
@@ -61,12 +65,17 @@ def slow_scan_evaded(lab):
     return True, "no alert about sneaky."
 
 
-@CHECKS.check("benign hosts are cleared: three failures after the client's successes "
-              "raise no alert", hidden=True)
+@CHECKS.check(
+    "benign hosts are cleared: three failures after the client's successes raise no alert",
+    hidden=True,
+)
 def cleared_client(lab):
     for port in (81, 82, 83):
         lab.connect("client", WEB, port)
     if wait_until(lambda: lab.alerts(CLIENT), 2.0):
-        return False, "the client was flagged after 10 successes and 3 failures: does the " \
-                      "walk restart at ETA0?"
+        return (
+            False,
+            "the client was flagged after 10 successes and 3 failures: does the "
+            "walk restart at ETA0?",
+        )
     return True, "the client stayed benign."
