@@ -49,15 +49,15 @@ def prog_id(fd: int) -> int:
     raise LookupError(f"fd {fd} is not a BPF program")
 
 
-def become_reader(bpf, fn, maps: tuple[str, ...]) -> None:
+def become_reader(bpf, fn, maps: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
     """Replace this loader (exec, same process) with ``python -m <its module> <its
-    arguments> --prog-id ID --maps FD,...``: the reader inherits the maps' descriptors
-    and leaves the compiler behind."""
+    arguments> <extra> --prog-id ID --maps FD,...``: the reader inherits the maps'
+    descriptors and leaves the compiler behind."""
     fds = [bpf[name].map_fd for name in maps]
     for fd in fds:
         os.set_inheritable(fd, True)
     module = sys.modules["__main__"].__spec__.name
-    os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:],
+    os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:], *extra,
                               "--prog-id", str(prog_id(fn.fd)), "--maps", ",".join(map(str, fds))])
 
 

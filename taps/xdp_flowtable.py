@@ -29,7 +29,6 @@ from pathlib import Path
 
 from taplab.controllers.telemetry import FlowRecord, TelemetrySender
 from taplab.controllers.telemetry_agent import TelemetryAgent
-from taplab.lab import LabHandle
 from taplab.shell import run
 from taplab.state import find_lab
 from taplab.taps import netns
@@ -87,15 +86,29 @@ def run_loader(args) -> None:
         )
         fn = bpf.load_func("taplab_xdp_ft", BPF.XDP)
         bpf.attach_xdp(args.intf, fn, BPF.XDP_FLAGS_SKB_MODE)
-    become_reader(bpf, fn, ("table", "stats"))
+    extra = ()
+    if args.telemetry_lab:  # found here: the lab module (Mininet) stays out of the agent
+        from taplab.lab import LabHandle
+
+        lab = LabHandle(find_lab(args.telemetry_lab))
+        if not lab.has_lambda_server:
+            raise LookupError(f"lab {lab.id} runs no lambda server")
+        extra = (
+            "--telemetry-port",
+            str(lab.controller["telemetry_port"]),
+            "--telemetry-key-file",
+            lab.controller["telemetry_key_file"],
+        )
+    become_reader(bpf, fn, ("table", "stats"), extra)
 
 
 def run_agent(args) -> None:
     """Poll the inherited maps every interval until SIGTERM, then take the program off."""
     flows: list[dict] = []
     agent = None
-    if args.telemetry_lab:  # the lambda server listens on the root namespace's loopback
-        sender = TelemetrySender.for_lab(LabHandle(find_lab(args.telemetry_lab)), args.switch_id)
+    if args.telemetry_port:  # the lambda server listens on the root namespace's loopback
+        key = bytes.fromhex(args.telemetry_key_file.read_text().strip())
+        sender = TelemetrySender(("127.0.0.1", args.telemetry_port), args.switch_id, key=key)
         agent = TelemetryAgent(
             sender, lambda: [FlowRecord(**f) for f in flows], period=args.interval, ack=args.ack
         )
@@ -206,6 +219,8 @@ def main() -> None:
     parser.add_argument("--telemetry-lab", help="send telemetry to this lab's lambda server")
     parser.add_argument("--switch-id", type=int, default=1)
     parser.add_argument("--ack", action="store_true", help="stop-and-wait ACKed telemetry")
+    parser.add_argument("--telemetry-port", type=int, help="the lambda server's (after exec)")
+    parser.add_argument("--telemetry-key-file", type=Path, help="its key (after exec)")
     parser.add_argument("--maps", help="table,stats map descriptors: poll only (after exec)")
     parser.add_argument("--prog-id", type=int, help="the attached program's id (with --maps)")
     args = parser.parse_args()
