@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taplab import capabilities
-from taplab.resources import describe, owned_by, remove
+from taplab.resources import describe, leftovers, remove
 from taplab.state import LABS_DIR, created_ids, recorded_labs
 
 TAPLAB = [sys.executable, "-m", "taplab.cli"]
@@ -116,19 +116,29 @@ def no_lab_left_behind():
             if lab.id not in before and not lab.owner().alive()]
     if dead:  # the test fails, and the machine is left clean for the next one
         taplab("clean")
-    running = {lab.id for lab in recorded_labs() if lab.owner().alive()}
-    leaks = [r for lab_id in created_ids()[created_before:] if lab_id not in running
-             for r in owned_by(lab_id, str(LABS_DIR / lab_id))]
+    leaks = _leftovers(created_ids()[created_before:])
     for resource in leaks:
         remove(resource)
     assert not dead, f"labs left behind by this test: {', '.join(dead)}"
     assert not leaks, f"left behind by this test: {', '.join(map(describe, leaks))}"
 
 
+def _leftovers(ids: list[str]) -> list[dict]:
+    """What still carries one of these lab ids, but for labs still running."""
+    running = {lab.id for lab in recorded_labs() if lab.owner().alive()}
+    found = leftovers({i: str(LABS_DIR / i) for i in ids if i not in running})
+    return [r for resources in found.values() for r in resources]
+
+
+IDS_AT_START = len(created_ids())
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Labs still recorded once every test is done were not torn down."""
+    """Labs still recorded once every test is done were not torn down, and nothing
+    may still carry the id of a lab this run created (a module's lab, say)."""
     left = [f"{lab.id} ({lab.name})" for lab in recorded_labs()]
+    left += [describe(r) for r in _leftovers(created_ids()[IDS_AT_START:])]
     if left and os.geteuid() == 0:
-        print(f"\nlabs still recorded after the tests: {', '.join(left)}")
+        print(f"\nleft behind after the tests: {', '.join(left)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
