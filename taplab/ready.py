@@ -1,4 +1,5 @@
-"""Waiting until a process just started is ready: a marker in its log, a port, a file.
+"""Waiting until a process just started is ready (a marker in its log, a port, a file),
+or until any condition holds.
 
     proc = lab.popen(argv, node="pod1", log="server.log")
     log = lab.workdir / "server.log"
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 from taplab.errors import UserError
 
@@ -45,6 +47,17 @@ def wait(
                 f"{what} was not ready within {timeout:g} s: {last_lines(log, offset)}; see {log}."
             )
         time.sleep(POLL)
+
+
+def until(condition: Callable[[], Any], timeout: float, interval: float = POLL) -> Any:
+    """condition()'s first truthy value within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if found := condition():
+            return found
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
 
 
 def marker(log: Path, text: str, offset: int = 0) -> Callable[[], bool]:

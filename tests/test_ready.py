@@ -68,3 +68,11 @@ def test_listening_sees_a_bound_port_only_while_it_listens():
         assert not ready.listening(port)
         server.listen()
         assert ready.listening(port)
+
+
+def test_until_gives_the_first_truthy_value_or_none_after_the_timeout():
+    values = iter([0, None, "", "found", "later"])
+    assert ready.until(lambda: next(values), timeout=5, interval=0.01) == "found"
+    calls = []
+    assert ready.until(lambda: calls.append(1), timeout=0.2, interval=0.05) is None
+    assert len(calls) >= 3  # it kept asking until the deadline

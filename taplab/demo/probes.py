@@ -1,8 +1,8 @@
 """What the demo reads off a running lab: the actions the lambda server recorded."""
 
 import json
-import time
 
+from taplab import ready
 from taplab.errors import UserError
 
 
@@ -17,8 +17,5 @@ def read_actions(lab) -> list[dict]:
 
 
 def wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise UserError(f"{what} did not come up within {timeout:.0f} s.")
-        time.sleep(0.1)
+    if not ready.until(condition, timeout):
+        raise UserError(f"{what} did not come up within {timeout:.0f} s.")
