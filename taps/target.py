@@ -36,8 +36,9 @@ def netns_named(lab, node: str | None, nsid: int) -> str | None:
     """The named namespace that nsid stands for as seen from node (None: the root
     namespace); None when it has no name. Ids, like interface indexes, are per namespace.
     (Namespaces of other labs come and go meanwhile: ip's complaints about them are ignored.)"""
-    out = capture(["ip", "-j", "netns", "list-id"], netns=lab.netns(node) if node else None,
-                  timeout=30).stdout
+    out = capture(
+        ["ip", "-j", "netns", "list-id"], netns=lab.netns(node) if node else None, timeout=30
+    ).stdout
     return next((i.get("name") for i in json.loads(out or "[]") if i["nsid"] == nsid), None)
 
 
