@@ -22,8 +22,8 @@ def register(sub) -> None:
             "taplab topo list",
             "taplab topo show cluster",
             "taplab topo show cluster --nodes 3 --pods 2 --svg cluster.svg",
-            "taplab topo show spine-leaf --dot | dot -Tpdf -o spine-leaf.pdf",
-            "taplab topo show my-cluster.yaml --mermaid >> docs/lab.md",
+            "taplab topo show spine-leaf --dot        DOT text, for dot -Tpdf and friends",
+            "taplab topo show my-cluster.yaml --mermaid     a Mermaid chart for Markdown",
             "taplab topo check my-cluster.yaml",
         ],
     )
