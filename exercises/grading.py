@@ -36,9 +36,11 @@ class Checklist(list[Check]):
 
     def check(self, description: str, points: float = 1, hidden: bool = False) -> Callable:
         """Decorator: add ``fn(lab) -> (passed, reason)`` as a check."""
+
         def add(fn: Callable[[Any], tuple[bool, str]]) -> Callable:
             self.append(Check(description, points, fn, hidden))
             return fn
+
         return add
 
 
@@ -60,8 +62,12 @@ def run_check(check: Check, lab: Any) -> Outcome:
     try:
         passed, reason = check.run(lab)
     except Exception as exc:  # noqa: BLE001 - a broken check must not stop the others
-        return Outcome(check, False, f"the grader could not run this check "
-                                     f"({type(exc).__name__}: {exc}); tell your instructor.")
+        return Outcome(
+            check,
+            False,
+            f"the grader could not run this check "
+            f"({type(exc).__name__}: {exc}); tell your instructor.",
+        )
     return Outcome(check, bool(passed), str(reason))
 
 
@@ -78,18 +84,42 @@ def total(outcomes: list[Outcome]) -> tuple[float, float]:
 def results_json(outcomes: list[Outcome], title: str) -> dict[str, Any]:
     """Gradescope's autograder ``results.json`` for these outcomes."""
     score, max_score = total(outcomes)
-    tests = [{"name": o.check.description, "score": o.score, "max_score": o.check.points,
-              "status": "passed" if o.passed else "failed", "output": o.reason,
-              "visibility": AFTER_DUE_DATE if o.check.hidden else VISIBLE}
-             for o in outcomes]
-    return {"score": score, "output": f"{title}: {score:g} of {max_score:g} points.",
-            "visibility": VISIBLE, "stdout_visibility": VISIBLE, "tests": tests}
+    tests = [
+        {
+            "name": o.check.description,
+            "score": o.score,
+            "max_score": o.check.points,
+            "status": "passed" if o.passed else "failed",
+            "output": o.reason,
+            "visibility": AFTER_DUE_DATE if o.check.hidden else VISIBLE,
+        }
+        for o in outcomes
+    ]
+    return {
+        "score": score,
+        "output": f"{title}: {score:g} of {max_score:g} points.",
+        "visibility": VISIBLE,
+        "stdout_visibility": VISIBLE,
+        "tests": tests,
+    }
 
 
 def failure_results(title: str, why: str) -> dict[str, Any]:
     """``results.json`` for a lab that could not be graded (no lab, grader crashed): 0 points."""
     message = f"{title} could not be graded: {why}"
-    return {"score": 0.0, "output": message, "visibility": VISIBLE,
-            "stdout_visibility": VISIBLE,
-            "tests": [{"name": "grading", "score": 0.0, "max_score": 0.0, "status": "failed",
-                       "output": message, "visibility": VISIBLE}]}
+    return {
+        "score": 0.0,
+        "output": message,
+        "visibility": VISIBLE,
+        "stdout_visibility": VISIBLE,
+        "tests": [
+            {
+                "name": "grading",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "output": message,
+                "visibility": VISIBLE,
+            }
+        ],
+    }

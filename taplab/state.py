@@ -172,13 +172,16 @@ def created_ids() -> list[str]:
     return IDS_FILE.read_text().split() if IDS_FILE.exists() else []
 
 
-def find_lab(lab_id: str | None = None, name: str | None = None, label: str = "lab",
-             start: str = "sudo taplab lab cluster") -> LabState:
+def find_lab(
+    lab_id: str | None = None,
+    name: str | None = None,
+    label: str = "lab",
+    start: str = "sudo taplab lab cluster",
+) -> LabState:
     """The running lab with this id, or the only running one when no id is given;
     with name, only labs of that name count (an exercise's). label and start word the
     errors: what is looked for, and the command that starts one."""
-    running = [s for s in recorded_labs()
-               if s.owner().alive() and (name is None or s.name == name)]
+    running = [s for s in recorded_labs() if s.owner().alive() and (name is None or s.name == name)]
     if lab_id:
         running = [s for s in running if s.id == lab_id]
         if not running:

@@ -64,8 +64,11 @@ def test_every_exercise_has_the_same_shape(exercise):
         "## Solution",
     ):
         assert section in text, f"{exercise.path.name}/README.md lacks {section}"
-    starters = [p for p in exercise.path.iterdir()
-                if p.suffix in (".sh", ".py", ".c") and "TODO" in p.read_text()]
+    starters = [
+        p
+        for p in exercise.path.iterdir()
+        if p.suffix in (".sh", ".py", ".c") and "TODO" in p.read_text()
+    ]
     assert starters, "no starter file with a TODO marker"
     solution = {p.name for p in exercise.solution.iterdir()}
     assert {p.name for p in starters} <= solution, "every starter file has a solved version"

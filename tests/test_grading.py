@@ -27,6 +27,7 @@ def _checks() -> grading.Checklist:
     @checks.check("broken check")
     def broken(lab):
         raise KeyError("cni0")
+
     return checks
 
 
@@ -54,15 +55,46 @@ def test_failure_results_are_valid_and_score_zero():
     assert results["score"] == 0 and "no lab is running" in results["tests"][0]["output"]
 
 
-@pytest.mark.parametrize("bad, problem", [
-    ([], "JSON object"),
-    ({"score": "10", "tests": [{}]}, "'score' must be a number"),
-    ({"score": 1, "tests": []}, "non-empty list"),
-    ({"score": 1, "tests": [{"name": "x", "score": 1, "max_score": 1, "status": "ok",
-                             "output": "", "visibility": "visible"}]}, "status"),
-    ({"score": 1, "tests": [{"name": "x", "score": 1, "max_score": 1, "status": "passed",
-                             "output": "", "visibility": "students"}]}, "visibility"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        ([], "JSON object"),
+        ({"score": "10", "tests": [{}]}, "'score' must be a number"),
+        ({"score": 1, "tests": []}, "non-empty list"),
+        (
+            {
+                "score": 1,
+                "tests": [
+                    {
+                        "name": "x",
+                        "score": 1,
+                        "max_score": 1,
+                        "status": "ok",
+                        "output": "",
+                        "visibility": "visible",
+                    }
+                ],
+            },
+            "status",
+        ),
+        (
+            {
+                "score": 1,
+                "tests": [
+                    {
+                        "name": "x",
+                        "score": 1,
+                        "max_score": 1,
+                        "status": "passed",
+                        "output": "",
+                        "visibility": "students",
+                    }
+                ],
+            },
+            "visibility",
+        ),
+    ],
+)
 def test_the_validator_rejects_what_gradescope_would(bad, problem):
     assert any(problem in p for p in results_problems(bad))
 
@@ -100,13 +132,19 @@ def _broken_exercise(tmp_path: Path) -> catalog.Exercise:
 
 
 @needs("iptables")
-def test_a_crashing_grader_still_writes_results_and_removes_its_lab(tmp_path, monkeypatch,
-                                                                    capsys):
+def test_a_crashing_grader_still_writes_results_and_removes_its_lab(tmp_path, monkeypatch, capsys):
     exercise = _broken_exercise(tmp_path)
     monkeypatch.setattr(catalog, "get", lambda name: exercise)
     results = tmp_path / "results.json"
-    args = argparse.Namespace(exercise="98", lab=None, submission=tmp_path, results=results,
-                              show_hidden=False, json=False, debug=False)
+    args = argparse.Namespace(
+        exercise="98",
+        lab=None,
+        submission=tmp_path,
+        results=results,
+        show_hidden=False,
+        json=False,
+        debug=False,
+    )
     before = {s.id for s in recorded_labs()}
     assert grade.run(args) == 2
     data = json.loads(results.read_text())

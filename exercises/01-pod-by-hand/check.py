@@ -14,8 +14,10 @@ def bridge(lab):
     if "UP" not in cni0["flags"]:
         return False, "cni0 exists but is down (ip link set cni0 up)."
     if "10.244.1.1/24" not in lab.addresses("node1", "cni0"):
-        return False, f"cni0 has {lab.addresses('node1', 'cni0') or 'no address'}, " \
-                      "not 10.244.1.1/24."
+        return (
+            False,
+            f"cni0 has {lab.addresses('node1', 'cni0') or 'no address'}, not 10.244.1.1/24.",
+        )
     return True, "cni0 is a bridge, up, with 10.244.1.1/24."
 
 

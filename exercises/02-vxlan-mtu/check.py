@@ -18,8 +18,11 @@ def _tunnel(lab, node):
         return False, f"{node} has no VXLAN device (ip link add ... type vxlan ...)."
     data = devices[0]["linkinfo"].get("info_data", {})
     if data.get("id") != VNI or data.get("port") != PORT:
-        return False, f"{devices[0]['ifname']} on {node} has VNI {data.get('id')} and " \
-                      f"port {data.get('port')}, not VNI {VNI} and UDP port {PORT}."
+        return (
+            False,
+            f"{devices[0]['ifname']} on {node} has VNI {data.get('id')} and "
+            f"port {data.get('port')}, not VNI {VNI} and UDP port {PORT}.",
+        )
     return True, f"{devices[0]['ifname']} on {node}: VNI {VNI}, UDP {PORT}."
 
 
@@ -38,8 +41,10 @@ def tunnel_on_bridge(lab):
     for node in UNDERLAY:
         devices = vxlan_devices(lab, node)
         if not devices or devices[0].get("master") != "br0":
-            return False, f"{node}'s VXLAN device is not a port of br0 " \
-                          "(ip link set ... master br0)."
+            return (
+                False,
+                f"{node}'s VXLAN device is not a port of br0 (ip link set ... master br0).",
+            )
         if "UP" not in devices[0]["flags"]:
             return False, f"{node}'s VXLAN device is down."
     return True, "both tunnel ends are bridge ports, up."
@@ -55,8 +60,11 @@ def tunnel_remote(lab):
         remote = devices[0]["linkinfo"].get("info_data", {}).get("remote")
         fdb = [e.get("dst") for e in lab.json(node, "bridge", "-j", "fdb", "show", "dev", name)]
         if UNDERLAY[peer] not in (remote, *fdb):
-            return False, f"{name} on {node} does not send to {peer} ({UNDERLAY[peer]}): " \
-                          "give it 'remote' or a bridge fdb entry."
+            return (
+                False,
+                f"{name} on {node} does not send to {peer} ({UNDERLAY[peer]}): "
+                "give it 'remote' or a bridge fdb entry.",
+            )
     return True, "the tunnel ends point at each other."
 
 
@@ -72,8 +80,11 @@ def pod_mtu(lab):
     for pod in ("pod1", "pod2"):
         mtu = (lab.link(pod, "eth0") or {}).get("mtu")
         if mtu != MTU:
-            return False, f"eth0 of {pod} has MTU {mtu}: packets bigger than the tunnel's " \
-                          f"{MTU} bytes are dropped in the bridge."
+            return (
+                False,
+                f"eth0 of {pod} has MTU {mtu}: packets bigger than the tunnel's "
+                f"{MTU} bytes are dropped in the bridge.",
+            )
     return True, f"both pods use MTU {MTU}."
 
 
@@ -86,17 +97,23 @@ def bulk_transfer(lab):
     return True, "the transfer completed."
 
 
-@CHECKS.check("no black hole: a 1450-byte DF packet crosses, a 1500-byte one is refused "
-              "in pod1 itself instead of vanishing", points=2, hidden=True)
+@CHECKS.check(
+    "no black hole: a 1450-byte DF packet crosses, a 1500-byte one is refused "
+    "in pod1 itself instead of vanishing",
+    points=2,
+    hidden=True,
+)
 def no_black_hole(lab):
     if not lab.ping("pod1", "10.0.42.2", size=MTU - 28, dont_fragment=True):
         return False, f"a {MTU}-byte packet with DF set does not reach pod2."
     lab.sh("pod1", "ip", "route", "flush", "cache")  # forget path MTUs learned by earlier checks
-    out = lab.sh("pod1", "ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472",
-                 "10.0.42.2")
+    out = lab.sh("pod1", "ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", "10.0.42.2")
     if "message too long" not in out:
-        return False, "pod1 sends 1500-byte packets that are dropped on the way without an " \
-                      "error (a black hole): the pod's MTU is larger than the tunnel's."
+        return (
+            False,
+            "pod1 sends 1500-byte packets that are dropped on the way without an "
+            "error (a black hole): the pod's MTU is larger than the tunnel's.",
+        )
     return True, "pod1 knows its packets must fit in 1450 bytes."
 
 
@@ -105,12 +122,16 @@ def on_the_wire(lab):
     from scapy.layers.inet import ICMP
     from scapy.layers.vxlan import VXLAN
 
-    packets = lab.capture("node2", "eth0", f"udp port {PORT}",
-                          lambda: lab.ping("pod1", "10.0.42.2", count=2))
+    packets = lab.capture(
+        "node2", "eth0", f"udp port {PORT}", lambda: lab.ping("pod1", "10.0.42.2", count=2)
+    )
     inner = [p for p in packets if VXLAN in p and ICMP in p[VXLAN]]
     if not inner:
-        return False, f"no VXLAN-encapsulated ICMP seen on node2's eth0 ({len(packets)} " \
-                      "UDP 4789 packets captured)."
+        return (
+            False,
+            f"no VXLAN-encapsulated ICMP seen on node2's eth0 ({len(packets)} "
+            "UDP 4789 packets captured).",
+        )
     if any(p[VXLAN].vni != VNI for p in inner):
         return False, f"captured VXLAN packets carry VNI {inner[0][VXLAN].vni}, not {VNI}."
     return True, f"{len(inner)} ICMP packets crossed the underlay inside VXLAN VNI {VNI}."

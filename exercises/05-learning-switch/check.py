@@ -36,18 +36,21 @@ def learned_flows(lab):
     lab.ping("h1", HOSTS["h2"], count=1)
     learned = [f for f in lab.flows(lab.meta["switch"]) if "dl_dst" in f["match"]]
     if len(learned) < 2:
-        return False, f"s1 has {len(learned)} flows matching a destination MAC after h1 " \
-                      "pinged h2: install one when you know the port (OFPFlowMod)."
+        return (
+            False,
+            f"s1 has {len(learned)} flows matching a destination MAC after h1 "
+            "pinged h2: install one when you know the port (OFPFlowMod).",
+        )
     return True, f"{len(learned)} flows match a destination MAC."
 
 
 def _learned_packets(lab) -> int:
-    return sum(int(f.get("n_packets", 0)) for f in lab.flows(lab.meta["switch"])
-               if "dl_dst" in f["match"])
+    return sum(
+        int(f.get("n_packets", 0)) for f in lab.flows(lab.meta["switch"]) if "dl_dst" in f["match"]
+    )
 
 
-@CHECKS.check("once learned, h1-h2 pings are forwarded by flows, not the controller",
-              points=2)
+@CHECKS.check("once learned, h1-h2 pings are forwarded by flows, not the controller", points=2)
 def stays_in_switch(lab):
     lab.ping("h1", HOSTS["h2"], count=1)
     before = _learned_packets(lab)
@@ -56,16 +59,20 @@ def stays_in_switch(lab):
     wait_until(lambda: _learned_packets(lab) - before >= 10, 3.0)
     forwarded = _learned_packets(lab) - before
     if forwarded < 10:
-        return False, f"learned flows forwarded {forwarded} of the 10 packets of 5 pings: " \
-                      "the rest went up to the controller."
+        return (
+            False,
+            f"learned flows forwarded {forwarded} of the 10 packets of 5 pings: "
+            "the rest went up to the controller.",
+        )
     return True, f"learned flows forwarded all {forwarded} packets."
 
 
 @CHECKS.check("h3 does not see h1's pings to h2 (no flooding once learned)", hidden=True)
 def no_flooding(lab):
     lab.ping("h1", HOSTS["h2"], count=1)
-    seen = lab.capture("h3", "eth0", "icmp", lambda: lab.ping("h1", HOSTS["h2"], count=3),
-                       count=1, timeout=2)
+    seen = lab.capture(
+        "h3", "eth0", "icmp", lambda: lab.ping("h1", HOSTS["h2"], count=3), count=1, timeout=2
+    )
     if seen:
         return False, "h3 received ICMP between h1 and h2: unicast is still flooded."
     return True, "h3 saw none of it."

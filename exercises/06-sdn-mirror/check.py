@@ -10,15 +10,22 @@ PINGS = 5
 
 
 def _icmp(packets, src: str, kind: int) -> list:
-    return [p for p in packets if IP in p and ICMP in p and p[IP].src == src
-            and p[ICMP].type == kind]
+    return [
+        p for p in packets if IP in p and ICMP in p and p[IP].src == src and p[ICMP].type == kind
+    ]
 
 
 def _monitor_sees(lab, node: str, dst: str) -> list:
     """What the monitor captured while node pinged dst PINGS times."""
     lab.ping(node, dst, count=1)  # let the switch learn first
-    return lab.capture("monitor", "eth0", "icmp",
-                       lambda: lab.ping(node, dst, count=PINGS), count=2 * PINGS, timeout=3)
+    return lab.capture(
+        "monitor",
+        "eth0",
+        "icmp",
+        lambda: lab.ping(node, dst, count=PINGS),
+        count=2 * PINGS,
+        timeout=3,
+    )
 
 
 @CHECKS.check("h1 and h2 ping each other through the switch")
@@ -31,8 +38,11 @@ def connectivity(lab):
 @CHECKS.check("s1 has a flow copying port 1's packets to the monitor's port 3", points=2)
 def mirror_flow(lab):
     for flow in lab.flows(lab.meta["switch"]):
-        if "in_port" in flow["match"] and "output:" in flow["actions"] and (
-                "output:3" in flow["actions"] or "eth3" in flow["actions"]):
+        if (
+            "in_port" in flow["match"]
+            and "output:" in flow["actions"]
+            and ("output:3" in flow["actions"] or "eth3" in flow["actions"])
+        ):
             return True, f"{flow['match']} -> {flow['actions']}."
     return False, "no flow matches in_port and outputs to port 3."
 
@@ -53,8 +63,7 @@ def no_duplicates(lab):
     return True, "3 pings, 3 answers, no duplicates."
 
 
-@CHECKS.check("only what h1 sends is copied: h2's echo requests to h1 are not",
-              hidden=True)
+@CHECKS.check("only what h1 sends is copied: h2's echo requests to h1 are not", hidden=True)
 def only_h1(lab):
     packets = _monitor_sees(lab, "h2", H1)
     if _icmp(packets, H2, 8):

@@ -10,8 +10,10 @@ POD2 = "10.244.1.3"
 ICMP, TCP, UDP, OTHER, SLOTS = range(5)
 PINGS, TRANSFER, DATAGRAMS = 20, 1_000_000, 10
 # Send DATAGRAMS UDP datagrams to argv[1], port 9 (discard: nothing answers).
-_UDP = ("import socket, sys\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        f"for _ in range({DATAGRAMS}): s.sendto(b'x', (sys.argv[1], 9))\n")
+_UDP = (
+    "import socket, sys\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    f"for _ in range({DATAGRAMS}): s.sendto(b'x', (sys.argv[1], 9))\n"
+)
 
 
 def _counters(lab) -> dict[int, int] | None:
@@ -34,8 +36,7 @@ def _grown(lab, traffic) -> dict[int, int] | None:
     return {k: after.get(k, 0) - v for k, v in before.items()}
 
 
-@CHECKS.check("veth-pod2 has the eBPF program on tc ingress and egress, direct action",
-              points=2)
+@CHECKS.check("veth-pod2 has the eBPF program on tc ingress and egress, direct action", points=2)
 def attached(lab):
     for direction in ("ingress", "egress"):
         options = lab.tc_bpf("node1", DEV, direction)
@@ -46,30 +47,38 @@ def attached(lab):
     return True, "attached both ways."
 
 
-@CHECKS.check("20 pings from pod1 to pod2 add exactly 40 to the ICMP packet counter",
-              points=3)
+@CHECKS.check("20 pings from pod1 to pod2 add exactly 40 to the ICMP packet counter", points=3)
 def icmp_exact(lab):
-    grown = _grown(lab, lambda: lab.sh("pod1", "ping", "-n", "-c", str(PINGS), "-i", "0.05",
-                                       "-W", "1", POD2))
+    grown = _grown(
+        lab, lambda: lab.sh("pod1", "ping", "-n", "-c", str(PINGS), "-i", "0.05", "-W", "1", POD2)
+    )
     if grown is None:
         return False, "the program on veth-pod2 has no array map of counters."
     if grown.get(ICMP) != 2 * PINGS:
-        return False, f"the ICMP packet counter (key {ICMP}) grew by {grown.get(ICMP)}, not " \
-                      f"{2 * PINGS} ({PINGS} requests out, {PINGS} replies in)."
+        return (
+            False,
+            f"the ICMP packet counter (key {ICMP}) grew by {grown.get(ICMP)}, not "
+            f"{2 * PINGS} ({PINGS} requests out, {PINGS} replies in).",
+        )
     return True, f"ICMP +{2 * PINGS}, bytes +{grown.get(SLOTS + ICMP)}."
 
 
-@CHECKS.check("a 1 MB TCP transfer passes and adds at least 1 MB to the TCP byte counter",
-              points=2)
+@CHECKS.check("a 1 MB TCP transfer passes and adds at least 1 MB to the TCP byte counter", points=2)
 def tcp_bytes(lab):
     got = {}
     grown = _grown(lab, lambda: got.update(n=lab.tcp_transfer("pod1", "pod2", POD2, TRANSFER)))
     if got.get("n") != TRANSFER:
-        return False, f"the transfer got {got.get('n', 0)} of {TRANSFER} bytes through: the " \
-                      "tap must not drop (TC_ACT_OK)."
+        return (
+            False,
+            f"the transfer got {got.get('n', 0)} of {TRANSFER} bytes through: the "
+            "tap must not drop (TC_ACT_OK).",
+        )
     if grown is None or grown.get(SLOTS + TCP, 0) < TRANSFER:
-        return False, f"the TCP byte counter (key {SLOTS + TCP}) grew by " \
-                      f"{(grown or {}).get(SLOTS + TCP)}, less than the {TRANSFER} bytes sent."
+        return (
+            False,
+            f"the TCP byte counter (key {SLOTS + TCP}) grew by "
+            f"{(grown or {}).get(SLOTS + TCP)}, less than the {TRANSFER} bytes sent.",
+        )
     return True, f"TCP +{grown[TCP]} packets, +{grown[SLOTS + TCP]} bytes."
 
 

@@ -32,13 +32,14 @@ def map_filled(lab):
         return False, "the tc program uses no hash map (bpftool prog show, map_ids)."
     ports = set(lab.bpf_map_entries(info["id"]))
     if ports != set(BLOCKED):
-        return False, f"map {info.get('name')} holds {len(ports)} ports, not the 100 ports " \
-                      "10000-10099."
+        return (
+            False,
+            f"map {info.get('name')} holds {len(ports)} ports, not the 100 ports 10000-10099.",
+        )
     return True, f"map {info.get('name')} holds the 100 blocked ports."
 
 
-@CHECKS.check("pod1's connection to a blocked port (10042) is dropped: no answer at all",
-              points=2)
+@CHECKS.check("pod1's connection to a blocked port (10042) is dropped: no answer at all", points=2)
 def blocked_dropped(lab):
     result = lab.connect("pod1", SERVER, 10042)
     if result != "timeout":
@@ -58,13 +59,15 @@ def allowed_passes(lab):
 def no_iptables(lab):
     rules = [r for r in lab.iptables_rules("pod2") if "DROP" in r or "REJECT" in r]
     if rules:
-        return False, f"pod2 still has {len(rules)} iptables DROP/REJECT rules " \
-                      "(sudo taplab exercise reset 09, then load only the eBPF policy)."
+        return (
+            False,
+            f"pod2 still has {len(rules)} iptables DROP/REJECT rules "
+            "(sudo taplab exercise reset 09, then load only the eBPF policy).",
+        )
     return True, "pod2's iptables are empty."
 
 
-@CHECKS.check("the range is exact: 10000 and 10099 dropped, 9999 and 10100 answered",
-              hidden=True)
+@CHECKS.check("the range is exact: 10000 and 10099 dropped, 9999 and 10100 answered", hidden=True)
 def edges(lab):
     for port, expect_drop in ((10000, True), (10099, True), (9999, False), (10100, False)):
         dropped = lab.connect("pod1", SERVER, port) == "timeout"
