@@ -37,9 +37,21 @@ def test_without_root_says_use_sudo():
     if os.geteuid() != 0:
         result = taplab("lab", "cluster")
     else:
-        result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                 *TAPLAB, "lab", "cluster"], capture_output=True, text=True,
-                                env={**os.environ, "HOME": "/tmp"}, cwd="/tmp")
+        result = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                *TAPLAB,
+                "lab",
+                "cluster",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": "/tmp"},
+            cwd="/tmp",
+        )
     assert result.returncode == 2, result.stderr
     assert "needs root: run it with sudo" in result.stderr
 

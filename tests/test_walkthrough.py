@@ -40,7 +40,7 @@ def steps(text: str) -> list[tuple[str, str, list[str]]]:
         if line.startswith("$ "):
             result.append(("shell", line[2:], []))
         elif line.startswith(LAB_PROMPT):
-            result.append(("lab", line[len(LAB_PROMPT):], []))
+            result.append(("lab", line[len(LAB_PROMPT) :], []))
         elif line.strip():
             result[-1][2].append(line)
     return result
@@ -68,17 +68,30 @@ class Terminal:
     """bash in a pseudo-terminal, wide enough that rich does not wrap tables."""
 
     def __init__(self, cwd: Path):
-        env = {**os.environ, "PS1": SHELL_PROMPT, "TERM": "xterm-256color",
-               "COLUMNS": "200", "LINES": "50"}
+        env = {
+            **os.environ,
+            "PS1": SHELL_PROMPT,
+            "TERM": "xterm-256color",
+            "COLUMNS": "200",
+            "LINES": "50",
+        }
         env.pop("TAPLAB_OUTPUT", None)  # labs write into ./labs/, as the docs show
-        self.child = pexpect.spawn("bash", ["--norc", "--noprofile"], cwd=str(cwd), env=env,
-                                   encoding="utf-8", dimensions=(50, 200), timeout=180)
+        self.child = pexpect.spawn(
+            "bash",
+            ["--norc", "--noprofile"],
+            cwd=str(cwd),
+            env=env,
+            encoding="utf-8",
+            dimensions=(50, 200),
+            timeout=180,
+        )
         self.transcript = ""
         self.child.expect_exact(SHELL_PROMPT)
         # This test runs as root: sudo (often not installed in CI) is a no-op, and
         # taplab is this checkout's, run by the test's interpreter.
-        self.type(f'sudo() {{ "$@"; }}; taplab() {{ {sys.executable} -m taplab.cli "$@"; }}',
-                  SHELL_PROMPT)
+        self.type(
+            f'sudo() {{ "$@"; }}; taplab() {{ {sys.executable} -m taplab.cli "$@"; }}', SHELL_PROMPT
+        )
 
     def type(self, command: str, prompt: str) -> str:
         """Type a command; return what it printed up to the next prompt."""
@@ -124,10 +137,14 @@ def test_walkthrough_section(heading, blocks, tmp_path):
 def test_the_walkthrough_has_the_tour_the_issue_asks_for():
     text = DOC.read_text()
     assert text.index("vagrant up") < text.index("lambda load")
-    assert {"doctor", "lab", "demo"} <= {cmd.split()[2] for _, blocks in sections()
-                                         for info, body in blocks if info == "console"
-                                         for kind, cmd, _ in steps(body)
-                                         if kind == "shell" and cmd.startswith("sudo taplab")}
+    assert {"doctor", "lab", "demo"} <= {
+        cmd.split()[2]
+        for _, blocks in sections()
+        for info, body in blocks
+        if info == "console"
+        for kind, cmd, _ in steps(body)
+        if kind == "shell" and cmd.startswith("sudo taplab")
+    }
 
 
 @needs("vxlan")
