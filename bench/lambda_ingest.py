@@ -61,14 +61,14 @@ def measure(lab, client: ControllerClient, switch_id: int, mode: str, loss: floa
     agent = TelemetryAgent(sender, SyntheticFlows(FLOWS_PER_ROUND, seed=switch_id,
                                                   mark_every=MARK_EVERY),
                            period=0.0, ack=mode == "ack")
-    before = client.request("GET", "/stats")
+    before = client.stats()
     started = time.monotonic()
     agent.run(threading.Event(), until=started + seconds)
     elapsed = time.monotonic() - started
-    after = client.request("GET", "/stats")
+    after = client.stats()
     sender.close()
     _wait_drained(client)
-    latencies = [a["latency_ms"] / 1000 for a in client.request("GET", "/actions")["actions"]
+    latencies = [a["latency_ms"] / 1000 for a in client.actions()
                  if a.get("detail") == str(switch_id)]
     accepted = after["telemetry"]["events"] - before["telemetry"].get("events", 0)
     return {"mode": mode, "loss": loss, "events_per_2s": round(accepted * 2 / elapsed),
@@ -84,7 +84,7 @@ def _wait_drained(client: ControllerClient, timeout: float = 30.0) -> None:
     """Wait until the bench lambda has worked through its queue."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lambdas = client.request("GET", "/lambdas")["lambdas"]
+        lambdas = client.lambdas()
         if all(w["queue"] == 0 for w in lambdas):
             return
         time.sleep(0.1)
@@ -96,12 +96,12 @@ def run(args) -> int:
         with console.status("starting the lambda server ..."):
             runtime.start(lab, [runtime.LAMBDA_APP], accept_v1=args.protocol == 1)
             client = ControllerClient.for_lab(lab)
-            client.request("POST", "/lambdas", {"name": "bench", "source": BENCH_LAMBDA})
+            client.load("bench", BENCH_LAMBDA)
         runs = []
         for i, (mode, loss) in enumerate(PUBLISHED, start=1):
             with console.status(f"{mode} at {loss:.0%} loss for {seconds:g} s ..."):
                 runs.append(measure(lab, client, i, mode, loss, seconds, args.protocol))
-        stats = client.request("GET", "/stats")
+        stats = client.stats()
     result = {"runs": runs, "window_s": seconds, "protocol_version": args.protocol,
               "load_average_1min": round(os.getloadavg()[0], 2),
               "lambda": {k: stats["lambdas"][0][k] for k in ("invocations", "dropped")},

@@ -47,10 +47,40 @@ class ControllerClient:
                 f"the lambda server of lab {self.lab_id} does not answer at {self.url} ({exc})."
             ) from None
 
+    def load(self, name: str, source: str) -> dict:
+        """Load (or replace) a lambda: its name and the kinds of event it handles."""
+        return self.request("POST", "/lambdas", {"name": name, "source": source})
+
     def load_file(self, path: str | Path) -> dict:
         """Load (or replace) the lambda in a file; its name is the file's stem."""
-        name, source = read_lambda_file(path)
-        return self.request("POST", "/lambdas", {"name": name, "source": source})
+        return self.load(*read_lambda_file(path))
+
+    def unload(self, name: str) -> dict:
+        return self.request("DELETE", f"/lambdas/{name}")
+
+    def lambdas(self) -> list[dict]:
+        """The loaded lambdas with their kinds and counters."""
+        return self.request("GET", "/lambdas")["lambdas"]
+
+    def logs(self, name: str) -> list[str]:
+        """What a lambda logged (and its tracebacks), oldest first."""
+        return self.request("GET", f"/lambdas/{name}/logs")["logs"]
+
+    def stats(self) -> dict:
+        """Events received, delivered and dropped, telemetry, latency, per-lambda counters."""
+        return self.request("GET", "/stats")
+
+    def actions(self) -> list[dict]:
+        """Every action applied so far (lambdas' and the API's), oldest first."""
+        return self.request("GET", "/actions")["actions"]
+
+    def apply(self, action: dict) -> dict:
+        """Apply an action given as ``{"type": "Block", "src": ..., ...}``."""
+        return self.request("POST", "/actions", action)
+
+    def post_events(self, events: list[dict]) -> int:
+        """Deliver events (``{"kind": "tap", "src": ..., "data": {...}}``); how many went."""
+        return self.request("POST", "/events", {"events": events})["delivered"]
 
 
 def read_lambda_file(path: str | Path) -> tuple[str, str]:
@@ -73,4 +103,4 @@ def load_lambdas(lab, files: list[tuple[str, str]]) -> None:
     """Load (name, source) lambdas into a lab's lambda server."""
     client = ControllerClient.for_lab(lab) if files else None
     for name, source in files:
-        client.request("POST", "/lambdas", {"name": name, "source": source})
+        client.load(name, source)

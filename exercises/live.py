@@ -85,19 +85,19 @@ class LiveLab:
         """Output of argv run inside node (failures included, never raises)."""
         return run(list(argv), check=False, netns=self.netns(node), timeout=timeout)
 
-    def lambda_api(self, method: str, path: str) -> dict:
-        """A request to the lab's lambda server (``GET /actions``, ``GET /lambdas``)."""
+    def lambda_server(self):
+        """The lab's lambda server (a ``ControllerClient``: lambdas, actions, stats, logs)."""
         from taplab.controllers.api_client import ControllerClient
 
-        return ControllerClient.for_lab(self.handle).request(method, path)
+        return ControllerClient.for_lab(self.handle)
 
     def lambdas(self, kind: str) -> list[dict]:
         """The loaded lambdas that handle events of kind, with their counters."""
-        return [w for w in self.lambda_api("GET", "/lambdas")["lambdas"] if kind in w["kinds"]]
+        return [w for w in self.lambda_server().lambdas() if kind in w["kinds"]]
 
     def alerts(self, src: str) -> list[dict]:
         """The Alert actions lambdas returned about src, oldest first."""
-        return [a for a in self.lambda_api("GET", "/actions")["actions"]
+        return [a for a in self.lambda_server().actions()
                 if a["action"] == "Alert" and a.get("src") == src]
 
     def root_sh(self, *argv: str, timeout: float = 30) -> str:

@@ -106,7 +106,7 @@ class TapEvents:
         if not events:
             return
         try:
-            self.client.request("POST", "/events", {"events": events})
+            self.client.post_events(events)
             self.posted += len(events)
         except UserError:
             self.errors += 1

@@ -100,7 +100,7 @@ class OpenflowTap(Tap):
         pod = node_ip(self.lab, self.target.node)
         client = ControllerClient.for_lab(self.lab)
         for side in ("src", "dst"):
-            client.request("POST", "/actions", {"type": "Mirror", "to_port": ofport, side: pod})
+            client.apply({"type": "Mirror", "to_port": ofport, side: pod})
         self.record["ofport"] = ofport
 
     def detach(self) -> None:

@@ -49,7 +49,7 @@ class Run:
 
 
 def _telemetry(lab) -> dict:
-    return lab.lambda_api("GET", "/stats")["telemetry"]
+    return lab.lambda_server().stats()["telemetry"]
 
 
 def _run_agent(lab, ack: bool) -> Run:

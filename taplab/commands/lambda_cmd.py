@@ -42,16 +42,16 @@ def run(args) -> int:
         reply = client.load_file(args.file)
         message = f"loaded {reply['name']} for {', '.join(reply['kinds'])} events"
     elif args.action == "unload":
-        reply = client.request("DELETE", f"/lambdas/{args.name}")
+        reply = client.unload(args.name)
         message = f"unloaded {args.name}"
     elif args.action == "logs":
-        reply = client.request("GET", f"/lambdas/{args.name}/logs")
+        reply = {"name": args.name, "logs": client.logs(args.name)}
         message = "\n".join(reply["logs"]) or f"{args.name} has logged nothing yet"
     elif args.action == "list":
-        reply = client.request("GET", "/lambdas")
+        reply = {"lambdas": client.lambdas()}
         message = _table(reply["lambdas"])
     else:
-        reply = client.request("GET", "/stats")
+        reply = client.stats()
         message = _table(reply["lambdas"])
     if args.json:
         print_json(reply)
