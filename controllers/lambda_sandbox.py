@@ -73,23 +73,25 @@ def members(group: Path) -> list[int]:
 
 
 def kill_group(group: Path) -> None:
-    """SIGKILL every process in a cgroup, then remove it."""
+    """SIGKILL every process in a cgroup, then remove it (another controller may be
+    removing it at the same time)."""
     deadline = time.monotonic() + KILL_TIMEOUT
-    while (pids := members(group)) and time.monotonic() < deadline:
-        kill_file = group / "cgroup.kill"
-        if kill_file.exists():
-            kill_file.write_text("1")
-        else:
+    while time.monotonic() < deadline:
+        try:
+            pids = members(group)
+            if not pids:
+                group.rmdir()
+                return
+            if (group / "cgroup.kill").exists():
+                (group / "cgroup.kill").write_text("1")
             for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError):
+            if not group.exists():
+                return
+        except OSError:
+            pass  # busy: a member is still exiting
         time.sleep(0.01)
-    try:
-        group.rmdir()
-    except OSError:
-        pass  # gone already, or a member not yet reaped: the folder is empty and harmless
 
 
 def worker_uid(controller_pid: int, serial: int) -> int:
