@@ -108,6 +108,9 @@ def test_detect_ends_with_a_sentence_when_its_lab_stops():
         out, err = detect.communicate(timeout=60)
     finally:
         detect.kill()
+        if child.poll() is None:  # the test failed before stopping the lab
+            child.send_signal(signal.SIGINT)
+            child.wait(timeout=60)
     assert detect.returncode == 1, err
     assert "internal error" not in err and "Traceback" not in err
     assert f"lab {lab_id} stopped while detecting" in err
