@@ -40,6 +40,7 @@ from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.output import console, print_json
+from taplab.shell import start
 from taplab.taps import session, testbed
 from taplab.taps.target import resolve
 
@@ -147,8 +148,9 @@ def load(lab, errors_pct: int, seconds: float, instances: int, folder: Path) -> 
             *uris(ip, errors_pct),
         ]
         procs.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", lab.netns("client"), *argv],
+            start(
+                argv,
+                netns=lab.netns("client"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

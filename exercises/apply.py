@@ -31,7 +31,7 @@ from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.procs import ProcessId
 from taplab.resources import LAB_ENV
-from taplab.shell import run
+from taplab.shell import in_netns, run
 
 NODE_HEADER = re.compile(r"^#\s*node:\s*(\S+)\s*$", re.MULTILINE)
 CONTROLLER_HEADER = re.compile(r"^#\s*controller app\s*$", re.MULTILINE)
@@ -140,7 +140,7 @@ def command(handle: LabHandle, node: str, path: Path, trusted: bool) -> tuple[li
         staged.chmod(0o644)
         argv, cwd = [*DROP_PRIVILEGES, *RUNNERS[path.suffix], str(staged)], staged.parent
     if node != ROOT:
-        argv = ["ip", "netns", "exec", handle.netns(node), *argv]
+        argv = in_netns(argv, handle.netns(node))
     return (argv if trusted else confined(argv, path)), cwd
 
 

@@ -8,7 +8,7 @@ forwarded, dropped and answered datagram is logged with its transaction's
 (switch id, sequence number)::
 
     with LossyRelay(handle, port=9999, loss=0.05) as relay:
-        subprocess.run(["ip", "netns", "exec", relay.netns, "python3", "agent.py"])
+        run(["python3", "agent.py"], netns=relay.netns)   # taplab.shell.run
     relay.log  # [(time, "up" | "down", "sent" | "dropped", switch_id, seq, events)]
 """
 

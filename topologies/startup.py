@@ -17,7 +17,7 @@ from dataclasses import replace
 from taplab import links
 from taplab.errors import UserError
 from taplab.impairments import Impairment
-from taplab.shell import run
+from taplab.shell import capture, run
 from taplab.topologies.topofile import IMPAIRMENTS
 
 
@@ -90,10 +90,5 @@ def _check(lab, check: dict) -> tuple[str, bool, str]:
 
 
 def _sh(lab, node: str, command: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ip", "netns", "exec", lab.netns(node), "sh", "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return capture(["sh", "-c", command], netns=lab.netns(node), timeout=timeout,
+                   stdin=subprocess.DEVNULL)

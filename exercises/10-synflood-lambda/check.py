@@ -9,6 +9,7 @@ import random
 import subprocess
 import time
 
+from taplab import shell
 from taplab.exercises.grading import Checklist
 from taplab.exercises.lambda_checks import lambda_loaded, ordinary_client_not_flagged
 from taplab.exercises.live import wait_until
@@ -52,11 +53,8 @@ def detects_flood(lab):
     if not ordinary:
         return False, f"before any flood, from {src}: {why} Report floods, not addresses."
     start = time.monotonic()
-    flood = subprocess.Popen(
-        ["ip", "netns", "exec", lab.netns("attacker"), *FLOOD],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    flood = shell.start(FLOOD, netns=lab.netns("attacker"), stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
     try:
         alerts = wait_until(lambda: lab.alerts(src), DETECT_WITHIN)
     finally:
