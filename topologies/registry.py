@@ -11,7 +11,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 
 from taplab.errors import UserError
 from taplab.topologies import startup, topofile
@@ -46,11 +46,29 @@ def builder(kind: str) -> Builder:
     return _BUILDERS[kind]
 
 
-def prepare(source: str, **options) -> partial:
-    """Check topology source (name or file) and options now; return ``build(lab)``.
+@dataclass(frozen=True)
+class Prepared:
+    """A checked topology (``spec``) and its options, built into a lab by calling it."""
+
+    builder: Builder
+    spec: dict
+    options: dict
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    def __call__(self, lab) -> None:
+        """The builder, then the file's per-node startup commands."""
+        self.builder(lab, spec=self.spec, **self.options)
+        startup.run_startup(lab, self.spec)
+
+
+def prepare(source: str, **options) -> Prepared:
+    """Check topology source (name or file) and options now; return what builds it.
 
     Everything a user can get wrong in the file or the options is found here,
-    before a lab exists; ``.keywords["spec"]`` is the checked topology.
+    before a lab exists.
     """
     spec = topofile.load(source)
     fn = builder(spec["kind"])
@@ -60,13 +78,7 @@ def prepare(source: str, **options) -> partial:
         if key not in accepted or key in ("lab", "spec"):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"topology '{spec['name']}' has no option {flag}.")
-    return partial(_build_and_start, fn, spec=spec, **given)
-
-
-def _build_and_start(fn: Builder, lab, spec: dict, **options) -> None:
-    """The builder, then the file's per-node startup commands."""
-    fn(lab, spec=spec, **options)
-    startup.run_startup(lab, spec)
+    return Prepared(fn, spec, given)
 
 
 def build(lab, source: str, **options) -> None:

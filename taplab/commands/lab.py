@@ -124,7 +124,7 @@ def run(args) -> int:
         )
     # A bad name, file or option fails here, before anything is built.
     build = registry.prepare(args.topology, **topology_options(args))
-    name = build.keywords["spec"]["name"]
+    name = build.name
     lambdas = [read_lambda_file(f) for f in args.lambdas]
     if lambdas and args.switch != "ovs":
         raise UserError("--lambda needs --switch ovs: lambdas run in the OVS controller.")
@@ -141,7 +141,7 @@ def run(args) -> int:
         if args.check:
             from taplab.commands.topo import print_checks  # topo imports this module
 
-            return print_checks(lab, build.keywords["spec"])
+            return print_checks(lab, build.spec)
         return LabCLI(lab).interact_or_run(
             args.run,
             f"lab {lab.id} ready: type [bold]help[/] for commands, [bold]exit[/] to tear it "

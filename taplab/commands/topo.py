@@ -101,7 +101,7 @@ def tree(spec: dict) -> Tree:
 def shown(args) -> dict:
     """The topology as ``taplab lab`` with the same options would build it."""
     build = registry.prepare(args.topology, **topology_options(args))
-    spec, options = build.keywords["spec"], build.keywords
+    spec, options = build.spec, build.options
     if spec["kind"] == "cluster":
         spec = cluster.with_defaults(
             cluster.resize(spec, options.get("nodes"), options.get("pods"))
