@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taplab.controllers import runtime
+from taplab.controllers import lambda_sandbox, runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.lambda_sandbox import is_worker_uid
 from taplab.controllers.lambda_server import LambdaServer
@@ -352,4 +352,40 @@ def test_a_survivor_is_gone_after_kill_9_of_the_lab_and_taplab_clean():
         lambda: not any(os.path.exists(f"/proc/{pid}") for pid in ours),
         timeout=10,
         what="the survivor to be gone after taplab clean",
+    )
+
+
+FORK = """
+import os, time
+from taplab.lambdas import on, Alert
+
+@on("tap")
+def fork(event, ctx):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            time.sleep(1)
+    return Alert("forked", detail=str(pid))
+"""
+
+
+def test_without_cgroup_v2_the_process_group_dies_and_cpu_is_still_watched(server, monkeypatch):
+    monkeypatch.setattr(lambda_sandbox, "cgroup_root", lambda: None)
+    server.load("fork", FORK)
+    server.load("spinner", SPINNERS["thread"] + ON_TAP)
+    assert server.workers["fork"]._sandbox.group is None
+    server.post("tap")
+    (forked,) = wait_for(lambda: alerts(server, "forked"), timeout=10, what="the fork")
+    child = int(forked["detail"])
+    server.unload("fork")
+    wait_for(
+        lambda: not os.path.exists(f"/proc/{child}"),
+        timeout=5,
+        what="the child to die with its worker's process group",
+    )
+    spinner = server.workers["spinner"]
+    wait_for(
+        lambda: spinner.describe()["kills"] >= 1,
+        timeout=20,
+        what="the spinning worker to be killed",
     )
