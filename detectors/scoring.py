@@ -1,7 +1,8 @@
 """Scoring detections against ground truth: detected, delay, true and false positives.
 
 A detection is true when it names an attacker of a malicious ground-truth
-record (or, for a spoofed attack, its target as destination) and was raised
+record (or, for a spoofed or distributed attack, names no source and its
+target as destination) and was raised
 between the attack's start and ``grace`` seconds after its end; any other
 detection is a false positive. Delay is from the attack's start to the first
 true detection, in seconds and in probes: the attacker's packets to its
@@ -23,7 +24,8 @@ def matches(det: Detection, truth: dict, grace: float) -> bool:
         return False
     if det.alert.src in truth["attacker_ips"]:
         return True
-    return bool(truth.get("spoofed")) and det.alert.dst in truth["targets"]
+    many = bool(truth.get("spoofed")) or len(truth["attacker_ips"]) > 1
+    return many and det.alert.src is None and det.alert.dst in truth["targets"]
 
 
 def is_probe(obs: Observation, truth: dict) -> bool:

@@ -274,3 +274,25 @@ def test_completed_handshakes_balance_a_sudden_burst_of_long_connections():
 def test_retransmitted_syns_are_no_new_attempts():
     retries = [tcp(k / 1000, CLIENT, TARGET, 10000 + k % 20, 80, "S") for k in range(1000)]
     assert feed(CusumSynFlood(), retries, until=1.2) == []
+
+
+def test_an_alert_naming_no_source_scores_for_a_distributed_or_forged_attack_only():
+    from taplab.detectors.catalog import Detection
+    from taplab.detectors.scoring import score
+    from taplab.lambdas import Alert
+
+    swarm = {
+        "kind": "distributed-syn-flood",
+        "malicious": True,
+        "start": 0.0,
+        "end": 3.0,
+        "attacker_ips": ["10.0.2.2", "10.0.2.3"],
+        "targets": [TARGET],
+    }
+    alone = {**swarm, "kind": "syn-flood", "attacker_ips": [SCANNER]}
+    anonymous = Detection(1.0, "cusum", Alert("distributed-syn-flood", src=None, dst=TARGET))
+    forged = Detection(1.0, "cusum", Alert("syn-flood", src="172.16.0.9", dst=TARGET))
+    assert score([anonymous], [swarm])["true_positives"] == 1
+    assert score([anonymous], [swarm])["source_named"] is False
+    assert score([anonymous], [alone])["false_positives"] == 1
+    assert score([forged], [{**alone, "spoofed": True}])["false_positives"] == 1
