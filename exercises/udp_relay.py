@@ -26,6 +26,7 @@ from taplab.shell import run
 CLONE_NEWNET = 0x40000000
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 BUFFER = 16 << 20  # bytes: the relay only loses what it decides to lose
+QUIET, DRAIN_TIMEOUT = 0.5, 30.0  # seconds: relayed everything once quiet this long
 TX_HEADER = struct.Struct("!BIIB")  # version, switch id, sequence number, event count
 
 
@@ -56,6 +57,7 @@ class LossyRelay:
         self.netns = f"{handle.id}-relay"
         self.log: list[tuple[float, str, str, int, int, int]] = []
         self._stop = threading.Event()
+        self._last = time.monotonic()  # when the relay last received a datagram
 
     def __enter__(self) -> "LossyRelay":
         run(["ip", "netns", "add", self.netns])
@@ -76,6 +78,9 @@ class LossyRelay:
         return self
 
     def __exit__(self, *exc) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() - self._last < QUIET and time.monotonic() < deadline:
+            time.sleep(0.05)  # what the agent sent last is still being relayed
         self._stop.set()
         self._thread.join(timeout=5)
         self.agent_side.close()
@@ -93,6 +98,7 @@ class LossyRelay:
             ready, _, _ = select.select([self.agent_side, self.server_side], [], [], 0.1)
             for sock in ready:
                 data, peer = sock.recvfrom(65535)
+                self._last = time.monotonic()
                 up = sock is self.agent_side
                 agent = peer if up else agent
                 if self.rng.random() < self.loss:

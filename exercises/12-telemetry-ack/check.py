@@ -10,17 +10,20 @@ resent exactly the transactions whose datagram or ACK was lost.
 
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 from taplab.exercises.apply import confined, student_env
 from taplab.exercises.grading import Checklist
+from taplab.exercises.live import wait_until
 from taplab.exercises.udp_relay import LossyRelay
 
 CHECKS = Checklist()
 RECORDS, LOSS = 500, 0.05
 NO_ACK_SWITCH, ACK_SWITCH = 101, 102
 NEEDLESS = 0.1  # resent although nothing was lost: what timeouts under load explain
+SETTLE_TIMEOUT = 10.0
 _runs: dict = {}  # mode -> Run of this grading
 
 
@@ -50,6 +53,14 @@ class Run:
 
 def _telemetry(lab) -> dict:
     return lab.lambda_server().stats()["telemetry"]
+
+
+def _settled(lab) -> dict | None:
+    """The server's counters once they stop moving (it has read what was relayed)."""
+    first = _telemetry(lab)
+    time.sleep(0.3)
+    second = _telemetry(lab)
+    return second if second == first else None
 
 
 def _run_agent(lab, ack: bool) -> Run:
@@ -86,7 +97,7 @@ def _run_agent(lab, ack: bool) -> Run:
             env=student_env(lab.handle),
             start_new_session=True,
         )
-    after = _telemetry(lab)
+    after = wait_until(lambda: _settled(lab), SETTLE_TIMEOUT) or _telemetry(lab)
 
     def delta(key):
         return after.get(key, 0) - before.get(key, 0)
