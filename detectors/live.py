@@ -7,62 +7,26 @@ Sensors print JSON rows to a log in the lab's workdir (stopped and removed
 with the lab); ``# ready`` on a line of its own means it is capturing.
 """
 
-import json
-import sys
 import time
-from pathlib import Path
 
-from taplab import capabilities, ready
+from taplab import capabilities
 from taplab.detectors.catalog import Detection, feed, tick
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.observation import Observation
+from taplab.rowlog import ProcessLog, start_module
 
 
-class ProcessLog:
-    """A lab process printing JSON rows (and a `# ready` line) to a file, read incrementally."""
-
-    def __init__(self, lab, path: Path, proc):
-        self.lab, self.path, self.proc = lab, path, proc
-        self.offset = 0
-
-    def rows(self) -> list[list]:
-        """The complete rows printed since the last call."""
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        return [json.loads(line) for line in data[:end].splitlines() if line.startswith(b"[")]
+class Sensor(ProcessLog):
+    """A sensor's rows, read as observations."""
 
     def observations(self) -> list[Observation]:
         return [Observation.from_row(r) for r in self.rows()]
 
-    def stop(self) -> None:
-        """Stop the process now (the lab would stop it at teardown anyway)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except Exception:  # noqa: BLE001 - still running: kill it
-                self.proc.kill()
-                self.proc.wait()
 
-
-def start_module(lab, node: str, module: str, name: str, *args: str) -> ProcessLog:
-    """Run ``python -m <module>`` in node, log in the workdir; return once it is ready."""
-    log = f"{name}-{node}-{time.time_ns()}.jsonl"
-    proc = lab.popen([sys.executable, "-m", module, *args], node=node, log=log, grace=2.0)
-    sensor = ProcessLog(lab, lab.workdir / log, proc)
-    ready.wait(
-        proc, sensor.path, f"the {name} in {node}", ready.marker(sensor.path, "# ready"), timeout=60
-    )
-    return sensor
-
-
-def start_sensor(lab, node: str) -> ProcessLog:
+def start_sensor(lab, node: str) -> Sensor:
     """The packet sensor in node's namespace (see ``taplab.detectors.sensor``)."""
-    return start_module(lab, node, "taplab.detectors.sensor", "sensor")
+    return start_module(lab, node, "taplab.detectors.sensor", "sensor", cls=Sensor)
 
 
 def start_syn_counter(lab, node: str, interval: float = 0.2) -> ProcessLog:

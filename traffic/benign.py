@@ -11,9 +11,9 @@ written (lab workdir and ``out``).
 
 import json
 
-from taplab.detectors.live import ProcessLog, start_module
 from taplab.errors import UserError
 from taplab.measure import iperf3, node_ip
+from taplab.rowlog import ProcessLog, start_module
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (

@@ -16,8 +16,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from taplab import capabilities
-from taplab.detectors.live import start_module
 from taplab.measure import node_ip
+from taplab.rowlog import start_module
 from taplab.traffic import benign, groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (

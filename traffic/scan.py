@@ -19,9 +19,9 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 from taplab import capabilities
-from taplab.detectors.live import start_module
 from taplab.errors import UserError
 from taplab.measure import node_ip
+from taplab.rowlog import start_module
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.ports import parse_ports
