@@ -3,24 +3,30 @@
 Shared by the flood detectors (``cusum``, ``packet_flood``). Packets are
 counted per (source, destination port) in an interval; only ports that got
 ``repeat`` or more of them count (a scan sends one probe per port: a scan,
-not a flood). The named source has at least half of the excess; with none,
-the flood is ``distributed-<kind>`` when at least 3 sources sent ``repeat``
-or more each (many real attackers), else plain ``<kind>`` from forged sources.
+not a flood), and no source that hit more than ``SCAN_PORTS`` ports in the
+interval (a decoy scan sends one probe per port and decoy, so its ports
+repeat; a flood keeps to a port or a few). The named source has at least
+half of the excess; with none, the flood is ``distributed-<kind>`` when at
+least 3 sources sent ``repeat`` or more each (many real attackers), else
+plain ``<kind>`` from forged sources.
 """
 
 from collections import Counter
 
 TOP = 5  # sources listed in an alert's detail
+SCAN_PORTS = 10  # a source hitting more ports than this in an interval is scanning
 
 
 def repeated(counts: Counter, repeat: int) -> Counter:
-    """Per source, its packets towards ports that got at least repeat of them."""
-    per_port = Counter()
-    for (_src, port), n in counts.items():
+    """Per source, its packets towards ports that got at least repeat of them, unless
+    it spread over more than SCAN_PORTS ports."""
+    per_port, ports_of = Counter(), Counter()
+    for (src, port), n in counts.items():
         per_port[port] += n
+        ports_of[src] += 1
     out = Counter()
     for (src, port), n in counts.items():
-        if per_port[port] >= repeat:
+        if per_port[port] >= repeat and ports_of[src] <= SCAN_PORTS:
             out[src] += n
     return out
 

@@ -296,3 +296,18 @@ def test_an_alert_naming_no_source_scores_for_a_distributed_or_forged_attack_onl
     assert score([anonymous], [swarm])["source_named"] is False
     assert score([anonymous], [alone])["false_positives"] == 1
     assert score([forged], [{**alone, "spoofed": True}])["false_positives"] == 1
+
+
+def test_a_decoy_scan_is_no_flood_though_each_port_gets_a_probe_per_decoy():
+    decoys = [f"10.0.5.{i}" for i in range(2, 6)] + [SCANNER]
+    stream = [arp(0.0, SCANNER)] + [
+        tcp(0.001 * k, src, TARGET, 40000, 1 + k, "S", mac=MAC[SCANNER])
+        for k in range(600)
+        for src in decoys
+    ]
+    assert feed(CusumSynFlood(), stream, until=1.2) == []
+    unbound = [
+        Observation(o.time, o.src, o.dst, o.proto, o.sport, o.dport, o.flags, 60, "")
+        for o in stream[1:]
+    ]
+    assert feed(CusumSynFlood(), unbound, until=1.2) == []
