@@ -1,7 +1,6 @@
 """``taplab attack ...``: floods and scans in a running lab, with ground truth."""
 
-from taplab.commands import subcommand
-from taplab.commands.traffic import common, report
+from taplab.commands import generator_options, print_run, subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import console
@@ -91,7 +90,7 @@ def register(sub) -> None:
     sp.add_argument("--scan-delay", help="e.g. 300ms")
     sp.add_argument("--max-rate", type=float, help="probes/s at most")
     for q in kinds.choices.values():
-        common(q)
+        generator_options(q)
     p.set_defaults(func=run)
 
 
@@ -113,7 +112,7 @@ def run(args) -> int:
                 args.tool,
                 out=args.out,
             )
-        return report(args, lab, truth)
+        return print_run(args, lab, truth)
     if hasattr(args, "flood_kind"):  # the flood subcommand (its --kind is flood_kind)
         return run_flood(args, lab)
     evasion = Evasion(
@@ -151,7 +150,7 @@ def run(args) -> int:
                 evasion=evasion,
                 zombie=args.zombie,
             )
-    return report(args, lab, truth)
+    return print_run(args, lab, truth)
 
 
 def run_flood(args, lab) -> int:
@@ -185,4 +184,4 @@ def run_flood(args, lab) -> int:
                 rand_source=args.rand_source,
                 out=args.out,
             )
-    return report(args, lab, truth)
+    return print_run(args, lab, truth)

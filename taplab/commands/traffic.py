@@ -3,39 +3,13 @@
 Every run writes its ground truth (JSON) into the lab's workdir and ``--out``.
 """
 
-from taplab.commands import subcommand
+from taplab.commands import generator_options, print_run, subcommand
 from taplab.lab import LabHandle
-from taplab.output import console, errors, print_json
-from taplab.traffic import benign, groundtruth, lookalike
+from taplab.output import console, errors
+from taplab.traffic import benign, lookalike
 from taplab.traffic.groundtruth import GroundTruth
 
 LOOKALIKES = ("ab", "scraper", "retry", "dns", "backup", "mesh")
-
-
-def common(p) -> None:
-    p.add_argument("--lab", help="lab id (default: the only running lab)")
-    p.add_argument("--out", metavar="DIR", help="also write the ground truth here")
-    p.add_argument("--json", action="store_true", help="print the ground truth as JSON")
-
-
-def report(args, lab, truth: GroundTruth) -> int:
-    """Print a finished run and where its ground truth is."""
-    if args.json:
-        print_json(truth.as_dict())
-        return 0
-    role = "attacker" if truth.malicious else "client"
-    console.print(
-        f"[bold]{truth.kind}[/] by {truth.tool}: {role} {truth.attacker} "
-        f"({', '.join(truth.attacker_ips)}) -> {', '.join(truth.targets[:4])}"
-        f"{' ...' if len(truth.targets) > 4 else ''}, "
-        f"{truth.end - truth.start:.1f}s, rate {truth.rate} {truth.rate_unit}"
-    )
-    console.print(f"  command: {truth.command}", highlight=False)
-    console.print(
-        f"  ground truth: {groundtruth.folder(lab)}" + (f" and {args.out}" if args.out else ""),
-        highlight=False,
-    )
-    return 0
 
 
 def register(sub) -> None:
@@ -76,7 +50,7 @@ def register(sub) -> None:
             hp.add_argument("--concurrency", type=int, default=concurrency)
     add_lookalikes(kinds)
     for q in kinds.choices.values():
-        common(q)
+        generator_options(q)
     p.set_defaults(func=run)
 
 
@@ -182,7 +156,7 @@ def run(args) -> int:
     lab = LabHandle.find(args.lab)
     if args.kind in LOOKALIKES:
         with console.status(f"{args.kind} for {args.time:g}s ..."):
-            return report(args, lab, run_lookalike(args, lab))
+            return print_run(args, lab, run_lookalike(args, lab))
     if args.kind == "iperf":
         with console.status(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
             truth = benign.iperf_flow(
@@ -194,7 +168,7 @@ def run(args) -> int:
                 args.port,
                 out=args.out,
             )
-        return report(args, lab, truth)
+        return print_run(args, lab, truth)
     ensure_http_server(lab, args.server, args.port, args.error_ratio)
     with console.status(f"{args.kind} {args.client} -> {args.server} for {args.time:g}s ..."):
         if args.kind == "http":
@@ -212,4 +186,4 @@ def run(args) -> int:
             truth = benign.busy_client(
                 lab, args.client, args.server, args.port, args.rate, args.time, out=args.out
             )
-    return report(args, lab, truth)
+    return print_run(args, lab, truth)
