@@ -81,7 +81,7 @@ class LiveLab:
     def netns(self, node: str) -> str:
         return self.handle.netns(node)
 
-    def sh(self, node: str, *argv: str, timeout: float = 30) -> str:
+    def output(self, node: str, *argv: str, timeout: float = 30) -> str:
         """Output of argv run inside node (failures included, never raises)."""
         return run(list(argv), check=False, netns=self.netns(node), timeout=timeout)
 
@@ -167,11 +167,11 @@ class LiveLab:
         return (link or {}).get("linkinfo", {}).get("info_kind")
 
     def sysctl(self, node: str, key: str) -> str:
-        return self.sh(node, "sysctl", "-n", key).strip()
+        return self.output(node, "sysctl", "-n", key).strip()
 
     def iptables_rules(self, node: str, table: str = "filter") -> list[str]:
         """The ``-A ...`` lines of one iptables table in node."""
-        out = self.sh(node, "iptables-save", "-t", table)
+        out = self.output(node, "iptables-save", "-t", table)
         return [line for line in out.splitlines() if line.startswith("-A ")]
 
     # -- eBPF ------------------------------------------------------------
@@ -221,13 +221,13 @@ class LiveLab:
 
     def connect(self, node: str, host: str, port: int, timeout: float = 1.0) -> str:
         """``connected``, ``refused`` (it got through) or ``timeout`` (it was dropped)."""
-        out = self.sh(node, sys.executable, "-c", _CONNECT, host, str(port), str(timeout))
+        out = self.output(node, sys.executable, "-c", _CONNECT, host, str(port), str(timeout))
         return out.strip().splitlines()[-1] if out.strip() else "timeout"
 
     def http_get(self, node: str, url: str, times: int = 1) -> list[str]:
         """The body of each of ``times`` GET requests from node, up to the first
         failure, which ends the list as ``error: ...``."""
-        out = self.sh(node, sys.executable, "-c", _HTTP_GET, url, str(times),
+        out = self.output(node, sys.executable, "-c", _HTTP_GET, url, str(times),
                       timeout=10 + 3 * times)
         return out.strip().splitlines()
 
@@ -240,7 +240,7 @@ class LiveLab:
         try:
             if receiver.stdout.readline().strip() != "listening":
                 return 0
-            self.sh(src, sys.executable, "-c", _SEND, dst_ip, str(port), str(nbytes),
+            self.output(src, sys.executable, "-c", _SEND, dst_ip, str(port), str(nbytes),
                     str(timeout), timeout=timeout + 5)
             out, _ = receiver.communicate(timeout=timeout + 5)
             return int(out.strip() or 0)

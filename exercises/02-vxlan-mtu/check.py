@@ -106,8 +106,12 @@ def bulk_transfer(lab):
 def no_black_hole(lab):
     if not lab.ping("pod1", "10.0.42.2", size=MTU - 28, dont_fragment=True):
         return False, f"a {MTU}-byte packet with DF set does not reach pod2."
-    lab.sh("pod1", "ip", "route", "flush", "cache")  # forget path MTUs learned by earlier checks
-    out = lab.sh("pod1", "ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", "10.0.42.2")
+    lab.output(
+        "pod1", "ip", "route", "flush", "cache"
+    )  # forget path MTUs learned by earlier checks
+    out = lab.output(
+        "pod1", "ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", "10.0.42.2"
+    )
     if "message too long" not in out:
         return (
             False,

@@ -57,7 +57,7 @@ def copies_arrive(lab):
 
 @CHECKS.check("mirroring does not disturb: h2 gets each ping once (no duplicates)")
 def no_duplicates(lab):
-    out = lab.sh("h1", "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", H2)
+    out = lab.output("h1", "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", H2)
     if "DUP!" in out or " 0% packet loss" not in out:
         return False, "h1's pings to h2 were lost or duplicated while mirrored."
     return True, "3 pings, 3 answers, no duplicates."

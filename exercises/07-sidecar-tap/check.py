@@ -44,7 +44,8 @@ def running(lab):
     found = [
         name
         for name, d in daemons.items()
-        if d["node"] == "pod1" and lab.sh("pod1", "ps", "-o", "pid=", "-p", str(d["pid"])).strip()
+        if d["node"] == "pod1"
+        and lab.output("pod1", "ps", "-o", "pid=", "-p", str(d["pid"])).strip()
     ]
     if not found:
         return False, "no daemon runs in pod1: sudo taplab exercise run 07 sidecar.py."

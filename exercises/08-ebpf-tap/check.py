@@ -50,7 +50,8 @@ def attached(lab):
 @CHECKS.check("20 pings from pod1 to pod2 add exactly 40 to the ICMP packet counter", points=3)
 def icmp_exact(lab):
     grown = _grown(
-        lab, lambda: lab.sh("pod1", "ping", "-n", "-c", str(PINGS), "-i", "0.05", "-W", "1", POD2)
+        lab,
+        lambda: lab.output("pod1", "ping", "-n", "-c", str(PINGS), "-i", "0.05", "-W", "1", POD2),
     )
     if grown is None:
         return False, "the program on veth-pod2 has no array map of counters."
@@ -84,7 +85,7 @@ def tcp_bytes(lab):
 
 @CHECKS.check("10 UDP datagrams add exactly 10 to the UDP packet counter", hidden=True)
 def udp_exact(lab):
-    grown = _grown(lab, lambda: lab.sh("pod1", sys.executable, "-c", _UDP, POD2))
+    grown = _grown(lab, lambda: lab.output("pod1", sys.executable, "-c", _UDP, POD2))
     if grown is None or grown.get(UDP) != DATAGRAMS:
         return False, f"the UDP counter grew by {(grown or {}).get(UDP)}, not {DATAGRAMS}."
     return True, f"UDP +{DATAGRAMS}."

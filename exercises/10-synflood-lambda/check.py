@@ -25,9 +25,11 @@ def flooder(lab) -> str:
     """Move the attacker to a fresh address, drawn now (once per grading)."""
     if "ip" not in _flooder:
         ip = f"10.0.0.{random.SystemRandom().randrange(100, 250)}"
-        dev = lab.sh("attacker", "ip", "-o", "-4", "addr", "show", "to", "10.0.0.0/24").split()[1]
-        lab.sh("attacker", "ip", "addr", "flush", "dev", dev)
-        lab.sh("attacker", "ip", "addr", "add", f"{ip}/24", "dev", dev)
+        dev = lab.output("attacker", "ip", "-o", "-4", "addr", "show", "to", "10.0.0.0/24").split()[
+            1
+        ]
+        lab.output("attacker", "ip", "addr", "flush", "dev", dev)
+        lab.output("attacker", "ip", "addr", "add", f"{ip}/24", "dev", dev)
         _flooder["ip"] = ip
     return _flooder["ip"]
 
@@ -53,8 +55,9 @@ def detects_flood(lab):
     if not ordinary:
         return False, f"before any flood, from {src}: {why} Report floods, not addresses."
     start = time.monotonic()
-    flood = shell.start(FLOOD, netns=lab.netns("attacker"), stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
+    flood = shell.start(
+        FLOOD, netns=lab.netns("attacker"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         alerts = wait_until(lambda: lab.alerts(src), DETECT_WITHIN)
     finally:

@@ -27,7 +27,7 @@ def no_false_positive(lab):
 @CHECKS.check("a fast nmap scan from attacker (200 ports) is flagged within 5 s", points=3)
 def fast_scan_flagged(lab):
     if not lab.alerts(ATTACKER):
-        lab.sh("attacker", *FAST_SCAN, timeout=60)
+        lab.output("attacker", *FAST_SCAN, timeout=60)
     alerts = wait_until(lambda: lab.alerts(ATTACKER), DETECT_WITHIN)
     if not alerts:
         return False, f"no Alert with src={ATTACKER} within {DETECT_WITHIN:g} s of the scan."
@@ -37,7 +37,7 @@ def fast_scan_flagged(lab):
 def _probed(lab) -> set[int]:
     """The ports of 20-40 that web's iptables counters saw a SYN from sneaky to."""
     probed = set()
-    for line in lab.sh("web", "iptables", "-L", "INPUT", "-v", "-n", "-x").splitlines():
+    for line in lab.output("web", "iptables", "-L", "INPUT", "-v", "-n", "-x").splitlines():
         match = re.match(r"\s*(\d+)\s+\d+\s.*\b10\.0\.0\.77\b.*dpt:(\d+)", line)
         if match and int(match[1]) > 0:
             probed.add(int(match[2]))
