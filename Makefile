@@ -13,9 +13,10 @@ test:
 	.venv/bin/ruff check .
 	.venv/bin/pytest -q
 
-# Everything that needs no root (no network, no full kernel): under a minute.
+# Everything that needs no root (no network, no full kernel): under a minute, one
+# pytest worker per core.
 test-unit:
-	.venv/bin/pytest -q -m "not network and not kernel"
+	.venv/bin/pytest -q -n auto -m "not network and not kernel"
 
 # The tests marked `kernel`, in Debian's own kernel booted in QEMU (results in build/kernel/).
 test-kernel:
