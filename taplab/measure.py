@@ -24,8 +24,13 @@ class Throughput:
     raw: dict
 
     def as_dict(self) -> dict:
-        return {"client": self.client, "server": self.server, "mbps": round(self.mbps, 2),
-                "retransmits": self.retransmits, "seconds": self.seconds}
+        return {
+            "client": self.client,
+            "server": self.server,
+            "mbps": round(self.mbps, 2),
+            "retransmits": self.retransmits,
+            "seconds": self.seconds,
+        }
 
 
 COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")
@@ -70,15 +75,33 @@ def node_ip(lab, node: str) -> str:
     raise UserError(f"node '{node}' has no IPv4 address to measure to.")
 
 
-def iperf3(lab, client: str, server: str, seconds: float = 3, rate: str | None = None,
-           port: int = 5201, udp: bool = False, target: str | None = None) -> Throughput:
+def iperf3(
+    lab,
+    client: str,
+    server: str,
+    seconds: float = 3,
+    rate: str | None = None,
+    port: int = 5201,
+    udp: bool = False,
+    target: str | None = None,
+) -> Throughput:
     """Run one iperf3 test from client to server (at target, or its first address) inside
     the lab and parse its JSON."""
     target = target or node_ip(lab, server)
     srv = lab.popen(["iperf3", "-s", "-1", "-p", str(port)], node=server, grace=1.0)
     try:
-        argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "--json",
-                "--connect-timeout", "3000"]
+        argv = [
+            "iperf3",
+            "-c",
+            target,
+            "-p",
+            str(port),
+            "-t",
+            str(seconds),
+            "--json",
+            "--connect-timeout",
+            "3000",
+        ]
         if rate:
             argv += ["-b", rate]
         if udp:
@@ -92,9 +115,16 @@ def iperf3(lab, client: str, server: str, seconds: float = 3, rate: str | None =
         srv.kill()
         srv.wait()
     if "error" in data or proc.returncode != 0:
-        raise UserError(f"iperf3 from {client} to {server} failed: "
-                        f"{data.get('error', proc.stderr.strip())}.")
+        raise UserError(
+            f"iperf3 from {client} to {server} failed: {data.get('error', proc.stderr.strip())}."
+        )
     end = data["end"]
     summary = end.get("sum_received") or end.get("sum")
-    return Throughput(client, server, summary["bits_per_second"] / 1e6,
-                      end.get("sum_sent", {}).get("retransmits", 0), seconds, data)
+    return Throughput(
+        client,
+        server,
+        summary["bits_per_second"] / 1e6,
+        end.get("sum_sent", {}).get("retransmits", 0),
+        seconds,
+        data,
+    )

@@ -44,12 +44,18 @@ class ProcessLog:
                 self.proc.wait()
 
 
-def start_module(lab, node: str, module: str, name: str, *args: str,
-                 cls: type[ProcessLog] = ProcessLog) -> ProcessLog:
+def start_module(
+    lab, node: str, module: str, name: str, *args: str, cls: type[ProcessLog] = ProcessLog
+) -> ProcessLog:
     """Run ``python -m <module>`` in node, log in the workdir; return once it is ready."""
     log = f"{name}-{node}-{time.time_ns()}.jsonl"
     proc = lab.popen([sys.executable, "-m", module, *args], node=node, log=log, grace=2.0)
     process = cls(lab, lab.workdir / log, proc)
-    ready.wait(proc, process.path, f"the {name} in {node}", ready.marker(process.path, "# ready"),
-               timeout=60)
+    ready.wait(
+        proc,
+        process.path,
+        f"the {name} in {node}",
+        ready.marker(process.path, "# ready"),
+        timeout=60,
+    )
     return process

@@ -28,23 +28,45 @@ def in_netns(argv: Sequence[str], netns: str | None) -> list[str]:
     return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
 
 
-def run(argv: Sequence[str], check: bool = True, netns: str | None = None,
-        timeout: float = 60, input: str | None = None) -> str:
+def run(
+    argv: Sequence[str],
+    check: bool = True,
+    netns: str | None = None,
+    timeout: float = 60,
+    input: str | None = None,
+) -> str:
     """Run argv (inside netns when given) and return its combined output."""
     argv = in_netns(argv, netns)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout, input=input)
+    proc = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
     if check and proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, proc.stdout)
     return proc.stdout
 
 
-def capture(argv: Sequence[str], netns: str | None = None, timeout: float = 60,
-            input: str | None = None, **kwargs) -> subprocess.CompletedProcess:
+def capture(
+    argv: Sequence[str],
+    netns: str | None = None,
+    timeout: float = 60,
+    input: str | None = None,
+    **kwargs,
+) -> subprocess.CompletedProcess:
     """Run argv (inside netns when given) to completion, stdout and stderr apart, as
     text; its exit code is the caller's to judge."""
-    return subprocess.run(in_netns(argv, netns), capture_output=True, text=True,
-                          timeout=timeout, input=input, **kwargs)
+    return subprocess.run(
+        in_netns(argv, netns),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        **kwargs,
+    )
 
 
 def start(argv: Sequence[str], netns: str | None = None, **kwargs) -> subprocess.Popen:

@@ -54,6 +54,9 @@ def test_offloads_off_turns_off_segmentation_and_receive_offload(pair):
     a, _b = pair
     offloads_off(Nodes(), a)
     features = run(["ethtool", "-k", "va"], netns=a)
-    for feature in ("tcp-segmentation-offload", "generic-segmentation-offload",
-                    "generic-receive-offload"):
+    for feature in (
+        "tcp-segmentation-offload",
+        "generic-segmentation-offload",
+        "generic-receive-offload",
+    ):
         assert f"{feature}: off" in features

@@ -12,8 +12,14 @@ SCRIPT = ["sh", "-c", "read line; echo out:$line; echo err >&2; exit ${CODE:-0}"
 
 
 def test_in_netns_prefixes_only_when_a_namespace_is_given():
-    assert in_netns(["ip", "addr"], "t1ab-pod1") == ["ip", "netns", "exec", "t1ab-pod1", "ip",
-                                                     "addr"]
+    assert in_netns(["ip", "addr"], "t1ab-pod1") == [
+        "ip",
+        "netns",
+        "exec",
+        "t1ab-pod1",
+        "ip",
+        "addr",
+    ]
     assert in_netns(("ip", "addr"), None) == ["ip", "addr"]
 
 
@@ -31,8 +37,9 @@ def test_capture_keeps_stderr_apart_and_leaves_the_exit_code_to_the_caller():
 
 
 def test_start_runs_in_the_background_with_the_given_pipes():
-    proc = start(SCRIPT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                 stderr=subprocess.DEVNULL, text=True)
+    proc = start(
+        SCRIPT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     out, _ = proc.communicate("c\n", timeout=10)
     assert (proc.returncode, out) == (0, "out:c\n")
 
@@ -53,13 +60,15 @@ def netns():
 @needs()
 def test_every_form_runs_inside_the_namespace(netns):
     assert "lo" in run(["ip", "-o", "link"], netns=netns)
-    own = subprocess.run(["ip", "netns", "identify", str(os.getpid())], capture_output=True,
-                         text=True).stdout.strip()
+    own = subprocess.run(
+        ["ip", "netns", "identify", str(os.getpid())], capture_output=True, text=True
+    ).stdout.strip()
     assert own != netns
     shown = capture(["sh", "-c", "ip netns identify $$"], netns=netns)
     assert shown.stdout.strip() == netns
-    proc = start(["sh", "-c", "ip netns identify $$"], netns=netns, stdout=subprocess.PIPE,
-                 text=True)
+    proc = start(
+        ["sh", "-c", "ip netns identify $$"], netns=netns, stdout=subprocess.PIPE, text=True
+    )
     assert proc.communicate(timeout=10)[0].strip() == netns
     assert succeeds(["ip", "link", "show", "lo"], netns=netns)
     assert not succeeds(["ip", "link", "show", "lo"], netns=f"{netns}-missing")
