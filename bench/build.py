@@ -35,8 +35,11 @@ QUICK_SIZES = "1x2,2x5"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--sizes", default=DEFAULT_SIZES,
-                        help=f"cluster sizes NODESxPODS, comma-separated (default {DEFAULT_SIZES})")
+    parser.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        help=f"cluster sizes NODESxPODS, comma-separated (default {DEFAULT_SIZES})",
+    )
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}")
     parser.add_argument("--overlay", default="vxlan", choices=["vxlan", "gre", "host-gw"])
 
@@ -62,8 +65,7 @@ def pss_mb(pids) -> float:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
-        total += sum(int(line.split()[1]) for line in text.splitlines()
-                     if line.startswith("Pss:"))
+        total += sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:"))
     return total / 1024
 
 
@@ -97,8 +99,14 @@ def measure_plain(hosts: int) -> dict:
         switch = lab.root_name("s")
         lab.record({"kind": "link", "name": switch})
         start = time.perf_counter()
-        net = Mininet(topo=_SingleSwitch(switch=switch, hosts=hosts), switch=LinuxBridge,
-                      controller=None, autoSetMacs=True, waitConnected=False, build=False)
+        net = Mininet(
+            topo=_SingleSwitch(switch=switch, hosts=hosts),
+            switch=LinuxBridge,
+            controller=None,
+            autoSetMacs=True,
+            waitConnected=False,
+            build=False,
+        )
         try:
             net.build()
             net.start()
@@ -119,15 +127,21 @@ def run(args) -> int:
         with console.status(f"{nodes}x{pods}: building the cluster and plain Mininet ..."):
             ours = measure_cluster(nodes, pods, args.overlay)
             plain = measure_plain(nodes + nodes * pods)
-        runs.append({"nodes": nodes, "pods": pods, "overlay": args.overlay,
-                     "hosts": nodes + nodes * pods,
-                     "build_s": round(ours["build_s"], 3),
-                     "teardown_s": round(ours["teardown_s"], 3),
-                     "mem_mb": round(ours["mem_mb"], 1),
-                     "plain_mininet_build_s": round(plain["build_s"], 3),
-                     "plain_mininet_teardown_s": round(plain["teardown_s"], 3),
-                     "plain_mininet_mem_mb": round(plain["mem_mb"], 1),
-                     "ratio": round(ours["build_s"] / plain["build_s"], 2)})
+        runs.append(
+            {
+                "nodes": nodes,
+                "pods": pods,
+                "overlay": args.overlay,
+                "hosts": nodes + nodes * pods,
+                "build_s": round(ours["build_s"], 3),
+                "teardown_s": round(ours["teardown_s"], 3),
+                "mem_mb": round(ours["mem_mb"], 1),
+                "plain_mininet_build_s": round(plain["build_s"], 3),
+                "plain_mininet_teardown_s": round(plain["teardown_s"], 3),
+                "plain_mininet_mem_mb": round(plain["mem_mb"], 1),
+                "ratio": round(ours["build_s"] / plain["build_s"], 2),
+            }
+        )
     data = {"runs": runs}
     folder = report_dir("build", args.out)
     write_json(folder, "build", data)
@@ -135,17 +149,27 @@ def run(args) -> int:
     if args.json:
         print_json({**data, "report": str(folder)})
         return 0
-    table = Table(title=f"{args.overlay} cluster, N nodes x M pods, vs plain Mininet (mn) "
-                        "single bridge; seconds, PSS MB", padding=(0, 1))
-    columns = {"nodes": "N", "pods": "M", "hosts": "hosts", "build_s": "build",
-               "teardown_s": "down", "mem_mb": "MB", "plain_mininet_build_s": "mn build",
-               "plain_mininet_teardown_s": "mn down", "plain_mininet_mem_mb": "mn MB",
-               "ratio": "ratio"}
+    table = Table(
+        title=f"{args.overlay} cluster, N nodes x M pods, vs plain Mininet (mn) "
+        "single bridge; seconds, PSS MB",
+        padding=(0, 1),
+    )
+    columns = {
+        "nodes": "N",
+        "pods": "M",
+        "hosts": "hosts",
+        "build_s": "build",
+        "teardown_s": "down",
+        "mem_mb": "MB",
+        "plain_mininet_build_s": "mn build",
+        "plain_mininet_teardown_s": "mn down",
+        "plain_mininet_mem_mb": "mn MB",
+        "ratio": "ratio",
+    }
     for header in columns.values():
         table.add_column(header, justify="right", no_wrap=True)
     for r in runs:
-        table.add_row(*(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c])
-                        for c in columns))
+        table.add_row(*(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in columns))
     console.print(table)
     console.print(f"report: {folder / 'build.json'}, plot: {png}")
     return 0
@@ -161,8 +185,12 @@ def plot(runs: list[dict], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(hosts, [r["build_s"] for r in runs], "o-", label="taplab cluster build")
     ax.plot(hosts, [r["teardown_s"] for r in runs], "s--", label="taplab cluster teardown")
-    ax.plot(hosts, [r["plain_mininet_build_s"] for r in runs], "^-",
-            label="plain Mininet build (single bridge)")
+    ax.plot(
+        hosts,
+        [r["plain_mininet_build_s"] for r in runs],
+        "^-",
+        label="plain Mininet build (single bridge)",
+    )
     ax.set_xlabel("hosts (nodes + pods)")
     ax.set_ylabel("seconds")
     ax.legend()

@@ -32,35 +32,58 @@ from taplab.report import report_dir, write_json
 NAME = "lambda"
 HELP = "telemetry ingest (events per 2 s, no-ACK and ACK under loss) and dispatch latency"
 EXAMPLE = "sudo taplab bench lambda --json"
-PUBLISHED = {("noack", 0.0): 900_000, ("ack", 0.01): 170_000, ("ack", 0.03): 70_000,
-             ("ack", 0.05): 35_000}
+PUBLISHED = {
+    ("noack", 0.0): 900_000,
+    ("ack", 0.01): 170_000,
+    ("ack", 0.03): 70_000,
+    ("ack", 0.05): 35_000,
+}
 MARK_EVERY = 500
 FLOWS_PER_ROUND = 270  # ten full transactions per agent round
-BENCH_LAMBDA = f'''
+BENCH_LAMBDA = f"""
 from taplab.lambdas import on, Alert
 
 @on("telemetry")
 def marked(event, ctx):
     if event.data["syn"] == {SyntheticFlows.MARK}:
         return [Alert("bench", src=event.src, detail=str(event.dpid))]
-'''
+"""
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--seconds", type=float, default=2.0,
-                        help="measuring window per run (figures are scaled to 2 s)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=2.0,
+        help="measuring window per run (figures are scaled to 2 s)",
+    )
     parser.add_argument("--short", action="store_true", help="0.5 s windows (quick check)")
-    parser.add_argument("--protocol", type=int, choices=[1, 2], default=2,
-                        help="telemetry version: 2 (HMAC, replay window) or 1 (published layout)")
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="telemetry version: 2 (HMAC, replay window) or 1 (published layout)",
+    )
 
 
-def measure(lab, client: ControllerClient, switch_id: int, mode: str, loss: float,
-            seconds: float, version: int = 2) -> dict:
+def measure(
+    lab,
+    client: ControllerClient,
+    switch_id: int,
+    mode: str,
+    loss: float,
+    seconds: float,
+    version: int = 2,
+) -> dict:
     """One run: an agent sends for `seconds`; the server's counters say what arrived."""
     sender = TelemetrySender.for_lab(lab, switch_id, loss=loss, seed=switch_id, version=version)
-    agent = TelemetryAgent(sender, SyntheticFlows(FLOWS_PER_ROUND, seed=switch_id,
-                                                  mark_every=MARK_EVERY),
-                           period=0.0, ack=mode == "ack")
+    agent = TelemetryAgent(
+        sender,
+        SyntheticFlows(FLOWS_PER_ROUND, seed=switch_id, mark_every=MARK_EVERY),
+        period=0.0,
+        ack=mode == "ack",
+    )
     before = client.stats()
     started = time.monotonic()
     agent.run(threading.Event(), until=started + seconds)
@@ -68,16 +91,22 @@ def measure(lab, client: ControllerClient, switch_id: int, mode: str, loss: floa
     after = client.stats()
     sender.close()
     _wait_drained(client)
-    latencies = [a["latency_ms"] / 1000 for a in client.actions()
-                 if a.get("detail") == str(switch_id)]
+    latencies = [
+        a["latency_ms"] / 1000 for a in client.actions() if a.get("detail") == str(switch_id)
+    ]
     accepted = after["telemetry"]["events"] - before["telemetry"].get("events", 0)
-    return {"mode": mode, "loss": loss, "events_per_2s": round(accepted * 2 / elapsed),
-            "published_events_per_2s": PUBLISHED[(mode, loss)],
-            "events_sent": agent.events_sent, "retransmits": sender.retransmits,
-            "p50_ms": percentile_ms(latencies, 0.5), "p99_ms": percentile_ms(latencies, 0.99),
-            "latency_samples": len(latencies),
-            "dispatch_dropped_transactions": after["events"]["dropped"]
-            - before["events"]["dropped"]}
+    return {
+        "mode": mode,
+        "loss": loss,
+        "events_per_2s": round(accepted * 2 / elapsed),
+        "published_events_per_2s": PUBLISHED[(mode, loss)],
+        "events_sent": agent.events_sent,
+        "retransmits": sender.retransmits,
+        "p50_ms": percentile_ms(latencies, 0.5),
+        "p99_ms": percentile_ms(latencies, 0.99),
+        "latency_samples": len(latencies),
+        "dispatch_dropped_transactions": after["events"]["dropped"] - before["events"]["dropped"],
+    }
 
 
 def _wait_drained(client: ControllerClient, timeout: float = 30.0) -> None:
@@ -102,11 +131,16 @@ def run(args) -> int:
             with console.status(f"{mode} at {loss:.0%} loss for {seconds:g} s ..."):
                 runs.append(measure(lab, client, i, mode, loss, seconds, args.protocol))
         stats = client.stats()
-    result = {"runs": runs, "window_s": seconds, "protocol_version": args.protocol,
-              "load_average_1min": round(os.getloadavg()[0], 2),
-              "lambda": {k: stats["lambdas"][0][k] for k in ("invocations", "dropped")},
-              "telemetry_rejected": {k: v for k, v in stats["telemetry"].items()
-                                     if k not in ("events", "transactions")}}
+    result = {
+        "runs": runs,
+        "window_s": seconds,
+        "protocol_version": args.protocol,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "lambda": {k: stats["lambdas"][0][k] for k in ("invocations", "dropped")},
+        "telemetry_rejected": {
+            k: v for k, v in stats["telemetry"].items() if k not in ("events", "transactions")
+        },
+    }
     folder = report_dir("lambda", args.out)
     write_json(folder, "lambda", result)
     _plot(runs, folder)
@@ -114,25 +148,42 @@ def run(args) -> int:
         print_json(result)
     else:
         console.print(_table(runs, seconds, args.protocol))
-        console.print(f"machine load average (1 min) at the end: "
-                      f"{result['load_average_1min']} on {os.cpu_count()} CPUs; report: {folder}")
+        console.print(
+            f"machine load average (1 min) at the end: "
+            f"{result['load_average_1min']} on {os.cpu_count()} CPUs; report: {folder}"
+        )
     return 0
 
 
 def _table(runs: list[dict], seconds: float, version: int) -> Table:
-    table = Table("mode", "loss", "events", "published", "ratio", "retx", "p50 ms",
-                  "p99 ms", "drops",
-                  caption="published: lambda-functions thesis, 2021 (docs/experiments.md); "
-                          "events per 2 s; p50/p99: dispatch latency, arrival to action; retx: "
-                          "retransmissions; drops: transactions the lambda queue refused",
-                  title=f"lambda server telemetry ingest ({seconds:g} s windows, "
-                        f"protocol v{version}{' with HMAC' if version == 2 else ''})")
+    table = Table(
+        "mode",
+        "loss",
+        "events",
+        "published",
+        "ratio",
+        "retx",
+        "p50 ms",
+        "p99 ms",
+        "drops",
+        caption="published: lambda-functions thesis, 2021 (docs/experiments.md); "
+        "events per 2 s; p50/p99: dispatch latency, arrival to action; retx: "
+        "retransmissions; drops: transactions the lambda queue refused",
+        title=f"lambda server telemetry ingest ({seconds:g} s windows, "
+        f"protocol v{version}{' with HMAC' if version == 2 else ''})",
+    )
     for r in runs:
-        table.add_row(r["mode"], f"{r['loss']:.0%}", f"{r['events_per_2s']:,}",
-                      f"{r['published_events_per_2s']:,}",
-                      f"{r['events_per_2s'] / r['published_events_per_2s']:.2f}x",
-                      str(r["retransmits"]), _ms(r["p50_ms"]), _ms(r["p99_ms"]),
-                      str(r["dispatch_dropped_transactions"]))
+        table.add_row(
+            r["mode"],
+            f"{r['loss']:.0%}",
+            f"{r['events_per_2s']:,}",
+            f"{r['published_events_per_2s']:,}",
+            f"{r['events_per_2s'] / r['published_events_per_2s']:.2f}x",
+            str(r["retransmits"]),
+            _ms(r["p50_ms"]),
+            _ms(r["p99_ms"]),
+            str(r["dispatch_dropped_transactions"]),
+        )
     return table
 
 
@@ -150,8 +201,12 @@ def _plot(runs: list[dict], folder) -> None:
     xs = range(len(runs))
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar([x - 0.2 for x in xs], [r["events_per_2s"] for r in runs], 0.4, label="taplab")
-    ax.bar([x + 0.2 for x in xs], [r["published_events_per_2s"] for r in runs], 0.4,
-           label="published (thesis, 2021)")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [r["published_events_per_2s"] for r in runs],
+        0.4,
+        label="published (thesis, 2021)",
+    )
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("events per 2 s")
     ax.set_yscale("log")

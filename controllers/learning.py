@@ -39,7 +39,15 @@ class LearningSwitch:
         msgs = []
         if out_port != ofp.OFPP_FLOOD:
             match = {"in_port": in_port, "eth_dst": eth.dst, "eth_src": eth.src}
-            msgs.append(flow(dp, match, actions, table=self.table, priority=self.priority,
-                             idle=self.idle_timeout))
+            msgs.append(
+                flow(
+                    dp,
+                    match,
+                    actions,
+                    table=self.table,
+                    priority=self.priority,
+                    idle=self.idle_timeout,
+                )
+            )
         msgs.append(packet_out(dp, msg, actions))
         return msgs

@@ -32,11 +32,17 @@ def resolve_port(ports: dict[str, int], port: str | int) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def mirror_flow(dp, out_port: int, match: dict, priority: int = MIRROR_PRIORITY,
-                hard: int = 0):
+def mirror_flow(dp, out_port: int, match: dict, priority: int = MIRROR_PRIORITY, hard: int = 0):
     """Copy packets matching match to out_port; they go on to the switch table."""
-    return flow(dp, match, [dp.ofproto_parser.OFPActionOutput(out_port)], table=POLICY_TABLE,
-                priority=priority, hard=hard, goto=SWITCH_TABLE)
+    return flow(
+        dp,
+        match,
+        [dp.ofproto_parser.OFPActionOutput(out_port)],
+        table=POLICY_TABLE,
+        priority=priority,
+        hard=hard,
+        goto=SWITCH_TABLE,
+    )
 
 
 def mirror_messages(dp, ports: dict[str, int], mirrors: list[dict]) -> list:

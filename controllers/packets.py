@@ -18,15 +18,22 @@ def tcp_flag_string(bits: int) -> str:
     return "".join(letter for i, letter in enumerate(FLAG_LETTERS) if bits & (1 << i))
 
 
-def packet_event(data: bytes, dpid: int, in_port: int, total_len: int, now: float
-                 ) -> tuple[Event, str] | None:
+def packet_event(
+    data: bytes, dpid: int, in_port: int, total_len: int, now: float
+) -> tuple[Event, str] | None:
     """The event for an IPv4 packet (and its source MAC), or None for other packets."""
     pkt = packet.Packet(data)
     eth, ip = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4)
     if eth is None or ip is None:
         return None
-    info = {"proto": PROTOS.get(ip.proto, str(ip.proto)), "sport": 0, "dport": 0,
-            "flags": "", "len": total_len, "in_port": in_port}
+    info = {
+        "proto": PROTOS.get(ip.proto, str(ip.proto)),
+        "sport": 0,
+        "dport": 0,
+        "flags": "",
+        "len": total_len,
+        "in_port": in_port,
+    }
     layer4 = pkt.get_protocol(tcp.tcp) or pkt.get_protocol(udp.udp)
     if layer4 is not None:
         info.update(sport=layer4.src_port, dport=layer4.dst_port)

@@ -16,9 +16,19 @@ POLICY_TABLE = 1
 SWITCH_TABLE = 2
 
 
-def flow(dp, match: dict | None = None, actions: Sequence = (), table: int = POLICY_TABLE,
-         priority: int = 0, idle: int = 0, hard: int = 0, goto: int | None = None,
-         meter: int | None = None, command: int | None = None, buffer_id: int | None = None):
+def flow(
+    dp,
+    match: dict | None = None,
+    actions: Sequence = (),
+    table: int = POLICY_TABLE,
+    priority: int = 0,
+    idle: int = 0,
+    hard: int = 0,
+    goto: int | None = None,
+    meter: int | None = None,
+    command: int | None = None,
+    buffer_id: int | None = None,
+):
     """An OFPFlowMod: apply actions, then optionally meter and goto another table.
 
     No actions and no goto means drop.
@@ -32,26 +42,37 @@ def flow(dp, match: dict | None = None, actions: Sequence = (), table: int = POL
     if goto is not None:
         inst.append(parser.OFPInstructionGotoTable(goto))
     return parser.OFPFlowMod(
-        datapath=dp, table_id=table, priority=priority, match=parser.OFPMatch(**(match or {})),
-        instructions=inst, idle_timeout=idle, hard_timeout=hard,
+        datapath=dp,
+        table_id=table,
+        priority=priority,
+        match=parser.OFPMatch(**(match or {})),
+        instructions=inst,
+        idle_timeout=idle,
+        hard_timeout=hard,
         command=ofp.OFPFC_ADD if command is None else command,
-        buffer_id=ofp.OFP_NO_BUFFER if buffer_id is None else buffer_id)
+        buffer_id=ofp.OFP_NO_BUFFER if buffer_id is None else buffer_id,
+    )
 
 
 def to_controller(dp, max_len: int | None = None):
     """An output action to the controller (whole packet unless max_len)."""
     ofp = dp.ofproto
-    return dp.ofproto_parser.OFPActionOutput(ofp.OFPP_CONTROLLER,
-                                             ofp.OFPCML_NO_BUFFER if max_len is None else max_len)
+    return dp.ofproto_parser.OFPActionOutput(
+        ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER if max_len is None else max_len
+    )
 
 
 def packet_out(dp, msg, actions: Sequence):
     """Send a packet-in's packet back out with actions (by buffer id or with its data)."""
     ofp = dp.ofproto
     data = msg.data if msg.buffer_id == ofp.OFP_NO_BUFFER else None
-    return dp.ofproto_parser.OFPPacketOut(datapath=dp, buffer_id=msg.buffer_id,
-                                          in_port=msg.match["in_port"], actions=list(actions),
-                                          data=data)
+    return dp.ofproto_parser.OFPPacketOut(
+        datapath=dp,
+        buffer_id=msg.buffer_id,
+        in_port=msg.match["in_port"],
+        actions=list(actions),
+        data=data,
+    )
 
 
 def ipv4_match(src: str | None = None, dst: str | None = None, **extra) -> dict:

@@ -32,8 +32,17 @@ WEIGHTS = 1000
 def copy_flows(dp, sample_rate: float = 0.0) -> list:
     """Flows copying TCP control packets (and sampled IPv4 flows) to the controller."""
     copy = [to_controller(dp, COPY_BYTES)]
-    msgs = [flow(dp, ipv4_match(ip_proto=6, tcp_flags=(bit, bit)), copy, table=COPY_TABLE,
-                 priority=COPY_PRIORITY, goto=POLICY_TABLE) for bit in TCP_CONTROL.values()]
+    msgs = [
+        flow(
+            dp,
+            ipv4_match(ip_proto=6, tcp_flags=(bit, bit)),
+            copy,
+            table=COPY_TABLE,
+            priority=COPY_PRIORITY,
+            goto=POLICY_TABLE,
+        )
+        for bit in TCP_CONTROL.values()
+    ]
     weight = round(min(max(sample_rate, 0.0), 1.0) * WEIGHTS)
     if weight:
         ofp, parser = dp.ofproto, dp.ofproto_parser
@@ -42,31 +51,54 @@ def copy_flows(dp, sample_rate: float = 0.0) -> list:
             buckets.append(parser.OFPBucket(WEIGHTS - weight, ofp.OFPP_ANY, ofp.OFPG_ANY, []))
         msgs.append(parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, 0, SAMPLE_GROUP))  # reconnects
         msgs.append(parser.OFPGroupMod(dp, ofp.OFPGC_ADD, ofp.OFPGT_SELECT, SAMPLE_GROUP, buckets))
-        msgs.append(flow(dp, ipv4_match(), [parser.OFPActionGroup(SAMPLE_GROUP)],
-                         table=COPY_TABLE, priority=SAMPLE_PRIORITY, goto=POLICY_TABLE))
+        msgs.append(
+            flow(
+                dp,
+                ipv4_match(),
+                [parser.OFPActionGroup(SAMPLE_GROUP)],
+                table=COPY_TABLE,
+                priority=SAMPLE_PRIORITY,
+                goto=POLICY_TABLE,
+            )
+        )
     return msgs
 
 
 def meter_mod(dp, meter_id: int, kbps: int, new: bool = True):
     ofp, parser = dp.ofproto, dp.ofproto_parser
-    return parser.OFPMeterMod(dp, ofp.OFPMC_ADD if new else ofp.OFPMC_MODIFY, ofp.OFPMF_KBPS,
-                              meter_id, [parser.OFPMeterBandDrop(rate=kbps, burst_size=0)])
+    return parser.OFPMeterMod(
+        dp,
+        ofp.OFPMC_ADD if new else ofp.OFPMC_MODIFY,
+        ofp.OFPMF_KBPS,
+        meter_id,
+        [parser.OFPMeterBandDrop(rate=kbps, burst_size=0)],
+    )
 
 
-def action_messages(action, dp, ports: dict[str, int], meter: tuple[int, bool] = (1, True)
-                    ) -> list:
+def action_messages(action, dp, ports: dict[str, int], meter: tuple[int, bool] = (1, True)) -> list:
     """The messages for one lambda action on one switch ([] when it does not apply there).
 
     meter: (meter id, whether it is new) for a RateLimit.
     """
     if isinstance(action, Block):
-        return [flow(dp, ipv4_match(action.src, action.dst), priority=BLOCK_PRIORITY,
-                     hard=action.seconds)]
+        return [
+            flow(
+                dp, ipv4_match(action.src, action.dst), priority=BLOCK_PRIORITY, hard=action.seconds
+            )
+        ]
     if isinstance(action, RateLimit):
         meter_id, new = meter
-        return [meter_mod(dp, meter_id, action.kbps, new),
-                flow(dp, ipv4_match(action.src), priority=RATE_PRIORITY, hard=action.seconds,
-                     meter=meter_id, goto=SWITCH_TABLE)]
+        return [
+            meter_mod(dp, meter_id, action.kbps, new),
+            flow(
+                dp,
+                ipv4_match(action.src),
+                priority=RATE_PRIORITY,
+                hard=action.seconds,
+                meter=meter_id,
+                goto=SWITCH_TABLE,
+            ),
+        ]
     if isinstance(action, Mirror):
         port = resolve_port(ports, action.to_port)
         if port is None:
@@ -77,11 +109,17 @@ def action_messages(action, dp, ports: dict[str, int], meter: tuple[int, bool] =
         if action.dpid not in (None, dp.id):
             return []
         parser = dp.ofproto_parser
-        return [parser.OFPFlowMod(
-            datapath=dp, table_id=POLICY_TABLE, priority=action.priority,
-            match=ofctl_v1_3.to_match(dp, dict(action.match)),
-            instructions=ofctl_v1_3.to_actions(dp, list(action.actions)),
-            idle_timeout=action.idle_timeout, hard_timeout=action.hard_timeout)]
+        return [
+            parser.OFPFlowMod(
+                datapath=dp,
+                table_id=POLICY_TABLE,
+                priority=action.priority,
+                match=ofctl_v1_3.to_match(dp, dict(action.match)),
+                instructions=ofctl_v1_3.to_actions(dp, list(action.actions)),
+                idle_timeout=action.idle_timeout,
+                hard_timeout=action.hard_timeout,
+            )
+        ]
     if isinstance(action, Alert):
         return []
     raise TypeError(f"not a lambda action: {action!r}")

@@ -39,15 +39,28 @@ class SimpleMonitor13(SimpleSwitch13):
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def flow_stats(self, ev) -> None:
-        for stat in sorted((s for s in ev.msg.body if s.priority == self.logic.priority),
-                           key=lambda s: (s.match.get("in_port"), s.match.get("eth_dst"))):
-            self.logger.info("flow dpid=%016x in_port=%s eth_dst=%s packets=%d bytes=%d",
-                             ev.msg.datapath.id, stat.match.get("in_port"),
-                             stat.match.get("eth_dst"), stat.packet_count, stat.byte_count)
+        for stat in sorted(
+            (s for s in ev.msg.body if s.priority == self.logic.priority),
+            key=lambda s: (s.match.get("in_port"), s.match.get("eth_dst")),
+        ):
+            self.logger.info(
+                "flow dpid=%016x in_port=%s eth_dst=%s packets=%d bytes=%d",
+                ev.msg.datapath.id,
+                stat.match.get("in_port"),
+                stat.match.get("eth_dst"),
+                stat.packet_count,
+                stat.byte_count,
+            )
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def port_stats(self, ev) -> None:
         for stat in sorted(ev.msg.body, key=lambda s: s.port_no):
-            self.logger.info("port dpid=%016x port=%x rx_packets=%d tx_packets=%d "
-                             "rx_bytes=%d tx_bytes=%d", ev.msg.datapath.id, stat.port_no,
-                             stat.rx_packets, stat.tx_packets, stat.rx_bytes, stat.tx_bytes)
+            self.logger.info(
+                "port dpid=%016x port=%x rx_packets=%d tx_packets=%d rx_bytes=%d tx_bytes=%d",
+                ev.msg.datapath.id,
+                stat.port_no,
+                stat.rx_packets,
+                stat.tx_packets,
+                stat.rx_bytes,
+                stat.tx_bytes,
+            )

@@ -25,16 +25,26 @@ def node_state(handle: LabHandle, node: str) -> dict:
     links = {}
     for entry in _json(handle, node, "ip", "-j", "addr"):
         links[entry["ifname"]] = {
-            "mtu": entry.get("mtu"), "master": entry.get("master"),
+            "mtu": entry.get("mtu"),
+            "master": entry.get("master"),
             "up": "UP" in entry.get("flags", []),
-            "addrs": [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", [])
-                      if a.get("family") == "inet"]}
-    routes = [r for r in _json(handle, node, "ip", "-j", "-4", "route")
-              if r.get("protocol") != "kernel"]
-    return {"links": links, "routes": routes,
-            "iptables": run(["iptables-save"], check=False, netns=handle.netns(node)),
-            "forwarding": run(["sysctl", "-n", FORWARDING], check=False,
-                              netns=handle.netns(node)).strip()}
+            "addrs": [
+                f"{a['local']}/{a['prefixlen']}"
+                for a in entry.get("addr_info", [])
+                if a.get("family") == "inet"
+            ],
+        }
+    routes = [
+        r for r in _json(handle, node, "ip", "-j", "-4", "route") if r.get("protocol") != "kernel"
+    ]
+    return {
+        "links": links,
+        "routes": routes,
+        "iptables": run(["iptables-save"], check=False, netns=handle.netns(node)),
+        "forwarding": run(
+            ["sysctl", "-n", FORWARDING], check=False, netns=handle.netns(node)
+        ).strip(),
+    }
 
 
 def snapshot(handle: LabHandle) -> None:
@@ -71,8 +81,14 @@ def restore_node(handle: LabHandle, node: str, saved: dict) -> None:
         for addr in link["addrs"]:
             sh("ip", "addr", "add", addr, "dev", name)
         sh("ip", "link", "set", "dev", name, "mtu", str(link["mtu"]))
-        sh("ip", "link", "set", "dev", name, *(["master", link["master"]] if link["master"]
-                                               else ["nomaster"]))
+        sh(
+            "ip",
+            "link",
+            "set",
+            "dev",
+            name,
+            *(["master", link["master"]] if link["master"] else ["nomaster"]),
+        )
         sh("ip", "link", "set", "dev", name, "up" if link["up"] else "down")
     sh("ip", "-4", "route", "flush", "proto", "static")
     sh("ip", "-4", "route", "flush", "proto", "boot")

@@ -56,8 +56,7 @@ class Exercise:
     def module(self, name: str) -> ModuleType:
         """Load lab.py or check.py of this exercise (a fresh module each time)."""
         path = self.path / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(
-            f"taplab_exercise_{self.number}_{name}", path)
+        spec = importlib.util.spec_from_file_location(f"taplab_exercise_{self.number}_{name}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -83,9 +82,14 @@ class Exercise:
     def running_lab(self, lab_id: str | None = None) -> LabHandle:
         """The running lab of this exercise (the given one, or the only one)."""
         require_root(f"working on the lab of exercise {self.number}")
-        return LabHandle(find_lab(lab_id, name=self.lab_name,
-                                  label=f"lab of exercise {self.number}",
-                                  start=f"sudo taplab exercise start {self.number}"))
+        return LabHandle(
+            find_lab(
+                lab_id,
+                name=self.lab_name,
+                label=f"lab of exercise {self.number}",
+                start=f"sudo taplab exercise start {self.number}",
+            )
+        )
 
 
 def exercises() -> list[Exercise]:
@@ -102,7 +106,8 @@ def get(name: str) -> Exercise:
     """An exercise by number (``1``, ``01``) or folder name (``01-pod-by-hand``)."""
     for exercise in exercises():
         if name in (exercise.number, exercise.path.name) or (
-                name.isdigit() and int(name) == int(exercise.number)):
+            name.isdigit() and int(name) == int(exercise.number)
+        ):
             return exercise
     known = ", ".join(e.number for e in exercises())
     raise UserError(f"no exercise '{name}': choose one of {known} (`taplab exercise list`).")

@@ -10,9 +10,11 @@ def lambda_loaded(lab: LiveLab) -> tuple[bool, str]:
     return True, f"loaded: {', '.join(w['name'] for w in found)}."
 
 
-def ordinary_client_not_flagged(lab: LiveLab, client: str, client_ip: str, url: str,
-                                times: int = 10) -> tuple[bool, str]:
+def ordinary_client_not_flagged(
+    lab: LiveLab, client: str, client_ip: str, url: str, times: int = 10
+) -> tuple[bool, str]:
     """times ordinary HTTP requests from client raise no alert about it."""
+
     def invocations():
         return sum(w["invocations"] for w in lab.lambdas("packet_in"))
 

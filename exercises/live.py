@@ -97,8 +97,11 @@ class LiveLab:
 
     def alerts(self, src: str) -> list[dict]:
         """The Alert actions lambdas returned about src, oldest first."""
-        return [a for a in self.lambda_server().actions()
-                if a["action"] == "Alert" and a.get("src") == src]
+        return [
+            a
+            for a in self.lambda_server().actions()
+            if a["action"] == "Alert" and a.get("src") == src
+        ]
 
     def root_sh(self, *argv: str, timeout: float = 30) -> str:
         """Output of argv run in the root namespace (read-only tools: ovs-ofctl)."""
@@ -108,16 +111,30 @@ class LiveLab:
         """The OpenFlow 1.3 flows of an OVS bridge, each as its ``key=value`` fields
         plus ``match`` (the match fields as written) and ``actions``."""
         flows = []
-        for line in self.root_sh("ovs-ofctl", "-O", "OpenFlow13", "dump-flows",
-                                 bridge).splitlines():
+        for line in self.root_sh(
+            "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge
+        ).splitlines():
             if "actions=" not in line:
                 continue
             head, actions = line.strip().rsplit("actions=", 1)
             fields = [f.strip() for f in head.replace(", ", ",").split(",") if f.strip()]
             flow = dict(f.split("=", 1) for f in fields if "=" in f)
-            flow["match"] = ",".join(f for f in fields if f.split("=", 1)[0] not in (
-                "cookie", "duration", "table", "n_packets", "n_bytes", "priority",
-                "idle_age", "hard_age", "reset_counts"))
+            flow["match"] = ",".join(
+                f
+                for f in fields
+                if f.split("=", 1)[0]
+                not in (
+                    "cookie",
+                    "duration",
+                    "table",
+                    "n_packets",
+                    "n_bytes",
+                    "priority",
+                    "idle_age",
+                    "hard_age",
+                    "reset_counts",
+                )
+            )
             flow["actions"] = actions
             flows.append(flow)
         return flows
@@ -185,20 +202,25 @@ class LiveLab:
     def bpf_maps(self, prog_id: int) -> list[dict]:
         """The maps a loaded eBPF program uses (``bpftool map show``: id, name, type)."""
         prog = self.json_root("bpftool", "-j", "prog", "show", "id", str(prog_id))
-        maps = [self.json_root("bpftool", "-j", "map", "show", "id", str(map_id))
-                for map_id in (prog.get("map_ids", []) if isinstance(prog, dict) else [])]
+        maps = [
+            self.json_root("bpftool", "-j", "map", "show", "id", str(map_id))
+            for map_id in (prog.get("map_ids", []) if isinstance(prog, dict) else [])
+        ]
         return [m for m in maps if isinstance(m, dict)]
 
     def bpf_map_entries(self, map_id: int) -> dict[int, int]:
         """An eBPF map with integer keys and values, as a dict (bpftool map dump)."""
+
         def number(field) -> int:
             if isinstance(field, int):
                 return field
             return int.from_bytes(bytes(int(b, 16) for b in field), sys.byteorder)
 
-        return {number(e["key"]): number(e["value"])
-                for e in self.json_root("bpftool", "-j", "map", "dump", "id", str(map_id))
-                if "key" in e and "value" in e}
+        return {
+            number(e["key"]): number(e["value"])
+            for e in self.json_root("bpftool", "-j", "map", "dump", "id", str(map_id))
+            if "key" in e and "value" in e
+        }
 
     def json_root(self, *argv: str) -> Any:
         """Parsed JSON output of a tool run in the root namespace (bpftool)."""
@@ -209,8 +231,14 @@ class LiveLab:
             return []
 
     # -- probes ----------------------------------------------------------
-    def ping(self, node: str, dst: str, size: int | None = None, dont_fragment: bool = False,
-             count: int = 2) -> bool:
+    def ping(
+        self,
+        node: str,
+        dst: str,
+        size: int | None = None,
+        dont_fragment: bool = False,
+        count: int = 2,
+    ) -> bool:
         """True when a ping from node to dst gets an answer."""
         argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1"]
         if size is not None:
@@ -227,37 +255,75 @@ class LiveLab:
     def http_get(self, node: str, url: str, times: int = 1) -> list[str]:
         """The body of each of ``times`` GET requests from node, up to the first
         failure, which ends the list as ``error: ...``."""
-        out = self.output(node, sys.executable, "-c", _HTTP_GET, url, str(times),
-                      timeout=10 + 3 * times)
+        out = self.output(
+            node, sys.executable, "-c", _HTTP_GET, url, str(times), timeout=10 + 3 * times
+        )
         return out.strip().splitlines()
 
-    def tcp_transfer(self, src: str, dst: str, dst_ip: str, nbytes: int, port: int = 5201,
-                     timeout: float = 5.0) -> int:
+    def tcp_transfer(
+        self, src: str, dst: str, dst_ip: str, nbytes: int, port: int = 5201, timeout: float = 5.0
+    ) -> int:
         """Bytes that arrived at dst when src sent nbytes over one TCP connection."""
-        receiver = start([sys.executable, "-c", _RECEIVE, str(port), str(timeout)],
-                         netns=self.netns(dst), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+        receiver = start(
+            [sys.executable, "-c", _RECEIVE, str(port), str(timeout)],
+            netns=self.netns(dst),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             if receiver.stdout.readline().strip() != "listening":
                 return 0
-            self.output(src, sys.executable, "-c", _SEND, dst_ip, str(port), str(nbytes),
-                    str(timeout), timeout=timeout + 5)
+            self.output(
+                src,
+                sys.executable,
+                "-c",
+                _SEND,
+                dst_ip,
+                str(port),
+                str(nbytes),
+                str(timeout),
+                timeout=timeout + 5,
+            )
             out, _ = receiver.communicate(timeout=timeout + 5)
             return int(out.strip() or 0)
         finally:
             receiver.kill()
             receiver.wait()
 
-    def capture(self, node: str, dev: str, bpf: str, trigger: Callable[[], object],
-                count: int = 2, timeout: float = 5.0) -> list:
+    def capture(
+        self,
+        node: str,
+        dev: str,
+        bpf: str,
+        trigger: Callable[[], object],
+        count: int = 2,
+        timeout: float = 5.0,
+    ) -> list:
         """Packets (scapy) seen on node's dev matching bpf while trigger() runs."""
         from scapy.layers import inet, l2  # noqa: F401 - register Ethernet/IP for decoding
         from scapy.utils import rdpcap
 
         path = self.handle.workdir / f"grade-{node}-{dev}.pcap"
-        tcpdump = start(["tcpdump", "-i", dev, "-n", "-U", "--immediate-mode", "-c", str(count),
-                         "-w", str(path), bpf], netns=self.netns(node),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        tcpdump = start(
+            [
+                "tcpdump",
+                "-i",
+                dev,
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-c",
+                str(count),
+                "-w",
+                str(path),
+                bpf,
+            ],
+            netns=self.netns(node),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             tcpdump.stderr.readline()  # "listening on ..." once the capture is open
             trigger()

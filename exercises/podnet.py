@@ -1,12 +1,12 @@
 """The pod network most exercise labs start from: pods on a node's ``cni0`` bridge.
 
-    pods = add_pods(lab, node1, {"pod1": "10.244.1.2", "pod2": "10.244.1.3"})
-    lab.start()
-    wire_pods(node1, pods)
+pods = add_pods(lab, node1, {"pod1": "10.244.1.2", "pod2": "10.244.1.3"})
+lab.start()
+wire_pods(node1, pods)
 
-    pod1 10.244.1.2   pod2 10.244.1.3
-         |                |
-      veth-pod1  cni0 10.244.1.1  veth-pod2      (in node1)
+pod1 10.244.1.2   pod2 10.244.1.3
+     |                |
+  veth-pod1  cni0 10.244.1.1  veth-pod2      (in node1)
 """
 
 GATEWAY = "10.244.1.1"

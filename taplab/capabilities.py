@@ -49,15 +49,25 @@ class Feature:
 
 def _in_scratch_netns(script: str) -> str | None:
     """Run a shell script in a throwaway network namespace; None if it succeeds."""
-    proc = subprocess.run(["unshare", "--net", "sh", "-ec", script], text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-ec", script],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=30,
+    )
     return None if proc.returncode == 0 else (proc.stdout.strip().splitlines() or ["failed"])[-1]
 
 
 def _python_in_scratch_netns(code: str) -> str | None:
     """Run Python code (this interpreter, so bcc and pyroute2 import) in a throwaway netns."""
-    proc = subprocess.run(["unshare", "--net", sys.executable, "-c", code], text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    proc = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", code],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=60,
+    )
     if proc.returncode == 0:
         return None
     lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
@@ -77,7 +87,9 @@ def _tool(name: str) -> Callable[[], str | None]:
 
 
 _BCC_PRELUDE = "from bcc import BPF\n"
-_TC_BPF = _BCC_PRELUDE + """
+_TC_BPF = (
+    _BCC_PRELUDE
+    + """
 from pyroute2 import IPRoute
 b = BPF(text="int f(struct __sk_buff *s) { return 0; }")
 fn = b.load_func("f", BPF.SCHED_CLS)
@@ -86,22 +98,35 @@ ip.tc("add", "clsact", idx)
 ip.tc("add-filter", "bpf", idx, ":1", fd=fn.fd, name=fn.name, parent="ffff:fff2",
       classid=1, direct_action=True)
 """
-_XDP = _BCC_PRELUDE + """
+)
+_XDP = (
+    _BCC_PRELUDE
+    + """
 import subprocess
 subprocess.run(["ip", "link", "add", "pa", "type", "veth", "peer", "name", "pb"], check=True)
 b = BPF(text="int f(struct xdp_md *c) { return XDP_PASS; }")
 b.attach_xdp("pa", b.load_func("f", BPF.XDP), BPF.XDP_FLAGS_SKB_MODE)
 """
-_KPROBE = _BCC_PRELUDE + """
+)
+_KPROBE = (
+    _BCC_PRELUDE
+    + """
 b = BPF(text="int f(void *ctx) { return 0; }")
 b.attach_kprobe(event="tcp_v4_connect", fn_name="f")
 """
-_TRACEPOINT = _BCC_PRELUDE + """
+)
+_TRACEPOINT = (
+    _BCC_PRELUDE
+    + """
 BPF(text="TRACEPOINT_PROBE(sock, inet_sock_set_state) { return 0; }")
 """
-_BCC = _BCC_PRELUDE + """
+)
+_BCC = (
+    _BCC_PRELUDE
+    + """
 BPF(text="int f(void *ctx) { return 0; }").load_func("f", BPF.SOCKET_FILTER)
 """
+)
 
 
 def _probe_ovs_kernel() -> str | None:
@@ -122,8 +147,19 @@ def _probe_ovs_user() -> str | None:
         return "Open vSwitch is not running"
     br = f"tlprobe{os.getpid() % 10000}"
     try:
-        run(["ovs-vsctl", "--timeout=10", "add-br", br, "--", "set", "bridge", br,
-             "datapath_type=netdev"])
+        run(
+            [
+                "ovs-vsctl",
+                "--timeout=10",
+                "add-br",
+                br,
+                "--",
+                "set",
+                "bridge",
+                br,
+                "datapath_type=netdev",
+            ]
+        )
         ofport = run(["ovs-vsctl", "--timeout=5", "get", "interface", br, "ofport"]).strip()
         return None if ofport not in ("-1", "[]") else "userspace datapath could not open a port"
     except Exception as exc:  # noqa: BLE001 - any failure means unavailable
@@ -137,67 +173,188 @@ def _py(code: str) -> Callable[[], str | None]:
 
 
 GRE_FALLBACK = "--overlay vxlan or --overlay host-gw"
-GRE_ON_OVS = ("Open vSwitch userspace GRE ports (cluster --overlay gre, spine-leaf), "
-              "or " + GRE_FALLBACK)
+GRE_ON_OVS = (
+    "Open vSwitch userspace GRE ports (cluster --overlay gre, spine-leaf), or " + GRE_FALLBACK
+)
 SPECS = [
-    Spec("vxlan", "kernel VXLAN devices", _link("type vxlan id 42 dstport 4789"),
-         "kernel lacks VXLAN (CONFIG_VXLAN)", None, VAGRANT),
-    Spec("gre", "kernel GRE (L3) tunnels", _link("type gre local 10.0.0.1 remote 10.0.0.2"),
-         "kernel lacks GRE (CONFIG_NET_IPGRE)", GRE_ON_OVS, VAGRANT),
-    Spec("gretap", "kernel GRE (L2, gretap) tunnels",
-         _link("type gretap local 10.0.0.1 remote 10.0.0.2"),
-         "kernel lacks gretap (CONFIG_NET_IPGRE)", GRE_FALLBACK, VAGRANT),
-    Spec("ovs_kernel", "Open vSwitch kernel datapath", _probe_ovs_kernel,
-         "kernel lacks the openvswitch module (CONFIG_OPENVSWITCH)",
-         "Open vSwitch userspace datapath (datapath_type=netdev)", VAGRANT),
-    Spec("ovs_user", "Open vSwitch userspace datapath", _probe_ovs_user,
-         "Open vSwitch is missing or not running", None,
-         "run `sudo make install` (installs and starts Open vSwitch)"),
-    Spec("netem", "tc netem (delay, loss)", _qdisc("netem delay 1ms"),
-         "kernel lacks netem (CONFIG_NET_SCH_NETEM)",
-         "loss injected in user space by taplab's agents; no added delay", VAGRANT),
-    Spec("dummy", "dummy interfaces", _link("type dummy"),
-         "kernel lacks dummy interfaces (CONFIG_DUMMY)", None, VAGRANT),
-    Spec("vlan", "802.1Q VLAN interfaces",
-         lambda: _in_scratch_netns("ip link add pa type veth peer name pb; "
-                                   "ip link add link pa name probe0 type vlan id 42"),
-         "kernel lacks VLAN interfaces (CONFIG_VLAN_8021Q)", None, VAGRANT),
-    Spec("br_netfilter", "iptables on bridged traffic (br_netfilter)",
-         lambda: _in_scratch_netns("test -e /proc/sys/net/bridge/bridge-nf-call-iptables"),
-         "the br_netfilter module is not loaded, so bridged traffic skips iptables",
-         "routed traffic only walks iptables",
-         "run `sudo make install` (loads br_netfilter now and at boot)"),
-    Spec("htb", "tc HTB rate limits", _qdisc("handle 1: htb"),
-         "kernel lacks HTB (CONFIG_NET_SCH_HTB)", None, VAGRANT),
-    Spec("tc_bpf", "eBPF programs on tc (cls_bpf, clsact)", _py(_TC_BPF),
-         "cannot load an eBPF program on tc", None,
-         "run `sudo make install` (bcc, kernel headers, bpffs)"),
-    Spec("xdp", "XDP programs (generic mode on veth)", _py(_XDP),
-         "cannot attach an XDP program", "tc_bpf programs",
-         "run `sudo make install` (bcc, kernel headers)"),
-    Spec("kprobes", "kprobes for eBPF", _py(_KPROBE),
-         "kernel lacks kprobes (CONFIG_KPROBE_EVENTS)",
-         "tracepoints (tcp:*, sock:inet_sock_set_state, net:*, skb:kfree_skb)", VAGRANT),
-    Spec("tracepoints", "eBPF on tracepoints", _py(_TRACEPOINT),
-         "cannot attach eBPF to tracepoints", None, "run `sudo make install` (mounts tracefs)"),
-    Spec("bcc", "bcc compiles and loads eBPF", _py(_BCC), "bcc cannot compile eBPF programs",
-         None, "run `sudo make install` (python3-bpfcc and kernel headers)"),
-    Spec("iptables", "iptables in network namespaces",
-         lambda: _in_scratch_netns("iptables -A INPUT -j ACCEPT"),
-         "iptables does not work in a network namespace", None, "apt-get install iptables"),
-    Spec("nftables", "nftables in network namespaces",
-         lambda: _in_scratch_netns("nft add table ip probe"),
-         "nftables does not work in a network namespace", None, "run `sudo make install`"),
-    Spec("hping3", "hping3 (SYN floods)", _tool("hping3"), "hping3 is not installed",
-         "scapy SYN flooder", "run `sudo make install`"),
-    Spec("nmap", "nmap (port scans)", _tool("nmap"), "nmap is not installed",
-         "scapy SYN scanner", "run `sudo make install`"),
-    Spec("iperf3", "iperf3 (throughput)", _tool("iperf3"), "iperf3 is not installed", None,
-         "run `sudo make install`"),
-    Spec("ab", "ab (high-rate HTTP load, apache2-utils)", _tool("ab"), "ab is not installed",
-         None, "run `sudo make install`"),
-    Spec("tcpdump", "tcpdump (captures)", _tool("tcpdump"), "tcpdump is not installed",
-         "scapy sniffer", "run `sudo make install`"),
+    Spec(
+        "vxlan",
+        "kernel VXLAN devices",
+        _link("type vxlan id 42 dstport 4789"),
+        "kernel lacks VXLAN (CONFIG_VXLAN)",
+        None,
+        VAGRANT,
+    ),
+    Spec(
+        "gre",
+        "kernel GRE (L3) tunnels",
+        _link("type gre local 10.0.0.1 remote 10.0.0.2"),
+        "kernel lacks GRE (CONFIG_NET_IPGRE)",
+        GRE_ON_OVS,
+        VAGRANT,
+    ),
+    Spec(
+        "gretap",
+        "kernel GRE (L2, gretap) tunnels",
+        _link("type gretap local 10.0.0.1 remote 10.0.0.2"),
+        "kernel lacks gretap (CONFIG_NET_IPGRE)",
+        GRE_FALLBACK,
+        VAGRANT,
+    ),
+    Spec(
+        "ovs_kernel",
+        "Open vSwitch kernel datapath",
+        _probe_ovs_kernel,
+        "kernel lacks the openvswitch module (CONFIG_OPENVSWITCH)",
+        "Open vSwitch userspace datapath (datapath_type=netdev)",
+        VAGRANT,
+    ),
+    Spec(
+        "ovs_user",
+        "Open vSwitch userspace datapath",
+        _probe_ovs_user,
+        "Open vSwitch is missing or not running",
+        None,
+        "run `sudo make install` (installs and starts Open vSwitch)",
+    ),
+    Spec(
+        "netem",
+        "tc netem (delay, loss)",
+        _qdisc("netem delay 1ms"),
+        "kernel lacks netem (CONFIG_NET_SCH_NETEM)",
+        "loss injected in user space by taplab's agents; no added delay",
+        VAGRANT,
+    ),
+    Spec(
+        "dummy",
+        "dummy interfaces",
+        _link("type dummy"),
+        "kernel lacks dummy interfaces (CONFIG_DUMMY)",
+        None,
+        VAGRANT,
+    ),
+    Spec(
+        "vlan",
+        "802.1Q VLAN interfaces",
+        lambda: _in_scratch_netns(
+            "ip link add pa type veth peer name pb; ip link add link pa name probe0 type vlan id 42"
+        ),
+        "kernel lacks VLAN interfaces (CONFIG_VLAN_8021Q)",
+        None,
+        VAGRANT,
+    ),
+    Spec(
+        "br_netfilter",
+        "iptables on bridged traffic (br_netfilter)",
+        lambda: _in_scratch_netns("test -e /proc/sys/net/bridge/bridge-nf-call-iptables"),
+        "the br_netfilter module is not loaded, so bridged traffic skips iptables",
+        "routed traffic only walks iptables",
+        "run `sudo make install` (loads br_netfilter now and at boot)",
+    ),
+    Spec(
+        "htb",
+        "tc HTB rate limits",
+        _qdisc("handle 1: htb"),
+        "kernel lacks HTB (CONFIG_NET_SCH_HTB)",
+        None,
+        VAGRANT,
+    ),
+    Spec(
+        "tc_bpf",
+        "eBPF programs on tc (cls_bpf, clsact)",
+        _py(_TC_BPF),
+        "cannot load an eBPF program on tc",
+        None,
+        "run `sudo make install` (bcc, kernel headers, bpffs)",
+    ),
+    Spec(
+        "xdp",
+        "XDP programs (generic mode on veth)",
+        _py(_XDP),
+        "cannot attach an XDP program",
+        "tc_bpf programs",
+        "run `sudo make install` (bcc, kernel headers)",
+    ),
+    Spec(
+        "kprobes",
+        "kprobes for eBPF",
+        _py(_KPROBE),
+        "kernel lacks kprobes (CONFIG_KPROBE_EVENTS)",
+        "tracepoints (tcp:*, sock:inet_sock_set_state, net:*, skb:kfree_skb)",
+        VAGRANT,
+    ),
+    Spec(
+        "tracepoints",
+        "eBPF on tracepoints",
+        _py(_TRACEPOINT),
+        "cannot attach eBPF to tracepoints",
+        None,
+        "run `sudo make install` (mounts tracefs)",
+    ),
+    Spec(
+        "bcc",
+        "bcc compiles and loads eBPF",
+        _py(_BCC),
+        "bcc cannot compile eBPF programs",
+        None,
+        "run `sudo make install` (python3-bpfcc and kernel headers)",
+    ),
+    Spec(
+        "iptables",
+        "iptables in network namespaces",
+        lambda: _in_scratch_netns("iptables -A INPUT -j ACCEPT"),
+        "iptables does not work in a network namespace",
+        None,
+        "apt-get install iptables",
+    ),
+    Spec(
+        "nftables",
+        "nftables in network namespaces",
+        lambda: _in_scratch_netns("nft add table ip probe"),
+        "nftables does not work in a network namespace",
+        None,
+        "run `sudo make install`",
+    ),
+    Spec(
+        "hping3",
+        "hping3 (SYN floods)",
+        _tool("hping3"),
+        "hping3 is not installed",
+        "scapy SYN flooder",
+        "run `sudo make install`",
+    ),
+    Spec(
+        "nmap",
+        "nmap (port scans)",
+        _tool("nmap"),
+        "nmap is not installed",
+        "scapy SYN scanner",
+        "run `sudo make install`",
+    ),
+    Spec(
+        "iperf3",
+        "iperf3 (throughput)",
+        _tool("iperf3"),
+        "iperf3 is not installed",
+        None,
+        "run `sudo make install`",
+    ),
+    Spec(
+        "ab",
+        "ab (high-rate HTTP load, apache2-utils)",
+        _tool("ab"),
+        "ab is not installed",
+        None,
+        "run `sudo make install`",
+    ),
+    Spec(
+        "tcpdump",
+        "tcpdump (captures)",
+        _tool("tcpdump"),
+        "tcpdump is not installed",
+        "scapy sniffer",
+        "run `sudo make install`",
+    ),
 ]
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -220,8 +377,9 @@ def probe_all() -> dict[str, Feature]:
         if why is None:
             features[spec.name] = Feature(spec.name, True, "works", None, "")
         else:
-            features[spec.name] = Feature(spec.name, False, spec.missing, spec.fallback,
-                                          spec.fix, detail=why)
+            features[spec.name] = Feature(
+                spec.name, False, spec.missing, spec.fallback, spec.fix, detail=why
+            )
     return features
 
 
@@ -238,8 +396,15 @@ def features(refresh: bool = False) -> dict[str, Feature]:
         raise UserError("probing the kernel needs root: run it with sudo.")
     result = probe_all()
     CACHE.parent.mkdir(parents=True, exist_ok=True)
-    CACHE.write_text(json.dumps({"boot_id": _boot_id(), "version": PROBE_VERSION,
-                                 "features": {n: asdict(f) for n, f in result.items()}}))
+    CACHE.write_text(
+        json.dumps(
+            {
+                "boot_id": _boot_id(),
+                "version": PROBE_VERSION,
+                "features": {n: asdict(f) for n, f in result.items()},
+            }
+        )
+    )
     return result
 
 

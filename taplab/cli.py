@@ -24,14 +24,26 @@ EPILOG = """examples:
 
 
 # A file or folder the user named that cannot be used: their mistake, in one sentence.
-FILE_ERRORS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
-               errno.EEXIST, errno.EROFS, errno.ENOSPC, errno.ENAMETOOLONG}
+FILE_ERRORS = {
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.ENAMETOOLONG,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="taplab", description="A teaching testbed for container and pod networking.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="taplab",
+        description="A teaching testbed for container and pod networking.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"taplab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and Mininet logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -50,8 +62,7 @@ def _share_examples(parser: argparse.ArgumentParser) -> None:
         return
     command = parser.prog.split(" ", 1)[1]
     for name, child in nested.choices.items():
-        lines = [ln for ln in parser.epilog.splitlines()[1:]
-                 if f"{command} {name}" in ln]
+        lines = [ln for ln in parser.epilog.splitlines()[1:] if f"{command} {name}" in ln]
         if lines and not child.epilog:
             child.epilog = "examples:\n" + "\n".join(lines)
             child.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -78,11 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         if isinstance(exc, OSError) and exc.errno in FILE_ERRORS and exc.filename:
-            errors.print(f"[bold red]taplab:[/] {escape(str(exc.filename))}: "
-                         f"{escape(exc.strerror)}.", highlight=False)
+            errors.print(
+                f"[bold red]taplab:[/] {escape(str(exc.filename))}: {escape(exc.strerror)}.",
+                highlight=False,
+            )
             return 2
-        errors.print(f"[bold red]taplab: internal error:[/] {escape(str(exc))} "
-                     "(run again with --debug for the traceback).", highlight=False)
+        errors.print(
+            f"[bold red]taplab: internal error:[/] {escape(str(exc))} "
+            "(run again with --debug for the traceback).",
+            highlight=False,
+        )
         return 1
 
 

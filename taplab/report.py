@@ -21,8 +21,13 @@ def conditions() -> dict[str, Any]:
     """The conditions every figure was measured under."""
     import os
 
-    return {"taplab": __version__, "kernel": platform.release(), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "taplab": __version__,
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def write_json(folder: Path, name: str, data: dict[str, Any]) -> Path:

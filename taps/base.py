@@ -36,8 +36,10 @@ def compile_bpf(source: str, **defines: Any):
     from bcc import BPF
 
     folder = Path(__file__).parent
-    return BPF(src_file=str(folder / source),
-               cflags=[f"-I{folder}", *(f"-D{k}={v}" for k, v in defines.items())])
+    return BPF(
+        src_file=str(folder / source),
+        cflags=[f"-I{folder}", *(f"-D{k}={v}" for k, v in defines.items())],
+    )
 
 
 def prog_id(fd: int) -> int:
@@ -57,8 +59,20 @@ def become_reader(bpf, fn, maps: tuple[str, ...], extra: tuple[str, ...] = ()) -
     for fd in fds:
         os.set_inheritable(fd, True)
     module = sys.modules["__main__"].__spec__.name
-    os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:], *extra,
-                              "--prog-id", str(prog_id(fn.fd)), "--maps", ",".join(map(str, fds))])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            module,
+            *sys.argv[1:],
+            *extra,
+            "--prog-id",
+            str(prog_id(fn.fd)),
+            "--maps",
+            ",".join(map(str, fds)),
+        ],
+    )
 
 
 def write_stats(path: Path, data: dict[str, Any]) -> None:
@@ -112,8 +126,21 @@ class Tap:
 
     def add_vxlan_device(self, name: str) -> None:
         """A kernel VXLAN device in the tap's node sending to the collector (recorded)."""
-        self.sh("ip", "link", "add", name, "type", "vxlan", "id", str(self.options["vni"]),
-                "remote", self.record["collector_ip"], "dstport", str(vxlan.PORT), "nolearning")
+        self.sh(
+            "ip",
+            "link",
+            "add",
+            name,
+            "type",
+            "vxlan",
+            "id",
+            str(self.options["vni"]),
+            "remote",
+            self.record["collector_ip"],
+            "dstport",
+            str(vxlan.PORT),
+            "nolearning",
+        )
         self.add({"kind": "link", "name": name, "netns": self.target.netns})
         self.sh("ip", "link", "set", name, "up")
 
@@ -129,10 +156,12 @@ class Tap:
         try:
             started = ProcessId.of(proc.pid).started
         except ProcessLookupError:
-            raise UserError(f"{self.kind} tap process exited at once: "
-                            f"{ready.last_lines(self.log)}") from None
-        self.record["resources"].append({"kind": "process", "pid": proc.pid,
-                                         "started": started, "grace": 3.0})
+            raise UserError(
+                f"{self.kind} tap process exited at once: {ready.last_lines(self.log)}"
+            ) from None
+        self.record["resources"].append(
+            {"kind": "process", "pid": proc.pid, "started": started, "grace": 3.0}
+        )
         return proc
 
     def wait_ready(self, proc: Popen, timeout: float = 60) -> None:
@@ -153,9 +182,12 @@ class Tap:
     def counters_from_file(self, *extra: str) -> dict[str, Any]:
         """Counters of a tap whose process writes them: packets, bytes, drops and extra."""
         data = self.read_stats_file()
-        return {"packets": data.get("packets", 0), "bytes": data.get("bytes", 0),
-                "drops": data.get("drops", 0),
-                **{k: data[k] for k in (*extra, "prog_id") if k in data}}
+        return {
+            "packets": data.get("packets", 0),
+            "bytes": data.get("bytes", 0),
+            "drops": data.get("drops", 0),
+            **{k: data[k] for k in (*extra, "prog_id") if k in data},
+        }
 
     # -- the interface -------------------------------------------------------
     def attach(self) -> None:
@@ -175,8 +207,12 @@ class Tap:
         of the tap's processes."""
         pids = self.record["pids"]
         elapsed = max(time.time() - self.record["attached"], 1e-6)
-        return {"id": self.id, "kind": self.kind, "node": self.target.node,
-                "intf": self.target.intf, **self.counters(),
-                "cpu_pct": round(100 * (cpu_seconds(pids) - self.record["cpu_at_attach"])
-                                 / elapsed, 2),
-                "mem_mb": round(rss_mb(pids), 1)}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "node": self.target.node,
+            "intf": self.target.intf,
+            **self.counters(),
+            "cpu_pct": round(100 * (cpu_seconds(pids) - self.record["cpu_at_attach"]) / elapsed, 2),
+            "mem_mb": round(rss_mb(pids), 1),
+        }

@@ -78,11 +78,22 @@ class Counters:
 
     def as_dict(self) -> dict:
         top = sorted(self.flows.items(), key=lambda kv: -kv[1][0])[:MAX_FLOWS_REPORTED]
-        flows = [dict(zip(("vni", "src", "dst", "proto", "sport", "dport"), key, strict=True),
-                      packets=p, bytes=b) for key, (p, b) in top]
-        return {"packets": self.packets, "bytes": self.bytes, "malformed": self.malformed,
-                "vnis": {str(k): v for k, v in self.vnis.items()}, "flow_count": len(self.flows),
-                "flows": flows}
+        flows = [
+            dict(
+                zip(("vni", "src", "dst", "proto", "sport", "dport"), key, strict=True),
+                packets=p,
+                bytes=b,
+            )
+            for key, (p, b) in top
+        ]
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "malformed": self.malformed,
+            "vnis": {str(k): v for k, v in self.vnis.items()},
+            "flow_count": len(self.flows),
+            "flows": flows,
+        }
 
 
 class TapEvents:
@@ -100,9 +111,22 @@ class TapEvents:
             if new and len(events) < MAX_EVENTS:
                 self.reported[key] = packets
                 vni, src, dst, proto, sport, dport = key
-                events.append({"kind": "tap", "src": src or None, "dst": dst or None, "data": {
-                    "vni": vni, "proto": proto, "sport": sport, "dport": dport,
-                    "packets": packets, "bytes": nbytes, "new_packets": new}})
+                events.append(
+                    {
+                        "kind": "tap",
+                        "src": src or None,
+                        "dst": dst or None,
+                        "data": {
+                            "vni": vni,
+                            "proto": proto,
+                            "sport": sport,
+                            "dport": dport,
+                            "packets": packets,
+                            "bytes": nbytes,
+                            "new_packets": new,
+                        },
+                    }
+                )
         if not events:
             return
         try:
@@ -112,8 +136,9 @@ class TapEvents:
             self.errors += 1
 
 
-def serve(sock: socket.socket, stats: Path, interval: float, pcap: Path | None,
-          events: TapEvents | None) -> None:
+def serve(
+    sock: socket.socket, stats: Path, interval: float, pcap: Path | None, events: TapEvents | None
+) -> None:
     """Receive on sock until SIGTERM, writing counters (and posting events) every interval."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -132,8 +157,14 @@ def serve(sock: socket.socket, stats: Path, interval: float, pcap: Path | None,
         if now >= next_write or stop:
             if events:
                 events.post(counters)
-            write_stats(stats, {**counters.as_dict(), "socket_drops": socket_drops(sock),
-                                "events_posted": events.posted if events else 0})
+            write_stats(
+                stats,
+                {
+                    **counters.as_dict(),
+                    "socket_drops": socket_drops(sock),
+                    "events_posted": events.posted if events else 0,
+                },
+            )
             if writer:
                 writer.flush()
             next_write = now + interval
@@ -152,20 +183,44 @@ def ensure(lab, node: str, pcap: bool = False) -> dict:
     ip = node_ip(lab, node)  # before anything starts: a node without IPv4 is a user error
     stats = lab.workdir / f"collector-{node}.json"
     stats.unlink(missing_ok=True)  # a stopped collector's counters are not this one's
-    argv = [sys.executable, "-m", "taplab.taps.collector", "--netns", lab.netns(node),
-            "--stats", str(stats)]
+    argv = [
+        sys.executable,
+        "-m",
+        "taplab.taps.collector",
+        "--netns",
+        lab.netns(node),
+        "--stats",
+        str(stats),
+    ]
     if lab.has_lambda_server:
         argv += ["--events-lab", lab.id]
     if pcap:
         argv += ["--pcap", str(lab.workdir / f"collector-{node}.pcap")]
     proc = lab.popen(argv, log=f"collector-{node}.log")
-    info = {"node": node, "ip": ip, "port": vxlan.PORT, "stats": str(stats),
-            "pcap": argv[-1] if pcap else None, "pid": proc.pid,
-            "resources": [{"kind": "process", "pid": proc.pid,
-                           "started": ProcessId.of(proc.pid).started, "grace": 3.0}]}
+    info = {
+        "node": node,
+        "ip": ip,
+        "port": vxlan.PORT,
+        "stats": str(stats),
+        "pcap": argv[-1] if pcap else None,
+        "pid": proc.pid,
+        "resources": [
+            {
+                "kind": "process",
+                "pid": proc.pid,
+                "started": ProcessId.of(proc.pid).started,
+                "grace": 3.0,
+            }
+        ],
+    }
     try:
-        ready.wait(proc, lab.workdir / f"collector-{node}.log", f"the collector on {node}",
-                   stats.exists, timeout=30)
+        ready.wait(
+            proc,
+            lab.workdir / f"collector-{node}.log",
+            f"the collector on {node}",
+            stats.exists,
+            timeout=30,
+        )
     except UserError:
         remove(info["resources"][0])
         raise

@@ -18,8 +18,10 @@ from taplab import ready
 from taplab.taps.base import Tap, tap_kind
 from taplab.taps.pcapfile import count
 
-_STATS = re.compile(r"(\d+) packets? captured, (\d+) packets? received by filter, "
-                    r"(\d+) packets? dropped by kernel")
+_STATS = re.compile(
+    r"(\d+) packets? captured, (\d+) packets? received by filter, "
+    r"(\d+) packets? dropped by kernel"
+)
 
 
 @tap_kind
@@ -30,10 +32,26 @@ class PcapTap(Tap):
     def attach(self) -> None:
         path = self.lab.workdir / f"{self.id}.pcap"
         self.record["pcap"] = str(path)
-        proc = self.start(["tcpdump", "-i", self.target.intf, "-w", str(path), "-U",
-                           "--immediate-mode", "-n",
-                           "-Z", "root", "-s", str(self.options["snaplen"]),
-                           "-C", str(self.options["size_mb"]), "-W", str(self.options["files"])])
+        proc = self.start(
+            [
+                "tcpdump",
+                "-i",
+                self.target.intf,
+                "-w",
+                str(path),
+                "-U",
+                "--immediate-mode",
+                "-n",
+                "-Z",
+                "root",
+                "-s",
+                str(self.options["snaplen"]),
+                "-C",
+                str(self.options["size_mb"]),
+                "-W",
+                str(self.options["files"]),
+            ]
+        )
         # Until it listens, a SIGUSR1 (the counters) would end tcpdump.
         ready.wait(proc, self.log, "tcpdump", ready.marker(self.log, "listening on"), timeout=10)
 
@@ -62,5 +80,10 @@ class PcapTap(Tap):
         if stats is None:
             return {"packets": 0, "bytes": nbytes, "drops": None, "files": len(self.files())}
         captured, received, dropped = stats
-        return {"packets": captured, "bytes": nbytes, "drops": dropped, "received": received,
-                "files": len(self.files())}
+        return {
+            "packets": captured,
+            "bytes": nbytes,
+            "drops": dropped,
+            "received": received,
+            "files": len(self.files()),
+        }

@@ -51,5 +51,8 @@ class CpuMeter:
         busy = machine_busy_seconds() - self.start[2]
         cores = os.cpu_count() or 1
         wall = max(wall, 1e-6)
-        return {"cpu_pct_core": 100 * used / wall, "cpu_pct_node": 100 * used / wall / cores,
-                "machine_busy_pct": 100 * busy / wall / cores}
+        return {
+            "cpu_pct_core": 100 * used / wall,
+            "cpu_pct_node": 100 * used / wall / cores,
+            "machine_busy_pct": 100 * busy / wall / cores,
+        }

@@ -1,8 +1,8 @@
 """Taps on a running lab: attach, detach, list, stats (what ``taplab tap`` does).
 
-    tap = attach(lab, "pod1", "sidecar", collector="pod3", vni=42)
-    stats(lab, tap["id"])  # packets, bytes, drops, cpu_pct, mem_mb, ...
-    detach(lab, tap["id"])
+tap = attach(lab, "pod1", "sidecar", collector="pod3", vni=42)
+stats(lab, tap["id"])  # packets, bytes, drops, cpu_pct, mem_mb, ...
+detach(lab, tap["id"])
 """
 
 import importlib
@@ -17,13 +17,27 @@ from taplab.taps.procstat import cpu_seconds
 from taplab.taps.target import resolve
 
 MODULES = ("sidecar", "tc_mirred", "ebpf", "xdp_flowtable", "openflow", "pcap")
-DEFAULTS: dict[str, Any] = {"vni": 42, "mirror": "none", "flows": 1024, "slots": 4096,
-                            "interval": None, "ack": False, "snaplen": 262144, "size_mb": 10,
-                            "files": 4}
+DEFAULTS: dict[str, Any] = {
+    "vni": 42,
+    "mirror": "none",
+    "flows": 1024,
+    "slots": 4096,
+    "interval": None,
+    "ack": False,
+    "snaplen": 262144,
+    "size_mb": 10,
+    "files": 4,
+}
 
 
-LIMITS = {"vni": (0, 2**24 - 1), "flows": (1, 2**20), "slots": (1, 2**20),
-          "interval": (0.05, 3600), "size_mb": (1, 10**5), "files": (1, 1000)}
+LIMITS = {
+    "vni": (0, 2**24 - 1),
+    "flows": (1, 2**20),
+    "slots": (1, 2**20),
+    "interval": (0.05, 3600),
+    "size_mb": (1, 10**5),
+    "files": (1, 1000),
+}
 
 
 def check_options(options: dict[str, Any]) -> None:
@@ -56,8 +70,9 @@ def _next_id(lab) -> str:
     return f"tap{n}"
 
 
-def attach(lab, spec: str, kind: str, collector: str | None = None,
-           collector_pcap: bool = False, **options) -> dict:
+def attach(
+    lab, spec: str, kind: str, collector: str | None = None, collector_pcap: bool = False, **options
+) -> dict:
     """Attach a tap of kind to NODE[:INTF]; return its record (with its id)."""
     if kind not in kinds():
         raise UserError(f"unknown tap kind '{kind}': choose one of {', '.join(sorted(KINDS))}.")
@@ -69,18 +84,28 @@ def attach(lab, spec: str, kind: str, collector: str | None = None,
     target = resolve(lab, spec, host_side=cls.host_side)
     for other in records(lab).values():
         if (other["target"]["netns"], other["target"]["intf"]) == (target.netns, target.intf):
-            raise UserError(f"{target.node}:{target.intf} already has tap {other['id']} "
-                            f"({other['kind']}); detach it first.")
+            raise UserError(
+                f"{target.node}:{target.intf} already has tap {other['id']} "
+                f"({other['kind']}); detach it first."
+            )
     # collector: the VXLAN collector of mirroring kinds; mirror_to: where an openflow tap's
     # mirror port goes (the same --collector NODE).
-    record = {"id": _next_id(lab), "kind": kind, "target": vars(target), "options": options,
-              "resources": [], "pids": [], "collector": None,
-              "mirror_to": collector}
+    record = {
+        "id": _next_id(lab),
+        "kind": kind,
+        "target": vars(target),
+        "options": options,
+        "resources": [],
+        "pids": [],
+        "collector": None,
+        "mirror_to": collector,
+    }
     tap = cls(lab, record)
     if tap.mirrors:
         if not collector:
-            raise UserError(f"a {kind} tap sends copies to a collector: "
-                            "name the node with --collector NODE.")
+            raise UserError(
+                f"a {kind} tap sends copies to a collector: name the node with --collector NODE."
+            )
         info = collectors.ensure(lab, collector, pcap=collector_pcap)
         record.update(collector=collector, collector_ip=info["ip"])
     try:

@@ -52,11 +52,19 @@ def forward(intf: str, collector: str, vni: int, stats: Path, interval: float = 
             # PACKET_STATISTICS (tpacket_stats_v3): frames the kernel dropped because the
             # ring was full (the counters reset when read).
             _seen, dropped, _freezes = struct.unpack(
-                "III", capture.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12))
+                "III", capture.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
+            )
             socket_drops += dropped
-            write_stats(stats, {"packets": packets, "bytes": nbytes,
-                                "drops": socket_drops + send_errors,
-                                "socket_drops": socket_drops, "send_errors": send_errors})
+            write_stats(
+                stats,
+                {
+                    "packets": packets,
+                    "bytes": nbytes,
+                    "drops": socket_drops + send_errors,
+                    "socket_drops": socket_drops,
+                    "send_errors": send_errors,
+                },
+            )
             next_write = now + interval
 
 
@@ -66,9 +74,21 @@ class SidecarTap(Tap):
     mirrors = True
 
     def attach(self) -> None:
-        proc = self.start([sys.executable, "-m", "taplab.taps.sidecar",
-                           "--intf", self.target.intf, "--collector", self.record["collector_ip"],
-                           "--vni", str(self.options["vni"]), "--stats", str(self.stats_path)])
+        proc = self.start(
+            [
+                sys.executable,
+                "-m",
+                "taplab.taps.sidecar",
+                "--intf",
+                self.target.intf,
+                "--collector",
+                self.record["collector_ip"],
+                "--vni",
+                str(self.options["vni"]),
+                "--stats",
+                str(self.stats_path),
+            ]
+        )
         self.wait_ready(proc)
 
     def counters(self) -> dict:

@@ -31,12 +31,48 @@ class TcMirredTap(Tap):
         self.add_vxlan_device(self.device)
         self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
-        self.sh("tc", "filter", "add", "dev", intf, "egress", "prio", "1", "protocol", "ip",
-                "u32", "match", "ip", "protocol", "17", "0xff",
-                "match", "ip", "dst", f"{self.record['collector_ip']}/32", "classid", "1:1")
+        self.sh(
+            "tc",
+            "filter",
+            "add",
+            "dev",
+            intf,
+            "egress",
+            "prio",
+            "1",
+            "protocol",
+            "ip",
+            "u32",
+            "match",
+            "ip",
+            "protocol",
+            "17",
+            "0xff",
+            "match",
+            "ip",
+            "dst",
+            f"{self.record['collector_ip']}/32",
+            "classid",
+            "1:1",
+        )
         for hook in ("ingress", "egress"):
-            self.sh("tc", "filter", "add", "dev", intf, hook, "prio", "2", *_ALL,
-                    "action", "mirred", "egress", "mirror", "dev", self.device)
+            self.sh(
+                "tc",
+                "filter",
+                "add",
+                "dev",
+                intf,
+                hook,
+                "prio",
+                "2",
+                *_ALL,
+                "action",
+                "mirred",
+                "egress",
+                "mirror",
+                "dev",
+                self.device,
+            )
 
     def counters(self) -> dict:
         # u32 hash tables are per qdisc, so each hook's listing shows both mirred
@@ -48,5 +84,7 @@ class TcMirredTap(Tap):
                 for action in flt.get("options", {}).get("actions", []):
                     if action.get("kind") == "mirred":
                         actions[action["index"]] = action["stats"]
-        return {key: sum(stats.get(key, 0) for stats in actions.values())
-                for key in ("packets", "bytes", "drops")}
+        return {
+            key: sum(stats.get(key, 0) for stats in actions.values())
+            for key in ("packets", "bytes", "drops")
+        }

@@ -1,7 +1,7 @@
 """The VXLAN header (RFC 7348) in user space: 8 bytes, flags 0x08 then a 24-bit VNI.
 
-    encap = header(42) + ethernet_frame        # what the sidecar sends on UDP/4789
-    vni, frame = decap(datagram)               # what the collector receives
+encap = header(42) + ethernet_frame        # what the sidecar sends on UDP/4789
+vni, frame = decap(datagram)               # what the collector receives
 """
 
 import struct

@@ -35,8 +35,11 @@ def _missing(features: set[str]) -> str | None:
     """Why a test needing these features cannot run here, or None."""
     if os.geteuid() != 0:
         return "needs root to build real networks"
-    missing = [alternatives for alternatives in (f.split("|") for f in sorted(features))
-               if not any(capabilities.available(f) for f in alternatives)]
+    missing = [
+        alternatives
+        for alternatives in (f.split("|") for f in sorted(features))
+        if not any(capabilities.available(f) for f in alternatives)
+    ]
     return "; ".join(capabilities.unavailable_reason(f) for alts in missing for f in alts) or None
 
 
@@ -64,8 +67,9 @@ def pytest_runtest_setup(item):
 
 def taplab(*args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
     """Run the taplab command as a user would."""
-    return subprocess.run([*TAPLAB, *args], capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [*TAPLAB, *args], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
 
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
@@ -94,8 +98,11 @@ def lab_leftovers(lab_id: str) -> list[str]:
     left = [f"netns {n}" for n in netns_names() if n.startswith(f"{lab_id}-")]
     left += [f"ovs bridge {b}" for b in ovs_bridges() if b.startswith(lab_id)]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    left += [f"link {ln.split(':')[1].strip()}" for ln in links.splitlines()
-             if ln.split(":")[1].strip().startswith(lab_id)]
+    left += [
+        f"link {ln.split(':')[1].strip()}"
+        for ln in links.splitlines()
+        if ln.split(":")[1].strip().startswith(lab_id)
+    ]
     if (LABS_DIR / f"{lab_id}.json").exists():
         left.append("state file")
     if Path(LABS_DIR / lab_id).exists():
@@ -112,8 +119,11 @@ def no_lab_left_behind():
     before = {lab.id for lab in recorded_labs()}
     created_before = len(created_ids())
     yield
-    dead = [f"{lab.id} ({lab.name})" for lab in recorded_labs()
-            if lab.id not in before and not lab.owner().alive()]
+    dead = [
+        f"{lab.id} ({lab.name})"
+        for lab in recorded_labs()
+        if lab.id not in before and not lab.owner().alive()
+    ]
     if dead:  # the test fails, and the machine is left clean for the next one
         taplab("clean")
     leaks = _leftovers(created_ids()[created_before:])
@@ -141,4 +151,3 @@ def pytest_sessionfinish(session, exitstatus):
     if left and os.geteuid() == 0:
         print(f"\nleft behind after the tests: {', '.join(left)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-

@@ -14,8 +14,9 @@ FAKE = ("10.0.0.77", "02:00:00:00:00:77")  # no such host: nothing answers the b
 DPORT = 7000
 
 
-def burst(lab, n: int | dict[int, int], empty: bool = False, node: str = "client",
-          src: str = "10.0.0.1") -> None:
+def burst(
+    lab, n: int | dict[int, int], empty: bool = False, node: str = "client", src: str = "10.0.0.1"
+) -> None:
     """n UDP frames from node (src) to FAKE port DPORT (or {port: frames, ...} in that
     order), in one scapy send; the payload is the frame's sequence number
     (``seq000042``), or nothing when empty."""
@@ -26,7 +27,8 @@ def burst(lab, n: int | dict[int, int], empty: bool = False, node: str = "client
         f"frames = [Ether(dst='{FAKE[1]}') / IP(src='{src}', dst='{FAKE[0]}') / "
         f"UDP(sport=5555, dport=port) / Raw({payload}) "
         f"for port, count in {counts!r}.items() for i in range(count)]\n"
-        f"sendp(frames, iface='{node}-eth0', verbose=False)\n")
+        f"sendp(frames, iface='{node}-eth0', verbose=False)\n"
+    )
     run([sys.executable, "-c", code], netns=lab.netns(node), timeout=120)
 
 
@@ -40,19 +42,27 @@ def quiet(lab, tap_id: str) -> dict:
         same = now["packets"] == last[0]["packets"]
         last[0] = now
         return now if same else None
+
     return wait_for(settled, timeout=20, what="the network to be quiet")
 
 
 def prog_ids(lab, records: list[dict]) -> list[int]:
     """The BPF program ids of the attached taps (taken before they go)."""
-    return [session.stats(lab, r["id"])["prog_id"] for r in records
-            if r["kind"] in ("ebpf", "xdp-flowtable")]
+    return [
+        session.stats(lab, r["id"])["prog_id"]
+        for r in records
+        if r["kind"] in ("ebpf", "xdp-flowtable")
+    ]
 
 
 def live_programs(ids: list[int]) -> list[int]:
     """Which of these BPF program ids still exist."""
-    return [i for i in ids if subprocess.run(["bpftool", "prog", "show", "id", str(i)],
-                                             capture_output=True).returncode == 0]
+    return [
+        i
+        for i in ids
+        if subprocess.run(["bpftool", "prog", "show", "id", str(i)], capture_output=True).returncode
+        == 0
+    ]
 
 
 def leftovers(lab, record: dict, prog_id: int | None = None) -> list[str]:

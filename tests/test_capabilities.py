@@ -32,11 +32,14 @@ def test_doctor_prints_a_table():
     assert "feature" in result.stdout and "vxlan" in result.stdout
 
 
-@pytest.mark.parametrize("feature,argv", [
-    ("vxlan", "ip link add p0 type vxlan id 7 dstport 4789"),
-    ("gre", "ip link add p0 type gre local 10.1.1.1 remote 10.1.1.2"),
-    ("netem", "tc qdisc add dev lo root netem delay 1ms"),
-])
+@pytest.mark.parametrize(
+    "feature,argv",
+    [
+        ("vxlan", "ip link add p0 type vxlan id 7 dstport 4789"),
+        ("gre", "ip link add p0 type gre local 10.1.1.1 remote 10.1.1.2"),
+        ("netem", "tc qdisc add dev lo root netem delay 1ms"),
+    ],
+)
 def test_probe_agrees_with_trying_it(feature, argv):
     """The cached answer matches what the kernel does right now."""
     tried = subprocess.run(["unshare", "--net", "sh", "-c", argv], capture_output=True)

@@ -27,8 +27,10 @@ def tcp_answer(lab, src: str, ip: str, port: int = 8080) -> str:
     return lab.node(src).cmd(f"curl -s -m 3 http://{ip}:{port}/").strip()
 
 
-@pytest.mark.parametrize("overlay,nodes", [overlay_param("vxlan", 3), overlay_param("host-gw", 2),
-                                           overlay_param("gre", 3)])
+@pytest.mark.parametrize(
+    "overlay,nodes",
+    [overlay_param("vxlan", 3), overlay_param("host-gw", 2), overlay_param("gre", 3)],
+)
 def test_every_pod_reaches_every_pod_by_ping_and_tcp_and_mtu_holds(overlay, nodes):
     with Lab("cluster") as lab:
         registry.build(lab, "cluster", nodes=nodes, pods=2, overlay=overlay)
@@ -53,24 +55,32 @@ def test_every_pod_reaches_every_pod_by_ping_and_tcp_and_mtu_holds(overlay, node
 
 
 def capture(lab, node: str, expr: str, count: int, path) -> subprocess.Popen:
-    proc = lab.popen(["tcpdump", "-U", "-n", "-i", f"{node}-eth1", "-c", str(count),
-                      "-w", str(path), expr], node=node, log="tcpdump.log")
-    wait_for(lambda: "listening" in (lab.workdir / "tcpdump.log").read_text(), 10,
-             what="tcpdump to start")
+    proc = lab.popen(
+        ["tcpdump", "-U", "-n", "-i", f"{node}-eth1", "-c", str(count), "-w", str(path), expr],
+        node=node,
+        log="tcpdump.log",
+    )
+    wait_for(
+        lambda: "listening" in (lab.workdir / "tcpdump.log").read_text(),
+        10,
+        what="tcpdump to start",
+    )
     return proc
 
 
 @needs("iptables", "vxlan", "tcpdump")
 def test_underlay_carries_vxlan_with_the_vni_and_pod_addresses(tmp_path):
     topo = tmp_path / "vni.yaml"
-    topo.write_text(textwrap.dedent("""\
+    topo.write_text(
+        textwrap.dedent("""\
         name: vni-test
         kind: cluster
         overlay: {type: vxlan, vni: 77, port: 4789}
         nodes:
           - {name: node1, cidr: 10.244.1.0/24, pods: 1}
           - {name: node2, cidr: 10.244.2.0/24, pods: 1}
-        """))
+        """)
+    )
     pcap = tmp_path / "underlay.pcap"
     with Lab("vni-test") as lab:
         registry.build(lab, str(topo))
@@ -101,8 +111,9 @@ def test_underlay_carries_gre(tmp_path):
 
 def switch_daemons(lab_id: str) -> list[str]:
     """The ovsdb-server and ovs-vswitchd processes of lab_id's nodes."""
-    out = subprocess.run(["pgrep", "-af", f"/run/taplab/labs/{lab_id}/ovs-"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-af", f"/run/taplab/labs/{lab_id}/ovs-"], capture_output=True, text=True
+    ).stdout
     return [line for line in out.splitlines() if "ovs" in line.split()[1]]
 
 
@@ -111,14 +122,36 @@ def test_gre_on_ovs_switch_daemons_go_with_a_killed_lab():
     if not overlays.gre_on_ovs():
         pytest.skip("the kernel has GRE: the cluster does not fall back to Open vSwitch")
     before = set(LABS_DIR.glob("*.json"))
-    proc = subprocess.Popen([*TAPLAB, "lab", "cluster", "--overlay", "gre", "--nodes", "2",
-                             "--pods", "1", "--run", "sh sleep 600"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            *TAPLAB,
+            "lab",
+            "cluster",
+            "--overlay",
+            "gre",
+            "--nodes",
+            "2",
+            "--pods",
+            "1",
+            "--run",
+            "sh sleep 600",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         state = wait_for(lambda: set(LABS_DIR.glob("*.json")) - before, 30, what="the lab")
         lab_id = state.pop().stem
-        assert len(wait_for(lambda: len(switch_daemons(lab_id)) == 4 and switch_daemons(lab_id),
-                            30, what="two switches per node")) == 4
+        assert (
+            len(
+                wait_for(
+                    lambda: len(switch_daemons(lab_id)) == 4 and switch_daemons(lab_id),
+                    30,
+                    what="two switches per node",
+                )
+            )
+            == 4
+        )
     finally:
         proc.kill()
         proc.wait()
@@ -133,8 +166,9 @@ def test_services_answer_and_spread_over_endpoints():
         pods = set(lab.meta["pods"])
         cluster_ip = {tcp_answer(lab, "pod1", "10.96.0.10", 80) for _ in range(20)}
         node1 = lab.meta["k8s_nodes"]["node1"]["underlay_ip"]
-        node_port = {lab.node("node2").cmd(f"curl -s -m3 http://{node1}:30080/").strip()
-                     for _ in range(20)}
+        node_port = {
+            lab.node("node2").cmd(f"curl -s -m3 http://{node1}:30080/").strip() for _ in range(20)
+        }
         from_pod = {tcp_answer(lab, "pod4", node1, 30080) for _ in range(10)}
     assert cluster_ip <= pods and len(cluster_ip) > 1, cluster_ip
     assert node_port <= pods and len(node_port) > 1, node_port
@@ -156,8 +190,9 @@ def test_a_pod_added_after_the_build_is_reachable():
 def test_ovs_switches_carry_the_same_cluster():
     with Lab("cluster") as lab:
         registry.build(lab, "cluster", nodes=2, pods=1, switch="ovs")
-        bridges = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True,
-                                 text=True).stdout.split()
+        bridges = subprocess.run(
+            ["ovs-vsctl", "list-br"], capture_output=True, text=True
+        ).stdout.split()
         assert {lab.root_name("ul"), lab.root_name("c1"), lab.root_name("c2")} <= set(bridges)
         assert lab.net.pingAll(timeout=2) == 0
         assert tcp_answer(lab, "pod1", "10.244.2.2") == "pod2"
@@ -168,7 +203,8 @@ def test_ovs_switches_carry_the_same_cluster():
 @needs("iptables", "vxlan")
 def test_a_cluster_file_builds_its_extra_links_and_services(tmp_path):
     topo = tmp_path / "extra.yaml"
-    topo.write_text(textwrap.dedent("""\
+    topo.write_text(
+        textwrap.dedent("""\
         name: extra
         kind: cluster
         overlay: {type: host-gw}
@@ -179,7 +215,8 @@ def test_a_cluster_file_builds_its_extra_links_and_services(tmp_path):
           - {a: db, b: client, cidr: 10.99.0.0/30}
         services:
           - {name: api, ip: 10.96.5.5, port: 80, target_port: 9000, endpoints: [web]}
-        """))
+        """)
+    )
     with Lab("extra") as lab:
         registry.build(lab, str(topo))
         assert lab.meta["k8s_nodes"]["worker2"]["cidr"] == "10.244.2.0/24"
@@ -190,8 +227,9 @@ def test_a_cluster_file_builds_its_extra_links_and_services(tmp_path):
 @needs()  # the command checks for root first
 def test_a_default_pod_cidr_overlapping_a_given_one_is_a_user_error(tmp_path):
     topo = tmp_path / "clash.yaml"
-    topo.write_text("name: clash\nkind: cluster\nnodes:\n  - {name: a}\n"
-                    "  - {name: b, cidr: 10.244.1.0/24}\n")
+    topo.write_text(
+        "name: clash\nkind: cluster\nnodes:\n  - {name: a}\n  - {name: b, cidr: 10.244.1.0/24}\n"
+    )
     result = taplab("lab", str(topo), "--run", "pingall")
     assert result.returncode == 2
     assert "nodes[1].cidr: 10.244.1.0/24 overlaps nodes[0].cidr" in result.stderr

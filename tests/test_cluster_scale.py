@@ -20,11 +20,17 @@ def test_4x50_cluster_builds_and_sampled_pairs_reach_each_other():
         failures = []
         for src in sources:
             targets = [t for t in rng.sample(names, 9) if t != src][:8]
-            script = " ".join(f"(ping -c1 -W3 {pods[t]['ip']} >/dev/null || echo FAIL {t}) &"
-                              for t in targets) + " wait"
-            failures += [f"{src}->{line.split()[1]}"
-                         for line in lab.node(src).cmd(script).splitlines()
-                         if line.startswith("FAIL")]
+            script = (
+                " ".join(
+                    f"(ping -c1 -W3 {pods[t]['ip']} >/dev/null || echo FAIL {t}) &" for t in targets
+                )
+                + " wait"
+            )
+            failures += [
+                f"{src}->{line.split()[1]}"
+                for line in lab.node(src).cmd(script).splitlines()
+                if line.startswith("FAIL")
+            ]
         crossing = {pods[s]["node"] for s in sources}
         assert len(crossing) > 1
         assert failures == []

@@ -65,10 +65,14 @@ def test_collector_process_counts_and_survives_malformed_datagrams():
             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             f"inner = {frame()!r}\n"
             "for _ in range(50): s.sendto(vxlan.header(9) + inner, ('10.0.0.9', 4789))\n"
-            "for _ in range(3): s.sendto(b'not vxlan', ('10.0.0.9', 4789))\n")
+            "for _ in range(3): s.sendto(b'not vxlan', ('10.0.0.9', 4789))\n"
+        )
         run([sys.executable, "-c", code], netns=lab.netns("client"))
-        data = wait_for(lambda: (d := collector.read(info)).get("malformed") == 3 and d,
-                        timeout=10, what="the collector's counters")
+        data = wait_for(
+            lambda: (d := collector.read(info)).get("malformed") == 3 and d,
+            timeout=10,
+            what="the collector's counters",
+        )
         assert (data["packets"], data["vnis"]) == (50, {"9": 50})
         assert data["socket_drops"] == 0
         collector.release(lab, "collector")

@@ -26,9 +26,15 @@ def datapath(dpid: int = 1):
 
 
 def packet_in(dp, in_port: int, frame, table: int = SWITCH_TABLE):
-    return parser.OFPPacketIn(dp, buffer_id=ofp.OFP_NO_BUFFER, total_len=len(frame),
-                              reason=ofp.OFPR_NO_MATCH, table_id=table,
-                              match=parser.OFPMatch(in_port=in_port), data=bytes(frame))
+    return parser.OFPPacketIn(
+        dp,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        total_len=len(frame),
+        reason=ofp.OFPR_NO_MATCH,
+        table_id=table,
+        match=parser.OFPMatch(in_port=in_port),
+        data=bytes(frame),
+    )
 
 
 def wire(msg) -> bytes:
@@ -44,7 +50,9 @@ def test_learning_switch_floods_then_installs_flows_with_idle_timeout():
     assert (miss.table_id, miss.priority) == (SWITCH_TABLE, 0)
     assert miss.instructions[0].actions[0].port == ofp.OFPP_CONTROLLER
     assert [(g.table_id, g.instructions[0].table_id) for g in gotos] == [
-        (COPY_TABLE, POLICY_TABLE), (POLICY_TABLE, SWITCH_TABLE)]
+        (COPY_TABLE, POLICY_TABLE),
+        (POLICY_TABLE, SWITCH_TABLE),
+    ]
     first = switch.packet_in(dp, packet_in(dp, 1, Ether(src=A, dst=B) / IP()))
     assert len(first) == 1 and first[0].actions[0].port == ofp.OFPP_FLOOD
     reply = switch.packet_in(dp, packet_in(dp, 2, Ether(src=B, dst=A) / IP()))
@@ -74,8 +82,9 @@ def test_mirror_resolves_port_names_with_or_without_the_lab_prefix():
     assert resolve_port(ports, "nope") is None and resolve_port(ports, "eth3") == 3
     assert resolve_port({**ports, "t2cds1-eth3": 9}, "s1-eth3") is None  # ambiguous
     dp = datapath()
-    (msg,) = mirror_messages(dp, ports, [{"to_port": "s1-eth3", "in_port": "s1-eth1"},
-                                         {"to_port": "missing"}])
+    (msg,) = mirror_messages(
+        dp, ports, [{"to_port": "s1-eth3", "in_port": "s1-eth1"}, {"to_port": "missing"}]
+    )
     assert dict(msg.match.items()) == {"in_port": 1}
     apply, goto = msg.instructions
     assert apply.actions[0].port == 3 and goto.table_id == SWITCH_TABLE
@@ -91,8 +100,9 @@ def test_block_is_a_drop_flow_with_a_hard_timeout():
 
 
 def test_rate_limit_is_a_meter_and_a_metered_flow():
-    meter, flow = action_messages(RateLimit(src="10.0.0.1", kbps=800), datapath(), {},
-                                  meter=(4, True))
+    meter, flow = action_messages(
+        RateLimit(src="10.0.0.1", kbps=800), datapath(), {}, meter=(4, True)
+    )
     assert meter.meter_id == 4 and meter.bands[0].rate == 800 and meter.command == ofp.OFPMC_ADD
     assert flow.instructions[0].meter_id == 4 and flow.instructions[-1].table_id == SWITCH_TABLE
     wire(meter)
@@ -101,8 +111,12 @@ def test_rate_limit_is_a_meter_and_a_metered_flow():
 
 def test_install_flow_mirror_and_alert():
     dp = datapath(dpid=2)
-    act = InstallFlow(match={"eth_type": 2048, "ipv4_dst": "10.0.0.9"},
-                      actions=[{"type": "OUTPUT", "port": 2}], priority=50, dpid=2)
+    act = InstallFlow(
+        match={"eth_type": 2048, "ipv4_dst": "10.0.0.9"},
+        actions=[{"type": "OUTPUT", "port": 2}],
+        priority=50,
+        dpid=2,
+    )
     (msg,) = action_messages(act, dp, {})
     assert msg.priority == 50 and msg.instructions[0].actions[0].port == 2
     wire(msg)
@@ -118,7 +132,8 @@ def test_copy_flows_send_tcp_control_packets_and_a_sampled_share():
     plain = copy_flows(dp, 0.0)
     assert {dict(m.match.items())["tcp_flags"] for m in plain} == {(1, 1), (2, 2), (4, 4)}
     assert {(m.table_id, m.instructions[-1].table_id) for m in plain} == {
-        (COPY_TABLE, POLICY_TABLE)}
+        (COPY_TABLE, POLICY_TABLE)
+    }
     sampled = copy_flows(dp, 0.25)
     assert sampled[3].command == ofp.OFPGC_DELETE  # a reconnecting switch keeps no old group
     group = sampled[4]
@@ -127,20 +142,34 @@ def test_copy_flows_send_tcp_control_packets_and_a_sampled_share():
         wire(msg)
 
 
-@pytest.mark.parametrize("layer4, proto, flags, ports", [
-    (TCP(sport=1234, dport=80, flags="SA"), "tcp", "SA", (1234, 80)),
-    (TCP(flags="RA"), "tcp", "RA", (20, 80)),
-    (TCP(flags="FPA"), "tcp", "FPA", (20, 80)),
-    (UDP(sport=5353, dport=53), "udp", "", (5353, 53)),
-    (ICMP(), "icmp", "", (0, 0)),
-])
+@pytest.mark.parametrize(
+    "layer4, proto, flags, ports",
+    [
+        (TCP(sport=1234, dport=80, flags="SA"), "tcp", "SA", (1234, 80)),
+        (TCP(flags="RA"), "tcp", "RA", (20, 80)),
+        (TCP(flags="FPA"), "tcp", "FPA", (20, 80)),
+        (UDP(sport=5353, dport=53), "udp", "", (5353, 53)),
+        (ICMP(), "icmp", "", (0, 0)),
+    ],
+)
 def test_packet_in_events_follow_the_published_schema(layer4, proto, flags, ports):
     frame = bytes(Ether(src=A, dst=B) / IP(src="10.0.0.1", dst="10.0.0.2") / layer4)
     event, mac = packet_event(frame, 7, 3, len(frame), 100.0)
     assert (event.kind, event.dpid, event.src, event.dst, mac) == (
-        "packet_in", 7, "10.0.0.1", "10.0.0.2", A)
-    assert event.data == {"proto": proto, "sport": ports[0], "dport": ports[1],
-                          "flags": flags, "len": len(frame), "in_port": 3}
+        "packet_in",
+        7,
+        "10.0.0.1",
+        "10.0.0.2",
+        A,
+    )
+    assert event.data == {
+        "proto": proto,
+        "sport": ports[0],
+        "dport": ports[1],
+        "flags": flags,
+        "len": len(frame),
+        "in_port": 3,
+    }
     assert is_tcp_control(event) == (proto == "tcp" and flags != "")
     assert packet_event(bytes(Ether(type=0x88CC) / (b"x" * 20)), 1, 1, 34, 0.0) is None
     assert tcp_flag_string(0x12) == "SA"

@@ -72,8 +72,12 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> str:
 
 @pytest.mark.parametrize("step", Demo.STEPS)
 def test_ctrl_c_during_a_step_stops_the_demo_and_leaves_nothing(step, tmp_path):
-    proc = subprocess.Popen([*TAPLAB, "demo", "--json", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*TAPLAB, "demo", "--json", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         seen = read_until(proc, rf"running {step}", timeout=120)
         proc.send_signal(signal.SIGINT)
@@ -91,15 +95,25 @@ def test_ctrl_c_during_a_step_stops_the_demo_and_leaves_nothing(step, tmp_path):
 def test_interactive_demo_shows_the_live_view_then_opens_the_lab_cli(tmp_path):
     import pexpect
 
-    child = pexpect.spawn(TAPLAB[0], [*TAPLAB[1:], "demo", "--interactive", "--out",
-                                      str(tmp_path)], encoding="utf-8", dimensions=(60, 140),
-                          timeout=200)
+    child = pexpect.spawn(
+        TAPLAB[0],
+        [*TAPLAB[1:], "demo", "--interactive", "--out", str(tmp_path)],
+        encoding="utf-8",
+        dimensions=(60, 140),
+        timeout=200,
+    )
     try:
         child.expect(r"lab (\w+) is still up")
         lab = child.match.group(1)
         screen = ANSI.sub("", child.before)
-        for panel in ("taplab demo", "topology", "traffic at", "taps", "alerts and actions",
-                      "attacks"):
+        for panel in (
+            "taplab demo",
+            "topology",
+            "traffic at",
+            "taps",
+            "alerts and actions",
+            "attacks",
+        ):
             assert panel in screen, panel
         child.expect_exact("taplab> ")
         child.sendline("py sorted(lab.meta['pods'])")

@@ -23,14 +23,20 @@ def test_probe_log_tally_and_recovery(tmp_path):
 def test_live_view_shows_steps_traffic_taps_and_a_timeline_of_alerts():
     view = LiveView(["lab t1: vxlan overlay"], ["build", "flood"])
     view.step("build", "done", "2 nodes")
-    samples = iter([Sample(1.0, rates={"web rx pkt/s": 1234.5},
-                           service={"ok": 0, "failed": 3, "latency_ms": None},
-                           taps=[{"kind": "sidecar", "node": "pod6", "packets": 42,
-                                  "collector": {"packets": 40}}],
-                           alerts=[{"time": 2.0, "name": "syn-flood", "src": "10.0.0.9",
-                                    "detail": "CUSUM"}],
-                           actions=[{"time": 2.1, "action": "Block", "src": "10.0.0.9",
-                                     "seconds": 30}])])
+    samples = iter(
+        [
+            Sample(
+                1.0,
+                rates={"web rx pkt/s": 1234.5},
+                service={"ok": 0, "failed": 3, "latency_ms": None},
+                taps=[
+                    {"kind": "sidecar", "node": "pod6", "packets": 42, "collector": {"packets": 40}}
+                ],
+                alerts=[{"time": 2.0, "name": "syn-flood", "src": "10.0.0.9", "detail": "CUSUM"}],
+                actions=[{"time": 2.1, "action": "Block", "src": "10.0.0.9", "seconds": 30}],
+            )
+        ]
+    )
     with Sampler(lambda _t: next(samples), interval=0.01) as sampler:
         view.sampler = sampler
         wait_for(lambda: sampler.errors, timeout=5, what="the exhausted probe to raise")
@@ -45,23 +51,50 @@ def test_live_view_shows_steps_traffic_taps_and_a_timeline_of_alerts():
 
 
 def test_report_files(tmp_path):
-    attack = {"kind": "syn-flood", "attacker": "10.0.0.9", "detected": True, "delay_s": 0.12,
-              "alert": "syn-flood", "action": "Block 10.0.0.9 for 30 s", "start": 10.0,
-              "end": 20.0, "alert_time": 10.1, "action_time": 10.1,
-              "service": {"failed": 6, "back_after_action_s": 3.1}}
-    report = {"attacks": [attack, {"kind": "port-scan", "detected": False, "delay_s": None,
-                                   "action": None}],
-              "taps": [{"kind": "sidecar", "node": "pod6", "packets": 10, "fidelity": 0.5,
-                        "cpu_pct": 1.0, "mem_mb": 16, "throughput_ratio": 0.99}],
-              "steps": [{"name": "SYN flood", "status": "done", "note": "ok", "seconds": 12.0}],
-              "topology": "cluster", "duration_s": 70.0}
-    history = [Sample(t, rates={"web rx pkt/s": 10.0 * t}, service={"ok": 5, "failed": 0})
-               for t in range(30)]
+    attack = {
+        "kind": "syn-flood",
+        "attacker": "10.0.0.9",
+        "detected": True,
+        "delay_s": 0.12,
+        "alert": "syn-flood",
+        "action": "Block 10.0.0.9 for 30 s",
+        "start": 10.0,
+        "end": 20.0,
+        "alert_time": 10.1,
+        "action_time": 10.1,
+        "service": {"failed": 6, "back_after_action_s": 3.1},
+    }
+    report = {
+        "attacks": [
+            attack,
+            {"kind": "port-scan", "detected": False, "delay_s": None, "action": None},
+        ],
+        "taps": [
+            {
+                "kind": "sidecar",
+                "node": "pod6",
+                "packets": 10,
+                "fidelity": 0.5,
+                "cpu_pct": 1.0,
+                "mem_mb": 16,
+                "throughput_ratio": 0.99,
+            }
+        ],
+        "steps": [{"name": "SYN flood", "status": "done", "note": "ok", "seconds": 12.0}],
+        "topology": "cluster",
+        "duration_s": 70.0,
+    }
+    history = [
+        Sample(t, rates={"web rx pkt/s": 10.0 * t}, service={"ok": 5, "failed": 0})
+        for t in range(30)
+    ]
     paths = demo_report.write(tmp_path, report, history)
     assert [p.name for p in paths] == ["demo.json", "timeline.png", "summary.md"]
     summary = (tmp_path / "summary.md").read_text()
-    assert ("| syn-flood | 10.0.0.9 | yes | 0.12 | syn-flood | Block 10.0.0.9 for 30 s | "
-            "6 probes failed, back 3.1 s after block |") in summary
+    assert (
+        "| syn-flood | 10.0.0.9 | yes | 0.12 | syn-flood | Block 10.0.0.9 for 30 s | "
+        "6 probes failed, back 3.1 s after block |"
+    ) in summary
     assert "| port-scan | - | no | - | - | - | unaffected |" in summary
     assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
     console = Console(record=True, width=160)

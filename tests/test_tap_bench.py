@@ -9,8 +9,15 @@ from tests.conftest import needs, taplab
 
 pytestmark = needs("vxlan", "iperf3", "bcc", "tc_bpf")
 
-FIELDS = {"tap", "rate_mbps", "throughput_ratio", "fidelity", "tap_cpu_pct", "tap_mem_mb",
-          "retransmits"}
+FIELDS = {
+    "tap",
+    "rate_mbps",
+    "throughput_ratio",
+    "fidelity",
+    "tap_cpu_pct",
+    "tap_mem_mb",
+    "retransmits",
+}
 
 
 def bench_labs(name: str = "bench-taps") -> list[str]:
@@ -26,8 +33,21 @@ def bench_labs(name: str = "bench-taps") -> list[str]:
 
 
 def test_tiny_bench_json_shape_and_cleanup(tmp_path):
-    result = taplab("bench", "taps", "--kinds", "sidecar,ebpf", "--rates", "20M",
-                    "--time", "1", "--repeats", "2", "--json", "--out", str(tmp_path))
+    result = taplab(
+        "bench",
+        "taps",
+        "--kinds",
+        "sidecar,ebpf",
+        "--rates",
+        "20M",
+        "--time",
+        "1",
+        "--repeats",
+        "2",
+        "--json",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     runs = {r["tap"]: r for r in data["runs"]}
@@ -46,9 +66,21 @@ def test_tiny_bench_json_shape_and_cleanup(tmp_path):
 
 
 def test_human_table(tmp_path):
-    result = taplab("bench", "taps", "--kinds", "tc-mirred", "--rates", "10M", "--time", "1",
-                    "--repeats", "1", "--out", str(tmp_path),
-                    env={**os.environ, "COLUMNS": "200"})
+    result = taplab(
+        "bench",
+        "taps",
+        "--kinds",
+        "tc-mirred",
+        "--rates",
+        "10M",
+        "--time",
+        "1",
+        "--repeats",
+        "1",
+        "--out",
+        str(tmp_path),
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert result.returncode == 0, result.stderr
     assert "tc-mirred" in result.stdout and "fid %" in result.stdout
 

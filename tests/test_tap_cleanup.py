@@ -28,17 +28,23 @@ with Lab("tap-kill") as lab:
 
 
 def processes(records: list[dict]) -> list[int]:
-    return [r["pid"] for t in records for r in t["resources"]
-            if r["kind"] == "process" and ProcessId(r["pid"], r["started"]).alive()]
+    return [
+        r["pid"]
+        for t in records
+        for r in t["resources"]
+        if r["kind"] == "process" and ProcessId(r["pid"], r["started"]).alive()
+    ]
 
 
 def test_lab_exit_removes_attached_taps():
     with Lab("tap-exit") as lab:
         testbed.build(lab)
-        records = [session.attach(lab, "client", "sidecar", collector="collector"),
-                   session.attach(lab, "server", "tc-mirred", collector="collector"),
-                   session.attach(lab, "server", "ebpf", collector="collector", mirror="all"),
-                   session.attach(lab, "client", "xdp-flowtable")]
+        records = [
+            session.attach(lab, "client", "sidecar", collector="collector"),
+            session.attach(lab, "server", "tc-mirred", collector="collector"),
+            session.attach(lab, "server", "ebpf", collector="collector", mirror="all"),
+            session.attach(lab, "client", "xdp-flowtable"),
+        ]
         collector = lab.meta["collectors"]["collector"]
         lab_id = lab.id
         progs = prog_ids(lab, records)
@@ -54,16 +60,21 @@ def test_taplab_clean_after_kill_9_removes_taps():
     try:
         ready, lab_id = child.stdout.readline().split()
         assert ready == "READY"
-        for args in (["client", "--kind", "sidecar", "--collector", "collector"],
-                     ["server", "--kind", "ebpf"], ["client", "--kind", "xdp-flowtable"]):
+        for args in (
+            ["client", "--kind", "sidecar", "--collector", "collector"],
+            ["server", "--kind", "ebpf"],
+            ["client", "--kind", "xdp-flowtable"],
+        ):
             result = taplab("tap", "attach", *args, "--lab", lab_id)
             assert result.returncode == 0, result.stderr
         state = json.loads(taplab("tap", "list", "--json", "--lab", lab_id).stdout)
         assert len(state) == 3
         records = json.loads((LABS_DIR / f"{lab_id}.json").read_text())["meta"]["taps"]
         pids = processes(list(records.values()))
-        progs = [json.loads(taplab("tap", "stats", t, "--json", "--lab", lab_id).stdout)
-                 .get("prog_id") for t in records]
+        progs = [
+            json.loads(taplab("tap", "stats", t, "--json", "--lab", lab_id).stdout).get("prog_id")
+            for t in records
+        ]
         progs = [p for p in progs if p]
         assert len(progs) == 2
         assert len(pids) == 3

@@ -26,8 +26,18 @@ def tap(lab, *args: str):
 
 
 def test_attach_list_stats_detach(lab):
-    attached = tap(lab, "attach", "client", "--kind", "tc-mirred", "--collector", "collector",
-                   "--vni", "99", "--json")
+    attached = tap(
+        lab,
+        "attach",
+        "client",
+        "--kind",
+        "tc-mirred",
+        "--collector",
+        "collector",
+        "--vni",
+        "99",
+        "--json",
+    )
     assert attached.returncode == 0, attached.stderr
     record = json.loads(attached.stdout)
     assert record["target"]["intf"] == "client-eth0" and record["options"]["vni"] == 99
@@ -46,18 +56,32 @@ def test_attach_list_stats_detach(lab):
     assert not lab.meta.get("collectors")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["attach", "nosuchpod", "--kind", "pcap"], "no node named 'nosuchpod'"),
-    (["attach", "client:eth9", "--kind", "pcap"], "no interface 'eth9'"),
-    (["attach", "client", "--kind", "sidecar"], "--collector NODE"),
-    (["attach", "client", "--kind", "tc-mirred", "--collector", "nosuch"], "no node named"),
-    (["attach", "client", "--kind", "tc-mirred", "--collector", "collector", "--vni",
-      "16777216"], "--vni must be between 0 and 16777215"),
-    (["attach", "server", "--kind", "ebpf", "--flows", "0"], "--flows must be between"),
-    (["detach", "tap999"], "no tap 'tap999'"),
-    (["detach"], "--all"),
-    (["stats", "tap999"], "no tap 'tap999'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["attach", "nosuchpod", "--kind", "pcap"], "no node named 'nosuchpod'"),
+        (["attach", "client:eth9", "--kind", "pcap"], "no interface 'eth9'"),
+        (["attach", "client", "--kind", "sidecar"], "--collector NODE"),
+        (["attach", "client", "--kind", "tc-mirred", "--collector", "nosuch"], "no node named"),
+        (
+            [
+                "attach",
+                "client",
+                "--kind",
+                "tc-mirred",
+                "--collector",
+                "collector",
+                "--vni",
+                "16777216",
+            ],
+            "--vni must be between 0 and 16777215",
+        ),
+        (["attach", "server", "--kind", "ebpf", "--flows", "0"], "--flows must be between"),
+        (["detach", "tap999"], "no tap 'tap999'"),
+        (["detach"], "--all"),
+        (["stats", "tap999"], "no tap 'tap999'"),
+    ],
+)
 def test_bad_input_is_one_sentence_and_leaves_nothing(lab, args, words):
     result = tap(lab, *args)
     assert result.returncode == 2
@@ -77,11 +101,26 @@ def test_second_tap_on_one_interface_is_refused(lab):
 
 
 def test_tap_commands_in_the_lab_cli():
-    result = taplab("lab", "cluster", "--pods", "3",
-                    "--run", "tap attach pod1 --kind sidecar --collector pod3",
-                    "--run", "tap attach pod2 --kind ebpf",
-                    "--run", "pod1 ping -c 2 10.244.1.3", "--run", "tap stats", "--run", "tap list",
-                    "--run", "tap detach --all", "--run", "tap attach nosuchpod --kind pcap")
+    result = taplab(
+        "lab",
+        "cluster",
+        "--pods",
+        "3",
+        "--run",
+        "tap attach pod1 --kind sidecar --collector pod3",
+        "--run",
+        "tap attach pod2 --kind ebpf",
+        "--run",
+        "pod1 ping -c 2 10.244.1.3",
+        "--run",
+        "tap stats",
+        "--run",
+        "tap list",
+        "--run",
+        "tap detach --all",
+        "--run",
+        "tap attach nosuchpod --kind pcap",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "failed: tap attach nosuchpod --kind pcap" in result.stdout
     assert result.stdout.count("failed:") == 1, result.stdout + result.stderr

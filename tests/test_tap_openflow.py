@@ -24,8 +24,11 @@ def lab():
 
 
 def mirror_flows(bridge: str, ofport: int) -> str:
-    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge,
-                          f"out_port={ofport}"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge, f"out_port={ofport}"],
+        capture_output=True,
+        text=True,
+    ).stdout
     return "".join(line for line in out.splitlines() if "priority=" in line)
 
 
@@ -36,8 +39,11 @@ def test_mirror_flows_count_a_burst_exactly_and_go_away(lab):
     try:
         assert "nw_src=10.244.1.2" in mirror_flows(bridge, ofport)
         burst(lab, BURST, node="pod1", src="10.244.1.2")
-        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["packets"] >= BURST
-                         and s, timeout=20, what="the mirror flows to count the burst")
+        stats = wait_for(
+            lambda: (s := session.stats(lab, record["id"]))["packets"] >= BURST and s,
+            timeout=20,
+            what="the mirror flows to count the burst",
+        )
         assert stats["packets"] == BURST
         assert stats["delivered"] >= BURST  # copies reached the collector's end
     finally:

@@ -58,10 +58,16 @@ def stream_packets(lab, port: int) -> int:
 
 
 def test_stream_is_mirrored_only_after_http_500(lab):
-    tap = session.attach(lab, "client", "ebpf", collector="collector", collector_pcap=True,
-                         mirror="http500")
-    client = start([sys.executable, "-c", CLIENT], netns=lab.netns("client"),
-                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    tap = session.attach(
+        lab, "client", "ebpf", collector="collector", collector_pcap=True, mirror="http500"
+    )
+    client = start(
+        [sys.executable, "-c", CLIENT],
+        netns=lab.netns("client"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
     def get(conn: str, path: str) -> tuple[int, int]:
         client.stdin.write(f"{conn} {path}\n")
@@ -70,25 +76,33 @@ def test_stream_is_mirrored_only_after_http_500(lab):
         return int(status), int(port)
 
     try:
-        wait_for(lambda: ":8080" in lab.sh("server", ["ss", "-ltn"]), timeout=20,
-                 what="the HTTP server")
+        wait_for(
+            lambda: ":8080" in lab.sh("server", ["ss", "-ltn"]), timeout=20, what="the HTTP server"
+        )
         for _ in range(3):
             assert get("a", "/ok")[0] == 200
             assert get("b", "/ok")[0] == 200
         port_a, port_b = get("a", "/ok")[1], get("b", "/ok")[1]
-        counted = wait_for(lambda: session.stats(lab, "tap1")["protocols"]["tcp"]["packets"],
-                           timeout=10, what="the program to count the streams")
+        counted = wait_for(
+            lambda: session.stats(lab, "tap1")["protocols"]["tcp"]["packets"],
+            timeout=10,
+            what="the program to count the streams",
+        )
         assert counted > 0
         assert session.stats(lab, "tap1")["mirrored"] == 0  # 200s only: nothing mirrored
         assert get("a", "/fail")[0] == 500
         for _ in range(3):
             assert get("a", "/ok")[0] == 200
             assert get("b", "/ok")[0] == 200
-        wait_for(lambda: stream_packets(lab, port_a) >= 7, timeout=10,
-                 what="stream a at the collector")
+        wait_for(
+            lambda: stream_packets(lab, port_a) >= 7, timeout=10, what="stream a at the collector"
+        )
         # The loader writes its counters every half second: wait for this round's.
-        stats = wait_for(lambda: (s := session.stats(lab, "tap1"))["triggers"] and s,
-                         timeout=5, what="the trigger count")
+        stats = wait_for(
+            lambda: (s := session.stats(lab, "tap1"))["triggers"] and s,
+            timeout=5,
+            what="the trigger count",
+        )
         assert stats["triggers"] == 1
         assert stream_packets(lab, port_b) == 0
         first = first_mirrored_payload(lab.meta["collectors"]["collector"]["pcap"])

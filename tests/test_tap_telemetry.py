@@ -41,8 +41,11 @@ def lab():
 
 
 def alerts(client, name: str) -> list[str]:
-    return [a.get("detail", "") for a in client.request("GET", "/actions")["actions"]
-            if a.get("name") == name and a.get("dst") == FAKE[0]]
+    return [
+        a.get("detail", "")
+        for a in client.request("GET", "/actions")["actions"]
+        if a.get("name") == name and a.get("dst") == FAKE[0]
+    ]
 
 
 def test_flow_table_telemetry_and_tap_events_reach_a_lambda(lab):
@@ -54,11 +57,17 @@ def test_flow_table_telemetry_and_tap_events_reach_a_lambda(lab):
         quiet(lab, sidecar["id"])
         burst(lab, BURST, empty=True)
         expected = f"packets={BURST} empty_udp={BURST}"
-        wait_for(lambda: expected in alerts(client, "telemetry"), timeout=30,
-                 what="the lambda to see the flow table's counters")
+        wait_for(
+            lambda: expected in alerts(client, "telemetry"),
+            timeout=30,
+            what="the lambda to see the flow table's counters",
+        )
         assert session.stats(lab, xdp["id"])["telemetry_transactions"] > 0
-        wait_for(lambda: f"packets={BURST} vni=77" in alerts(client, "tap"), timeout=30,
-                 what="the lambda to see the collector's tap event")
+        wait_for(
+            lambda: f"packets={BURST} vni=77" in alerts(client, "tap"),
+            timeout=30,
+            what="the lambda to see the collector's tap event",
+        )
     finally:
         session.detach(lab, sidecar["id"])
         session.detach(lab, xdp["id"])

@@ -18,10 +18,12 @@ BURST = 300
 KINDS = [
     pytest.param("sidecar", {"vni": 4001}, 4001, id="sidecar"),
     pytest.param("tc-mirred", {"vni": 4002}, 4002, id="tc-mirred"),
-    pytest.param("ebpf", {"vni": 4003, "mirror": "all"}, 4003, id="ebpf",
-                 marks=needs("bcc", "tc_bpf")),
-    pytest.param("xdp-flowtable", {"interval": 0.2}, None, id="xdp-flowtable",
-                 marks=needs("bcc", "xdp")),
+    pytest.param(
+        "ebpf", {"vni": 4003, "mirror": "all"}, 4003, id="ebpf", marks=needs("bcc", "tc_bpf")
+    ),
+    pytest.param(
+        "xdp-flowtable", {"interval": 0.2}, None, id="xdp-flowtable", marks=needs("bcc", "xdp")
+    ),
     pytest.param("pcap", {}, None, id="pcap"),
 ]
 
@@ -35,21 +37,30 @@ def lab():
 
 @pytest.mark.parametrize("kind, options, vni", KINDS)
 def test_exact_count_decoding_and_clean_detach(lab, kind, options, vni):
-    record = session.attach(lab, "client", kind, collector="collector", collector_pcap=True,
-                            **options)
+    record = session.attach(
+        lab, "client", kind, collector="collector", collector_pcap=True, **options
+    )
     [prog] = prog_ids(lab, [record]) or [None]
     try:
         before = quiet(lab, record["id"])
         burst(lab, BURST)
-        wait_for(lambda: session.stats(lab, record["id"])["packets"] - before["packets"] >= BURST,
-                 timeout=30, what=f"{kind} to count the burst")
+        wait_for(
+            lambda: session.stats(lab, record["id"])["packets"] - before["packets"] >= BURST,
+            timeout=30,
+            what=f"{kind} to count the burst",
+        )
         after = session.stats(lab, record["id"])
         assert after["packets"] - before["packets"] == BURST
         if vni is not None:
-            wait_for(lambda: session.stats(lab, record["id"])["collector"]
-                     .get("vnis", {}).get(str(vni), 0) - before["collector"]
-                     .get("vnis", {}).get(str(vni), 0) >= BURST,
-                     timeout=30, what="the collector to decode the burst")
+            wait_for(
+                lambda: (
+                    session.stats(lab, record["id"])["collector"].get("vnis", {}).get(str(vni), 0)
+                    - before["collector"].get("vnis", {}).get(str(vni), 0)
+                    >= BURST
+                ),
+                timeout=30,
+                what="the collector to decode the burst",
+            )
             flows = session.stats(lab, record["id"])["collector"]["flows"]
             ours = [f for f in flows if f["dst"] == FAKE[0]]
             assert [(f["vni"], f["packets"]) for f in ours] == [(vni, BURST)]
@@ -76,14 +87,20 @@ def test_flow_table_keeps_a_recent_flow_and_overwrites_a_stale_one(lab):
     try:
         quiet(lab, record["id"])
         burst(lab, {7001: 10, 7002: 5})
-        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["collisions"] >= 5
-                         and s, timeout=10, what="the collisions")
+        stats = wait_for(
+            lambda: (s := session.stats(lab, record["id"]))["collisions"] >= 5 and s,
+            timeout=10,
+            what="the collisions",
+        )
         assert stats["collisions"] == 5 and stats["overwrites"] == 0
         assert [(f["dport"], f["packets"]) for f in stats["flows"]] == [(7001, 10)]
         time.sleep(2.2)  # the slot's flow is no longer recent (the program's 2 s rule)
         burst(lab, {7002: 3})
-        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["overwrites"] and s,
-                         timeout=10, what="the overwrite")
+        stats = wait_for(
+            lambda: (s := session.stats(lab, record["id"]))["overwrites"] and s,
+            timeout=10,
+            what="the overwrite",
+        )
         assert [(f["dport"], f["packets"]) for f in stats["flows"]] == [(7002, 3)]
         assert stats["collisions"] == 5
     finally:
@@ -96,9 +113,16 @@ def test_ebpf_flow_map_reports_occupancy_and_evictions(lab):
     try:
         before = quiet(lab, record["id"])
         burst(lab, {port: 1 for port in range(7100, 7110)})  # ten flows, one frame each
-        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["flow_map"]["inserted"]
-                         - before["flow_map"]["inserted"] >= 10 and s, timeout=10,
-                         what="the flows to be inserted")
+        stats = wait_for(
+            lambda: (
+                (s := session.stats(lab, record["id"]))["flow_map"]["inserted"]
+                - before["flow_map"]["inserted"]
+                >= 10
+                and s
+            ),
+            timeout=10,
+            what="the flows to be inserted",
+        )
         flow_map = stats["flow_map"]
         assert flow_map["occupancy"] <= 4 == flow_map["capacity"]
         assert flow_map["evictions"] == flow_map["inserted"] - flow_map["occupancy"] >= 6
@@ -108,18 +132,26 @@ def test_ebpf_flow_map_reports_occupancy_and_evictions(lab):
         session.detach(lab, record["id"])
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("ebpf", marks=needs("bcc", "tc_bpf")),
-    pytest.param("xdp-flowtable", marks=needs("bcc", "xdp")),
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("ebpf", marks=needs("bcc", "tc_bpf")),
+        pytest.param("xdp-flowtable", marks=needs("bcc", "xdp")),
+    ],
+)
 def test_a_running_bpf_tap_holds_no_compiler(lab, kind):
     """Compiled once, then read by a small process: under 30 MB, no libbcc mapped."""
     record = session.attach(lab, "client", kind, interval=0.2)
     try:
         before = quiet(lab, record["id"])
         burst(lab, 50)
-        stats = wait_for(lambda: (s := session.stats(lab, record["id"]))["packets"]
-                         - before["packets"] >= 50 and s, timeout=20, what="the burst")
+        stats = wait_for(
+            lambda: (
+                (s := session.stats(lab, record["id"]))["packets"] - before["packets"] >= 50 and s
+            ),
+            timeout=20,
+            what="the burst",
+        )
         assert stats["mem_mb"] < 30, stats["mem_mb"]
         [pid] = record["pids"]
         with open(f"/proc/{pid}/maps") as f:

@@ -61,15 +61,17 @@ def resize(spec: dict, nodes: int | None, pods: int | None) -> dict:
             if not svc["endpoints"]:
                 del svc["endpoints"]  # every pod
         kept.append(svc)
-    return topofile.check({**spec, "nodes": new_nodes, "services": kept if n * m else []},
-                          f"{spec['name']} (resized)")
+    return topofile.check(
+        {**spec, "nodes": new_nodes, "services": kept if n * m else []}, f"{spec['name']} (resized)"
+    )
 
 
 def with_defaults(spec: dict) -> dict:
     """The spec with default pod CIDRs and underlay filled in, checked again (overlaps)."""
     nodes = [{**n, "cidr": n.get("cidr", pod_cidr(i))} for i, n in enumerate(spec["nodes"], 1)]
-    return topofile.check({**spec, "nodes": nodes,
-                           "underlay": spec.get("underlay", DEFAULT_UNDERLAY)}, spec["name"])
+    return topofile.check(
+        {**spec, "nodes": nodes, "underlay": spec.get("underlay", DEFAULT_UNDERLAY)}, spec["name"]
+    )
 
 
 def _plan_cidrs(spec: dict) -> list[ipaddress.IPv4Network]:
@@ -77,15 +79,23 @@ def _plan_cidrs(spec: dict) -> list[ipaddress.IPv4Network]:
     for node in spec["nodes"]:
         net = ipaddress.ip_network(node["cidr"])
         if net.version != 4 or net.num_addresses - 3 < len(node["pods"]):
-            raise UserError(f"node {node['name']}: pod CIDR {net} has no room for "
-                            f"{len(node['pods'])} IPv4 pods.")
+            raise UserError(
+                f"node {node['name']}: pod CIDR {net} has no room for "
+                f"{len(node['pods'])} IPv4 pods."
+            )
         cidrs.append(net)
     return cidrs
 
 
 @topology("cluster")
-def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
-          overlay: str | None = None, switch: str | None = None) -> None:
+def build(
+    lab,
+    spec: dict,
+    nodes: int | None = None,
+    pods: int | None = None,
+    overlay: str | None = None,
+    switch: str | None = None,
+) -> None:
     """N nodes with M pods each, joined by an overlay, with the file's services."""
     spec = with_defaults(resize(spec, nodes, pods))
     kind = overlay or spec.get("overlay", {}).get("type", "vxlan")
@@ -100,11 +110,15 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
     mtu = overlays.MTU[kind]
     vni = spec.get("overlay", {}).get("vni", 1)
     port = spec.get("overlay", {}).get("port", 4789)
-    lab.set_meta(overlay={"type": kind, "mtu": mtu, "vni": vni, "port": port,
-                          "switch": switch}, pods={}, k8s_nodes={})
+    lab.set_meta(
+        overlay={"type": kind, "mtu": mtu, "vni": vni, "port": port, "switch": switch},
+        pods={},
+        k8s_nodes={},
+    )
 
-    underlay = lab.add_switch("underlay" if switch == "lxbr" else "ul",
-                              kind="bridge" if switch == "lxbr" else "ovs")
+    underlay = lab.add_switch(
+        "underlay" if switch == "lxbr" else "ul", kind="bridge" if switch == "lxbr" else "ovs"
+    )
     nets, addresses = [], underlay_net.hosts()
     for i, (node, cidr) in enumerate(zip(spec["nodes"], cidrs, strict=True), 1):
         host = add_node(lab, node["name"], i, cidr, mtu, switch)
@@ -127,15 +141,24 @@ def build(lab, spec: dict, nodes: int | None = None, pods: int | None = None,
     _add_services(lab, spec["services"])
 
 
-def add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int = 1500,
-             switch: str = "lxbr", bridge: str = "cni0"):
+def add_node(
+    lab,
+    name: str,
+    index: int,
+    cidr: ipaddress.IPv4Network,
+    mtu: int = 1500,
+    switch: str = "lxbr",
+    bridge: str = "cni0",
+):
     """A node: a router host whose default interface is its pods' gateway, ``bridge``."""
     host = lab.add_host(name)
     gateway = f"{cidr.network_address + 1}/{cidr.prefixlen}"
     host.cmd("sysctl -qw net.ipv4.ip_forward=1")
     if switch == "lxbr":
-        host.cmd(f"ip link add {bridge} mtu {mtu} type bridge stp_state 0 forward_delay 0"
-                 f" && ip link set {bridge} up")
+        host.cmd(
+            f"ip link add {bridge} mtu {mtu} type bridge stp_state 0 forward_delay 0"
+            f" && ip link set {bridge} up"
+        )
         # The bridge already lives in the node's namespace: Mininet must not move it.
         Intf(bridge, node=host, moveIntfFn=lambda *_: True)
         cni = bridge
@@ -147,8 +170,14 @@ def add_node(lab, name: str, index: int, cidr: ipaddress.IPv4Network, mtu: int =
         cni = switch_node.name
     host.setIP(gateway, intf=bridge)
     nodes = lab.meta.get("k8s_nodes", {})
-    nodes[name] = {"index": index, "cidr": str(cidr), "gateway": str(cidr.network_address + 1),
-                   "mtu": mtu, "cni": cni, "bridge": bridge}
+    nodes[name] = {
+        "index": index,
+        "cidr": str(cidr),
+        "gateway": str(cidr.network_address + 1),
+        "mtu": mtu,
+        "cni": cni,
+        "bridge": bridge,
+    }
     lab.set_meta(k8s_nodes=nodes)
     return host
 
@@ -195,15 +224,19 @@ def _attach_pod(lab, node: str, info: dict, name: str, pods: dict):
     if info["cni"] == info["bridge"]:
         link = lab.add_link(pod, host)
         # hairpin: a pod reaching itself through a service comes back out its own port
-        host.cmd(f"ip link set {link.intf2} master {info['bridge']} mtu {mtu} up && "
-                 f"bridge link set dev {link.intf2} hairpin on")
+        host.cmd(
+            f"ip link set {link.intf2} master {info['bridge']} mtu {mtu} up && "
+            f"bridge link set dev {link.intf2} hairpin on"
+        )
     else:
         link = lab.add_link(pod, lab.net[info["cni"]])
         link.intf2.node.cmd(f"ip link set {link.intf2} mtu {mtu} up")
         _tx_checksum_off(link.intf1)
-    out = pod.cmd(f"ip addr add {ip}/{cidr.prefixlen} dev {link.intf1} && "
-                  f"ip link set {link.intf1} mtu {mtu} up && "
-                  f"ip route add default via {info['gateway']} && echo pod-ok")
+    out = pod.cmd(
+        f"ip addr add {ip}/{cidr.prefixlen} dev {link.intf1} && "
+        f"ip link set {link.intf1} mtu {mtu} up && "
+        f"ip route add default via {info['gateway']} && echo pod-ok"
+    )
     if "pod-ok" not in out:
         raise RuntimeError(f"configuring pod {name} failed: {out.strip()}")
     link.intf1.ip, link.intf1.prefixLen = ip, cidr.prefixlen
@@ -221,15 +254,20 @@ def _add_services(lab, specs: list[dict]) -> None:
     capabilities.require("iptables")
     for name, info in lab.meta["k8s_nodes"].items():
         services.install(lab.netns(name), resolved, pods, info["cidr"], info["bridge"])
-    backends = sorted({f"{lab.netns(p)}:{p}:{svc['target_port']}:{svc['protocol']}"
-                       for svc in resolved if svc["backend"] == "whoami"
-                       for p in svc["endpoints"]})
+    backends = sorted(
+        {
+            f"{lab.netns(p)}:{p}:{svc['target_port']}:{svc['protocol']}"
+            for svc in resolved
+            if svc["backend"] == "whoami"
+            for p in svc["endpoints"]
+        }
+    )
     if backends:
-        proc = lab.popen([sys.executable, "-m", "taplab.topologies.whoami", *backends],
-                         log="whoami.log")
+        proc = lab.popen(
+            [sys.executable, "-m", "taplab.topologies.whoami", *backends], log="whoami.log"
+        )
         log = lab.workdir / "whoami.log"
         ready.wait(proc, log, "the whoami backend", ready.marker(log, "serving"), timeout=15)
-    lab.set_meta(services={s["name"]: {k: v for k, v in s.items() if k != "name"}
-                           for s in resolved})
-
-
+    lab.set_meta(
+        services={s["name"]: {k: v for k, v in s.items() if k != "name"} for s in resolved}
+    )

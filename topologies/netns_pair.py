@@ -22,8 +22,10 @@ GATEWAY = "fe80::1"
 
 
 def _no_dad(host) -> None:
-    host.cmd("sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 "
-             "net.ipv6.conf.all.forwarding=1")
+    host.cmd(
+        "sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 "
+        "net.ipv6.conf.all.forwarding=1"
+    )
 
 
 @topology("netns-pair")
@@ -52,8 +54,10 @@ def build(lab, spec: dict) -> None:
                 via = addressed.address(home, host_name)
                 intf = addressed.ports[host_name][home][2]
                 mac = hosts[home].intf(addressed.ports[home][host_name][2]).MAC()
-                host.cmd(f"ip -6 neigh replace {via} lladdr {mac} dev {intf} nud permanent && "
-                         f"ip -6 route replace {ip}/128 via {via} dev {intf}")
+                host.cmd(
+                    f"ip -6 neigh replace {via} lladdr {mac} dev {intf} nud permanent && "
+                    f"ip -6 route replace {ip}/128 via {via} dev {intf}"
+                )
     lab.start()
     lab.set_meta(pods={n: {"node": h, "ip": ip} for n, (h, ip) in containers.items()})
 
@@ -61,9 +65,13 @@ def build(lab, spec: dict) -> None:
 def _pair(ctr, ctr_intf, host, host_intf, ip: str) -> None:
     """L3 veth: /128 in the container, fe80::1 on the host side, static neighbours."""
     ctr_mac, host_mac = ctr_intf.MAC(), host_intf.MAC()
-    host.cmd(f"ip link set {host_intf} up && ip addr add {GATEWAY}/64 dev {host_intf} nodad && "
-             f"ip -6 neigh replace {ip} lladdr {ctr_mac} dev {host_intf} nud permanent && "
-             f"ip -6 route replace {ip}/128 dev {host_intf}")
-    ctr.cmd(f"ip link set {ctr_intf} up && ip addr add {ip}/128 dev {ctr_intf} nodad && "
-            f"ip -6 neigh replace {GATEWAY} lladdr {host_mac} dev {ctr_intf} nud permanent && "
-            f"ip -6 route replace default via {GATEWAY} dev {ctr_intf}")
+    host.cmd(
+        f"ip link set {host_intf} up && ip addr add {GATEWAY}/64 dev {host_intf} nodad && "
+        f"ip -6 neigh replace {ip} lladdr {ctr_mac} dev {host_intf} nud permanent && "
+        f"ip -6 route replace {ip}/128 dev {host_intf}"
+    )
+    ctr.cmd(
+        f"ip link set {ctr_intf} up && ip addr add {ip}/128 dev {ctr_intf} nodad && "
+        f"ip -6 neigh replace {GATEWAY} lladdr {host_mac} dev {ctr_intf} nud permanent && "
+        f"ip -6 route replace default via {GATEWAY} dev {ctr_intf}"
+    )

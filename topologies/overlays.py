@@ -59,8 +59,9 @@ def gre_on_ovs() -> bool:
     return not capabilities.available("gre") and capabilities.available("ovs_user")
 
 
-def check_available(kind: str, what: str = "the {kind} overlay",
-                    instead: str | None = "--overlay host-gw") -> None:
+def check_available(
+    kind: str, what: str = "the {kind} overlay", instead: str | None = "--overlay host-gw"
+) -> None:
     """Fail before building when the kernel lacks what overlay kind needs."""
     needed = {"vxlan": "vxlan", "gre": "gre"}.get(kind)
     if kind == "gre" and gre_on_ovs():
@@ -69,18 +70,33 @@ def check_available(kind: str, what: str = "the {kind} overlay",
         f = capabilities.feature(needed)
         if instead and kind == "gre":
             instead += " or vxlan"
-        raise UserError(f"{what.format(kind=kind)} is unavailable: {f.reason}; {f.fix}"
-                        + (f", or use {instead}." if instead else "."))
+        raise UserError(
+            f"{what.format(kind=kind)} is unavailable: {f.reason}; {f.fix}"
+            + (f", or use {instead}." if instead else ".")
+        )
 
 
 def setup(lab, kind: str, nodes: list[NodeNet], vni: int = 1, port: int = 4789) -> None:
     """Connect the pod networks of nodes with overlay kind."""
     scripts = {"vxlan": _vxlan, "gre": _gre, "host-gw": _host_gw}
     if kind == "gre" and gre_on_ovs():
-        ovs_gre.connect(lab, [ovs_gre.End(node.host, node.underlay_dev, [
-            ovs_gre.Tunnel(f"gre{peer.index}", peer.underlay_ip, [peer.cidr])
-            for peer in nodes if peer is not node]) for node in nodes],
-            OVS_GRE_DEV, MTU["gre"])
+        ovs_gre.connect(
+            lab,
+            [
+                ovs_gre.End(
+                    node.host,
+                    node.underlay_dev,
+                    [
+                        ovs_gre.Tunnel(f"gre{peer.index}", peer.underlay_ip, [peer.cidr])
+                        for peer in nodes
+                        if peer is not node
+                    ],
+                )
+                for node in nodes
+            ],
+            OVS_GRE_DEV,
+            MTU["gre"],
+        )
         scripts["gre"] = _routes_to_ovs_gre
     for node in nodes:
         peers = [p for p in nodes if p is not node]
@@ -94,16 +110,19 @@ def _run(host, lines: list[str]) -> None:
 
 
 def _vxlan(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
-    lines = [f"ip link add {VXLAN_DEV} type vxlan id {vni} dstport {port} "
-             f"local {node.underlay_ip} dev {node.underlay_dev} nolearning",
-             f"ip link set {VXLAN_DEV} address {node.vtep_mac} mtu {MTU['vxlan']} up",
-             f"ip addr add {node.network_address}/32 dev {VXLAN_DEV}"]
+    lines = [
+        f"ip link add {VXLAN_DEV} type vxlan id {vni} dstport {port} "
+        f"local {node.underlay_ip} dev {node.underlay_dev} nolearning",
+        f"ip link set {VXLAN_DEV} address {node.vtep_mac} mtu {MTU['vxlan']} up",
+        f"ip addr add {node.network_address}/32 dev {VXLAN_DEV}",
+    ]
     for peer in peers:
-        lines += [f"ip neigh replace {peer.network_address} lladdr {peer.vtep_mac} "
-                  f"dev {VXLAN_DEV} nud permanent",
-                  f"bridge fdb append {peer.vtep_mac} dev {VXLAN_DEV} dst {peer.underlay_ip}",
-                  f"ip route replace {peer.cidr} via {peer.network_address} "
-                  f"dev {VXLAN_DEV} onlink"]
+        lines += [
+            f"ip neigh replace {peer.network_address} lladdr {peer.vtep_mac} "
+            f"dev {VXLAN_DEV} nud permanent",
+            f"bridge fdb append {peer.vtep_mac} dev {VXLAN_DEV} dst {peer.underlay_ip}",
+            f"ip route replace {peer.cidr} via {peer.network_address} dev {VXLAN_DEV} onlink",
+        ]
     return lines
 
 
@@ -111,16 +130,16 @@ def _gre(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
     lines = []
     for peer in peers:
         dev = f"gre{peer.index}"
-        lines += [f"ip link add {dev} type gre local {node.underlay_ip} "
-                  f"remote {peer.underlay_ip} ttl 64",
-                  f"ip link set {dev} mtu {MTU['gre']} up",
-                  f"ip route replace {peer.cidr} dev {dev} src {node.gateway}"]
+        lines += [
+            f"ip link add {dev} type gre local {node.underlay_ip} remote {peer.underlay_ip} ttl 64",
+            f"ip link set {dev} mtu {MTU['gre']} up",
+            f"ip route replace {peer.cidr} dev {dev} src {node.gateway}",
+        ]
     return lines
 
 
 def _routes_to_ovs_gre(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:
-    return [f"ip route replace {peer.cidr} dev {OVS_GRE_DEV} src {node.gateway}"
-            for peer in peers]
+    return [f"ip route replace {peer.cidr} dev {OVS_GRE_DEV} src {node.gateway}" for peer in peers]
 
 
 def _host_gw(node: NodeNet, peers: list[NodeNet], vni: int, port: int) -> list[str]:

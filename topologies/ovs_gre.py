@@ -49,32 +49,53 @@ class NodeSwitch:
     def __init__(self, lab, host):
         self.lab, self.host = lab, host
         self.dir = lab.workdir / f"ovs-{host.name}"
-        self.env = {"OVS_RUNDIR": str(self.dir), "OVS_LOGDIR": str(self.dir),
-                    "OVS_DBDIR": str(self.dir)}
+        self.env = {
+            "OVS_RUNDIR": str(self.dir),
+            "OVS_LOGDIR": str(self.dir),
+            "OVS_DBDIR": str(self.dir),
+        }
         self.db = f"unix:{self.dir}/db.sock"
 
     def start(self) -> None:
         self.dir.mkdir(exist_ok=True)
-        self._run(["ovsdb-tool", "create", str(self.dir / "conf.db"),
-                   "/usr/share/openvswitch/vswitch.ovsschema"])
-        self._daemon(["ovsdb-server", str(self.dir / "conf.db"), f"--remote=p{self.db}",
-                      f"--unixctl={self.dir}/ovsdb.ctl"], "ovsdb.log")
+        self._run(
+            [
+                "ovsdb-tool",
+                "create",
+                str(self.dir / "conf.db"),
+                "/usr/share/openvswitch/vswitch.ovsschema",
+            ]
+        )
+        self._daemon(
+            [
+                "ovsdb-server",
+                str(self.dir / "conf.db"),
+                f"--remote=p{self.db}",
+                f"--unixctl={self.dir}/ovsdb.ctl",
+            ],
+            "ovsdb.log",
+        )
         self._wait_for(self.dir / "db.sock", "ovsdb-server")
         self.vsctl("--no-wait", "init")
-        self._daemon(["ovs-vswitchd", self.db, f"--unixctl={self.dir}/vswitchd.ctl"],
-                     "vswitchd.log")
+        self._daemon(
+            ["ovs-vswitchd", self.db, f"--unixctl={self.dir}/vswitchd.ctl"], "vswitchd.log"
+        )
         self._wait_for(self.dir / "vswitchd.ctl", "ovs-vswitchd")
 
     def _daemon(self, argv: list[str], log: str) -> None:
-        self.lab.popen([*argv, "--no-chdir", f"--log-file={self.dir / log}"],
-                       node=self.host, env={**os.environ, **self.env})
+        self.lab.popen(
+            [*argv, "--no-chdir", f"--log-file={self.dir / log}"],
+            node=self.host,
+            env={**os.environ, **self.env},
+        )
 
     def _wait_for(self, path, what: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while not path.exists():
             if time.monotonic() > deadline:
-                raise UserError(f"{what} for {self.host.name}'s GRE tunnels did not start: "
-                                f"see {self.dir}.")
+                raise UserError(
+                    f"{what} for {self.host.name}'s GRE tunnels did not start: see {self.dir}."
+                )
             time.sleep(0.05)
 
     def vsctl(self, *args: str) -> str:
@@ -87,8 +108,9 @@ class NodeSwitch:
         return self._run(["ovs-appctl", "-t", f"{self.dir}/vswitchd.ctl", *args])
 
     def _run(self, argv: list[str]) -> str:
-        result = subprocess.run(argv, capture_output=True, text=True,
-                                env={**os.environ, **self.env})
+        result = subprocess.run(
+            argv, capture_output=True, text=True, env={**os.environ, **self.env}
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{shlex.join(argv)}: {result.stderr.strip()}")
         return result.stdout
@@ -110,34 +132,71 @@ def _setup(lab, end: End, dev: str, mtu: int) -> NodeSwitch:
     switch.start()
     addresses = json.loads(host.cmd(f"ip -j addr show dev {underlay_dev}"))[0]["addr_info"]
     ipv4 = [f"{a['local']}/{a['prefixlen']}" for a in addresses if a["family"] == "inet"]
-    routes = [r for r in json.loads(host.cmd(f"ip -j -4 route show dev {underlay_dev}"))
-              if "gateway" in r]
+    routes = [
+        r for r in json.loads(host.cmd(f"ip -j -4 route show dev {underlay_dev}")) if "gateway" in r
+    ]
     # OVS picks a bridge's MAC address from its ports unless told: pin both bridges'
     # addresses, or the peers' neighbour entries and the rules below go stale.
     underlay_mac = host.cmd(f"cat /sys/class/net/{underlay_dev}/address").strip()
-    switch.vsctl("add-br", UNDERLAY_BRIDGE, "--", "set", "bridge", UNDERLAY_BRIDGE,
-                 "datapath_type=netdev", f"other-config:hwaddr={underlay_mac}",
-                 "--", "add-port", UNDERLAY_BRIDGE, underlay_dev)
+    switch.vsctl(
+        "add-br",
+        UNDERLAY_BRIDGE,
+        "--",
+        "set",
+        "bridge",
+        UNDERLAY_BRIDGE,
+        "datapath_type=netdev",
+        f"other-config:hwaddr={underlay_mac}",
+        "--",
+        "add-port",
+        UNDERLAY_BRIDGE,
+        underlay_dev,
+    )
     commands = [f"ip addr del {a} dev {underlay_dev}" for a in ipv4]
     commands += [f"ip addr add {a} dev {UNDERLAY_BRIDGE}" for a in ipv4]
     commands.append(f"ip link set {UNDERLAY_BRIDGE} up")
-    commands += [f"ip route replace {r['dst']} via {r['gateway']} dev {UNDERLAY_BRIDGE}"
-                 for r in routes]
-    switch.vsctl("add-br", dev, "--", "set", "bridge", dev, "datapath_type=netdev",
-                 "fail_mode=secure", *[arg for t in tunnels for arg in (
-                     "--", "add-port", dev, t.port, "--", "set", "interface", t.port,
-                     "type=gre", f"options:remote_ip={t.remote}",
-                     "options:packet_type=legacy_l3")])
+    commands += [
+        f"ip route replace {r['dst']} via {r['gateway']} dev {UNDERLAY_BRIDGE}" for r in routes
+    ]
+    switch.vsctl(
+        "add-br",
+        dev,
+        "--",
+        "set",
+        "bridge",
+        dev,
+        "datapath_type=netdev",
+        "fail_mode=secure",
+        *[
+            arg
+            for t in tunnels
+            for arg in (
+                "--",
+                "add-port",
+                dev,
+                t.port,
+                "--",
+                "set",
+                "interface",
+                t.port,
+                "type=gre",
+                f"options:remote_ip={t.remote}",
+                "options:packet_type=legacy_l3",
+            )
+        ],
+    )
     commands += [f"ip link set {dev} arp off mtu {mtu} up"]
     out = host.cmd(" && ".join(commands) + " && echo moved")
     if "moved" not in out:
         raise RuntimeError(f"GRE setup failed on {host.name}: {out.strip()}")
     mac = host.cmd(f"cat /sys/class/net/{dev}/address").strip()
     switch.vsctl("set", "bridge", dev, f"other-config:hwaddr={mac}")
-    flows = [f"in_port={t.port},actions=set_field:{mac}->eth_dst,output:LOCAL"
-             for t in tunnels]
-    flows += [f"in_port=LOCAL,ip,nw_dst={net},actions=output:{t.port}"
-              for t in tunnels for net in t.networks]
+    flows = [f"in_port={t.port},actions=set_field:{mac}->eth_dst,output:LOCAL" for t in tunnels]
+    flows += [
+        f"in_port=LOCAL,ip,nw_dst={net},actions=output:{t.port}"
+        for t in tunnels
+        for net in t.networks
+    ]
     for flow in flows:
         switch.ofctl("add-flow", dev, flow)
     return switch
@@ -154,9 +213,17 @@ def _resolve(switch: NodeSwitch, remotes: list[str]) -> None:
         # An entry from before the peer moved its address to its own brphy is stale.
         host.cmd(f"ip neigh flush to {hop} dev {UNDERLAY_BRIDGE}; ping -c1 -W2 {hop}")
         neighbours = json.loads(host.cmd(f"ip -j neigh show {hop} dev {UNDERLAY_BRIDGE}"))
-        mac = next((n["lladdr"] for n in neighbours
-                    if "lladdr" in n and "REACHABLE" in n.get("state", [])), None)
+        mac = next(
+            (
+                n["lladdr"]
+                for n in neighbours
+                if "lladdr" in n and "REACHABLE" in n.get("state", [])
+            ),
+            None,
+        )
         if mac is None:
-            raise UserError(f"{host.name} cannot reach {hop}, the way to its GRE peer "
-                            f"{remote}: see {switch.dir}.")
+            raise UserError(
+                f"{host.name} cannot reach {hop}, the way to its GRE peer "
+                f"{remote}: see {switch.dir}."
+            )
         switch.appctl("tnl/neigh/set", UNDERLAY_BRIDGE, hop, mac)

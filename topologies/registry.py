@@ -24,6 +24,7 @@ def topology(kind: str) -> Callable[[Builder], Builder]:
     def register(builder: Builder) -> Builder:
         _BUILDERS[kind] = builder
         return builder
+
     return register
 
 

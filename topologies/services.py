@@ -31,16 +31,20 @@ def _chain(prefix: str, name: str, suffix: str = "") -> str:
 def ruleset(services: list[dict], pods: dict[str, dict], node_cidr: str) -> str:
     """The iptables-restore input for one node (pods: name -> {"ip": ...})."""
     chains = ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"]
-    rules = ["-A PREROUTING -j KUBE-SERVICES", "-A OUTPUT -j KUBE-SERVICES",
-             "-A POSTROUTING -j KUBE-POSTROUTING",
-             f"-A KUBE-MARK-MASQ -j MARK --set-xmark {MASQ_MARK}",
-             f"-A KUBE-POSTROUTING -m mark --mark {MASQ_MARK} -j MASQUERADE"]
+    rules = [
+        "-A PREROUTING -j KUBE-SERVICES",
+        "-A OUTPUT -j KUBE-SERVICES",
+        "-A POSTROUTING -j KUBE-POSTROUTING",
+        f"-A KUBE-MARK-MASQ -j MARK --set-xmark {MASQ_MARK}",
+        f"-A KUBE-POSTROUTING -m mark --mark {MASQ_MARK} -j MASQUERADE",
+    ]
     local = ipaddress.ip_network(node_cidr)
     for svc in services:
         proto, svc_chain = svc["protocol"], _chain("KUBE-SVC", svc["name"])
         chains.append(svc_chain)
-        rules.append(f"-A KUBE-SERVICES -d {svc['ip']}/32 -p {proto} --dport {svc['port']} "
-                     f"-j {svc_chain}")
+        rules.append(
+            f"-A KUBE-SERVICES -d {svc['ip']}/32 -p {proto} --dport {svc['port']} -j {svc_chain}"
+        )
         endpoints = svc["endpoints"]
         for k, pod in enumerate(endpoints):
             sep, ip = _chain("KUBE-SEP", svc["name"], f"-{k + 1}"), pods[pod]["ip"]
@@ -50,18 +54,20 @@ def ruleset(services: list[dict], pods: dict[str, dict], node_cidr: str) -> str:
             rules.append(f"-A {svc_chain} {pick}-j {sep}")
             if ipaddress.ip_address(ip) in local:
                 rules.append(f"-A {sep} -s {local} -j KUBE-MARK-MASQ")
-            rules.append(f"-A {sep} -p {proto} -j DNAT --to-destination "
-                         f"{ip}:{svc['target_port']}")
+            rules.append(f"-A {sep} -p {proto} -j DNAT --to-destination {ip}:{svc['target_port']}")
         if svc["type"] == "NodePort":
             match = f"-p {proto} --dport {svc['node_port']}"
-            rules += [f"-A KUBE-NODEPORTS {match} -j KUBE-MARK-MASQ",
-                      f"-A KUBE-NODEPORTS {match} -j {svc_chain}"]
+            rules += [
+                f"-A KUBE-NODEPORTS {match} -j KUBE-MARK-MASQ",
+                f"-A KUBE-NODEPORTS {match} -j {svc_chain}",
+            ]
     rules.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
     return "\n".join(["*nat", *(f":{c} - [0:0]" for c in chains), *rules, "COMMIT", ""])
 
 
-def install(netns: str, services: list[dict], pods: dict[str, dict], node_cidr: str,
-            route_dev: str) -> None:
+def install(
+    netns: str, services: list[dict], pods: dict[str, dict], node_cidr: str, route_dev: str
+) -> None:
     """Load the services' rules into one node's namespace (removed with it)."""
     if not services:
         return

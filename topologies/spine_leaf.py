@@ -40,8 +40,9 @@ def build(lab, spec: dict) -> None:
         tunnel = ipaddress.ip_network(options.get("tunnel_cidr", "172.16.0.0/30"))
         tenants = ipaddress.ip_network(options.get("tenant_cidr", "192.168.42.0/24"))
     except (KeyError, ValueError) as exc:
-        raise UserError(f"spine-leaf: options need tunnel: [leafA, leafB], tunnel_cidr and "
-                        f"tenant_cidr ({exc}).") from None
+        raise UserError(
+            f"spine-leaf: options need tunnel: [leafA, leafB], tunnel_cidr and tenant_cidr ({exc})."
+        ) from None
     vni = spec.get("overlay", {}).get("vni", 42)
     port = spec.get("overlay", {}).get("port", 4789)
     hosts = {n["name"]: lab.add_host(n["name"]) for n in spec["nodes"]}
@@ -59,40 +60,65 @@ def build(lab, spec: dict) -> None:
         local = next(iter(addressed.ports[vtep["name"]].values()))[0]
         remote = next(iter(addressed.ports[peer["name"]].values()))[0]
         host = hosts[vtep["name"]]
-        host.cmd(f"ip link add br0 type bridge stp_state 0 && "
-                 f"ip link add vxlan{vni} type vxlan id {vni} dstport {port} "
-                 f"local {local} remote {remote} && "
-                 f"ip link set vxlan{vni} master br0 mtu {VXLAN_OVER_GRE_MTU} up && "
-                 f"ip link set br0 mtu {VXLAN_OVER_GRE_MTU} up")
+        host.cmd(
+            f"ip link add br0 type bridge stp_state 0 && "
+            f"ip link add vxlan{vni} type vxlan id {vni} dstport {port} "
+            f"local {local} remote {remote} && "
+            f"ip link set vxlan{vni} master br0 mtu {VXLAN_OVER_GRE_MTU} up && "
+            f"ip link set br0 mtu {VXLAN_OVER_GRE_MTU} up"
+        )
         for name in vtep["pods"]:
             tenant = lab.add_host(name)
             link = lab.add_link(tenant, host)
             host.cmd(f"ip link set {link.intf2} master br0 mtu {VXLAN_OVER_GRE_MTU} up")
             ip = str(next(tenant_ips))
-            tenant.cmd(f"ip addr add {ip}/{tenants.prefixlen} dev {link.intf1} && "
-                       f"ip link set {link.intf1} mtu {VXLAN_OVER_GRE_MTU} up")
+            tenant.cmd(
+                f"ip addr add {ip}/{tenants.prefixlen} dev {link.intf1} && "
+                f"ip link set {link.intf1} mtu {VXLAN_OVER_GRE_MTU} up"
+            )
             link.intf1.ip, link.intf1.prefixLen = ip, tenants.prefixlen
     lab.start()
-    lab.set_meta(overlay={"type": "vxlan-over-gre", "vni": vni, "port": port,
-                          "mtu": VXLAN_OVER_GRE_MTU, "gre_mtu": GRE_MTU})
+    lab.set_meta(
+        overlay={
+            "type": "vxlan-over-gre",
+            "vni": vni,
+            "port": port,
+            "mtu": VXLAN_OVER_GRE_MTU,
+            "gre_mtu": GRE_MTU,
+        }
+    )
 
 
 def _gre(lab, hosts: dict, addressed, left: str, right: str, tunnel, vteps: list[dict]) -> None:
     """The GRE tunnel between two leaves (the kernel's, else Open vSwitch's userspace
     one); each VTEP network behind one leaf goes through it."""
     inner = list(tunnel.hosts())[:2]
-    behind = {leaf: [c for v in vteps for c in addressed.networks[v["name"]]
-                     if v["name"] in addressed.ports[leaf]] for leaf in (left, right)}
+    behind = {
+        leaf: [
+            c
+            for v in vteps
+            for c in addressed.networks[v["name"]]
+            if v["name"] in addressed.ports[leaf]
+        ]
+        for leaf in (left, right)
+    }
     pairs = ((left, right, inner[0], inner[1]), (right, left, inner[1], inner[0]))
     ends = []
     for me, other, _mine, _theirs in pairs:
         local, uplink = _uplink(addressed, me, vteps)
         remote = _uplink(addressed, other, vteps)[0]
-        ends.append(ovs_gre.End(hosts[me], uplink, [ovs_gre.Tunnel(
-            f"gre-{other}", remote, [str(tunnel), *behind[other]])]))
+        ends.append(
+            ovs_gre.End(
+                hosts[me],
+                uplink,
+                [ovs_gre.Tunnel(f"gre-{other}", remote, [str(tunnel), *behind[other]])],
+            )
+        )
         if not overlays.gre_on_ovs():
-            hosts[me].cmd(f"ip link add gre1 type gre local {local} remote {remote} ttl 64"
-                          f" && ip link set gre1 mtu {GRE_MTU} up")
+            hosts[me].cmd(
+                f"ip link add gre1 type gre local {local} remote {remote} ttl 64"
+                f" && ip link set gre1 mtu {GRE_MTU} up"
+            )
     if overlays.gre_on_ovs():
         ovs_gre.connect(lab, ends, "gre1", GRE_MTU)
     for me, other, mine, theirs in pairs:
@@ -105,5 +131,6 @@ def _uplink(addressed, leaf: str, vteps: list[dict]) -> tuple[str, str]:
     """A leaf's address and interface towards the fabric (its first port to a
     neighbour that is no VTEP)."""
     edge = {v["name"] for v in vteps}
-    return next((ip, intf) for peer, (ip, _plen, intf) in addressed.ports[leaf].items()
-                if peer not in edge)
+    return next(
+        (ip, intf) for peer, (ip, _plen, intf) in addressed.ports[leaf].items() if peer not in edge
+    )

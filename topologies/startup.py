@@ -90,5 +90,6 @@ def _check(lab, check: dict) -> tuple[str, bool, str]:
 
 
 def _sh(lab, node: str, command: str, timeout: float) -> subprocess.CompletedProcess:
-    return capture(["sh", "-c", command], netns=lab.netns(node), timeout=timeout,
-                   stdin=subprocess.DEVNULL)
+    return capture(
+        ["sh", "-c", command], netns=lab.netns(node), timeout=timeout, stdin=subprocess.DEVNULL
+    )

@@ -45,8 +45,12 @@ def open_socket(netns: str, port: int, proto: str) -> socket.socket:
 
 def reply(name: str) -> bytes:
     body = f"{name}\n".encode()
-    return (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-            + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    return (
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
 
 
 def serve(specs: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Exercise 01's starting lab: a node and two empty pod namespaces, and a host outside.
 
-    pod1 (empty)   pod2 (empty)
-                                  node1 eth0 192.168.0.1 ---- 192.168.0.2 eth0 ext
+pod1 (empty)   pod2 (empty)
+                              node1 eth0 192.168.0.1 ---- 192.168.0.2 eth0 ext
 """
 
 REQUIRES = ()

@@ -17,10 +17,12 @@ from taplab.topologies import routed
 
 REQUIRES = ("gre", "vxlan", "tcpdump")
 ROUTERS = ("spine1", "leaf1", "leaf2", "vtep1", "vtep2")
-LINKS = [{"a": "spine1", "b": "leaf1", "cidr": "10.0.1.0/24"},
-         {"a": "spine1", "b": "leaf2", "cidr": "10.0.2.0/24"},
-         {"a": "leaf1", "b": "vtep1", "cidr": "10.1.1.0/24"},
-         {"a": "leaf2", "b": "vtep2", "cidr": "10.1.2.0/24"}]
+LINKS = [
+    {"a": "spine1", "b": "leaf1", "cidr": "10.0.1.0/24"},
+    {"a": "spine1", "b": "leaf2", "cidr": "10.0.2.0/24"},
+    {"a": "leaf1", "b": "vtep1", "cidr": "10.1.1.0/24"},
+    {"a": "leaf2", "b": "vtep2", "cidr": "10.1.2.0/24"},
+]
 
 
 def build(lab) -> None:

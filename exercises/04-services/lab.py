@@ -1,8 +1,8 @@
 """Exercise 04's starting lab: two web pods behind node1, a client outside.
 
-    pod1 10.244.1.2:8080   pod2 10.244.1.3:8080     (each answers with its name)
-            \\              /
-             cni0 10.244.1.1  node1  eth0 192.168.0.1 ---- 192.168.0.2 eth0 ext
+pod1 10.244.1.2:8080   pod2 10.244.1.3:8080     (each answers with its name)
+        \\              /
+         cni0 10.244.1.1  node1  eth0 192.168.0.1 ---- 192.168.0.2 eth0 ext
 """
 
 from taplab.exercises.podnet import add_pods, wire_pods

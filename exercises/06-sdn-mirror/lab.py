@@ -14,4 +14,3 @@ HOSTS = {"h1": "10.0.0.1", "h2": "10.0.0.2", "monitor": "10.0.0.3"}
 
 def build(lab) -> None:
     hosts_on_switch(lab, HOSTS, failMode="secure")  # ports 1, 2, 3 in this order
-

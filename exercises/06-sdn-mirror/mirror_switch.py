@@ -23,8 +23,15 @@ class MirrorSwitch(SimpleSwitch13):
         dp = ev.msg.datapath
         parser = dp.ofproto_parser
         on_to_switch = parser.OFPInstructionGotoTable(SWITCH_TABLE)
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, table_id=0, priority=0,
-                                      match=parser.OFPMatch(), instructions=[on_to_switch]))
+        dp.send_msg(
+            parser.OFPFlowMod(
+                datapath=dp,
+                table_id=0,
+                priority=0,
+                match=parser.OFPMatch(),
+                instructions=[on_to_switch],
+            )
+        )
         # TODO: a table-0 flow of priority 100 matching in_port=MIRRORED_PORT whose
         #       instructions first output the packet to MONITOR_PORT
         #       (OFPInstructionActions with OFPIT_APPLY_ACTIONS and OFPActionOutput),

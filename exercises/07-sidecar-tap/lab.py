@@ -1,8 +1,8 @@
 """Exercise 07's starting lab: client, server and collector pods on node1's bridge.
 
-    pod1 10.244.1.2 (client, gets the sidecar)   pod2 10.244.1.3 (server)
-    pod3 10.244.1.4 (collector: receives VXLAN on UDP 4789 and drops it quietly)
-                  all on cni0 10.244.1.1 in node1
+pod1 10.244.1.2 (client, gets the sidecar)   pod2 10.244.1.3 (server)
+pod3 10.244.1.4 (collector: receives VXLAN on UDP 4789 and drops it quietly)
+              all on cni0 10.244.1.1 in node1
 """
 
 from taplab.exercises.podnet import add_pods, wire_pods

@@ -23,8 +23,17 @@ with IPRoute() as ipr:
     except NetlinkError:
         pass  # there was none
     ipr.tc("add", "clsact", index)
-    ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent=INGRESS,
-           classid=1, direct_action=True)
+    ipr.tc(
+        "add-filter",
+        "bpf",
+        index,
+        ":1",
+        fd=fn.fd,
+        name=fn.name,
+        parent=INGRESS,
+        classid=1,
+        direct_action=True,
+    )
     # TODO 2: attach the same program to the egress hook (EGRESS) too: packets going
     #         to pod2 leave node1 through veth-pod2's egress.
 print(f"eBPF tap on {DEV}, ingress and egress; counters: bpftool map dump name counters")

@@ -1,8 +1,8 @@
 """Exercise 09's starting lab: a client pod and a server pod on node1's bridge.
 
-    pod1 10.244.1.2 (client)   pod2 10.244.1.3 (server, where the policy goes)
-               \\                 /
-                cni0 10.244.1.1  node1
+pod1 10.244.1.2 (client)   pod2 10.244.1.3 (server, where the policy goes)
+           \\                 /
+            cni0 10.244.1.1  node1
 """
 
 from taplab.exercises.podnet import add_pods, wire_pods

@@ -24,8 +24,17 @@ with IPRoute() as ipr:
     except NetlinkError:
         pass  # there was none
     ipr.tc("add", "clsact", index)
-    ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent="ffff:fff2",
-           classid=1, direct_action=True)
+    ipr.tc(
+        "add-filter",
+        "bpf",
+        index,
+        ":1",
+        fd=fn.fd,
+        name=fn.name,
+        parent="ffff:fff2",
+        classid=1,
+        direct_action=True,
+    )
 table = bpf["blocked_ports"]
 # TODO 1: put every port of BLOCKED in the map (keys are ctypes.c_uint16, values
 #         ctypes.c_uint8(1)), one entry per port.

@@ -14,14 +14,14 @@ from taplab.exercises.webservers import serve_names
 
 REQUIRES = ("ovs_user", "nmap", "iptables")
 CONTROLLER_APPS: list[str] = []  # taplab's default apps: learning switch and lambdas
-HOSTS = {"web": "10.0.0.10", "client": "10.0.0.20", "attacker": "10.0.0.66",
-         "sneaky": "10.0.0.77"}
+HOSTS = {"web": "10.0.0.10", "client": "10.0.0.20", "attacker": "10.0.0.66", "sneaky": "10.0.0.77"}
 COUNTED_PORTS = range(20, 41)
 
 
 def build(lab) -> None:
     _, hosts = hosts_on_switch(lab, HOSTS)
-    rules = "".join(f"-A INPUT -s {HOSTS['sneaky']}/32 -p tcp --syn --dport {port}\n"
-                    for port in COUNTED_PORTS)
+    rules = "".join(
+        f"-A INPUT -s {HOSTS['sneaky']}/32 -p tcp --syn --dport {port}\n" for port in COUNTED_PORTS
+    )
     hosts["web"].cmd(f"printf '*filter\\n{rules}COMMIT\\n' | iptables-restore --noflush")
     serve_names(lab, {"web": 80})

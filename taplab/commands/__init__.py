@@ -11,8 +11,14 @@ from taplab.traffic.groundtruth import GroundTruth
 def subcommand(sub, name: str, help: str, examples: list[str], **kwargs) -> argparse.ArgumentParser:
     """Add a subcommand whose help ends with examples."""
     epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
-    return sub.add_parser(name, help=help, description=help, epilog=epilog,
-                          formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
 
 
 def generator_options(p) -> None:

@@ -13,8 +13,12 @@ from taplab.commands import subcommand
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "bench", "run an experiment that reproduces published figures",
-                   ["sudo taplab bench build --json"])
+    p = subcommand(
+        sub,
+        "bench",
+        "run an experiment that reproduces published figures",
+        ["sudo taplab bench build --json"],
+    )
     benches = p.add_subparsers(dest="bench", metavar="NAME", required=True)
     for info in pkgutil.iter_modules(bench.__path__):
         module = importlib.import_module(f"taplab.bench.{info.name}")

@@ -23,21 +23,39 @@ from taplab.taps import session
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "demo", "the whole testbed at work: a cluster, a tap, traffic, "
-                   "attacks detected and blocked, and a report",
-                   ["sudo taplab demo", "sudo taplab demo --json --out /tmp/reports",
-                    "sudo taplab demo --interactive     (the lab CLI once the report is out)",
-                    "sudo taplab demo --tap tc-mirred   (a kernel mirror instead of the sidecar)",
-                    "sudo make demo"])
-    p.add_argument("--interactive", action="store_true",
-                   help="open the lab CLI on the demo's lab after the report")
+    p = subcommand(
+        sub,
+        "demo",
+        "the whole testbed at work: a cluster, a tap, traffic, "
+        "attacks detected and blocked, and a report",
+        [
+            "sudo taplab demo",
+            "sudo taplab demo --json --out /tmp/reports",
+            "sudo taplab demo --interactive     (the lab CLI once the report is out)",
+            "sudo taplab demo --tap tc-mirred   (a kernel mirror instead of the sidecar)",
+            "sudo make demo",
+        ],
+    )
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="open the lab CLI on the demo's lab after the report",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", metavar="DIR", help="report folder (default ./reports)")
-    p.add_argument("--tap", default="sidecar", choices=sorted(session.kinds()),
-                   help="tap kind on the web pod (default sidecar, the published design)")
-    p.add_argument("--switch", choices=["ovs", "lxbr"], default="ovs",
-                   help="ovs (default): OVS switches with the controller and lambda server; "
-                        "lxbr: Linux bridges, no controller, so nothing can block the attacker")
+    p.add_argument(
+        "--tap",
+        default="sidecar",
+        choices=sorted(session.kinds()),
+        help="tap kind on the web pod (default sidecar, the published design)",
+    )
+    p.add_argument(
+        "--switch",
+        choices=["ovs", "lxbr"],
+        default="ovs",
+        help="ovs (default): OVS switches with the controller and lambda server; "
+        "lxbr: Linux bridges, no controller, so nothing can block the attacker",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,8 +66,11 @@ def run(args) -> int:
     with Lab("demo", debug=args.debug, controller_apps=apps) as lab:
         view = LiveView([f"lab {lab.id}: building ..."], list(Demo.STEPS))
         demo = Demo(lab, view, Options(tap=args.tap, switch=args.switch, debug=args.debug))
-        live = Live(view, console=screen, refresh_per_second=4, transient=False) \
-            if screen.is_terminal else nullcontext()
+        live = (
+            Live(view, console=screen, refresh_per_second=4, transient=False)
+            if screen.is_terminal
+            else nullcontext()
+        )
         if not screen.is_terminal:
             view.echo = screen.print
             screen.print(f"lab {lab.id}: the demo starts")
@@ -63,8 +84,10 @@ def run(args) -> int:
         screen.print(demo_report.tables(report))
         screen.print(f"report: [bold]{folder}[/] (demo.json, timeline.png, summary.md)")
         if args.interactive:
-            screen.print(f"lab {lab.id} is still up: type [bold]help[/] for commands, "
-                         "[bold]exit[/] to tear it down.")
+            screen.print(
+                f"lab {lab.id} is still up: type [bold]help[/] for commands, "
+                "[bold]exit[/] to tear it down."
+            )
             LabCLI(lab, stdout=sys.stderr if args.json else None).interact()
     if args.json:
         print_json(report)

@@ -7,9 +7,15 @@ from taplab.output import console, print_json
 
 
 def register(sub) -> None:
-    p = subcommand(sub, "measure", "measure throughput from one node to another with iperf3",
-                   ["sudo taplab measure pod1 pod2 --time 5",
-                    "taplab> measure pod1 pod3 --rate 100M   (inside the lab CLI)"])
+    p = subcommand(
+        sub,
+        "measure",
+        "measure throughput from one node to another with iperf3",
+        [
+            "sudo taplab measure pod1 pod2 --time 5",
+            "taplab> measure pod1 pod3 --rate 100M   (inside the lab CLI)",
+        ],
+    )
     p.add_argument("client")
     p.add_argument("server")
     p.add_argument("--time", type=float, default=3, help="seconds (default 3)")
@@ -27,6 +33,8 @@ def run(args) -> int:
     if args.json:
         print_json(result.as_dict())
     else:
-        console.print(f"{args.client} -> {args.server}: [bold]{result.mbps:.1f} Mb/s[/], "
-                      f"{result.retransmits} retransmits over {args.time:g}s")
+        console.print(
+            f"{args.client} -> {args.server}: [bold]{result.mbps:.1f} Mb/s[/], "
+            f"{result.retransmits} retransmits over {args.time:g}s"
+        )
     return 0

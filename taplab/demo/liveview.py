@@ -19,8 +19,14 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-STYLE = {"waiting": "dim", "running": "bold yellow", "done": "green",
-         "failed": "bold red", "not available": "magenta", "skipped": "dim"}
+STYLE = {
+    "waiting": "dim",
+    "running": "bold yellow",
+    "done": "green",
+    "failed": "bold red",
+    "not available": "magenta",
+    "skipped": "dim",
+}
 
 
 @dataclass
@@ -95,23 +101,35 @@ class LiveView:
         service = sample.service
         if service:
             ok, failed = service.get("ok", 0), service.get("failed", 0)
-            health = "[green]up[/]" if ok and not failed else (
-                "[red]down[/]" if failed and not ok else "[yellow]degraded[/]")
+            health = (
+                "[green]up[/]"
+                if ok and not failed
+                else ("[red]down[/]" if failed and not ok else "[yellow]degraded[/]")
+            )
             latency = service.get("latency_ms")
-            table.add_row("web service", f"{health} {ok} ok / {failed} failed"
-                          + (f", {latency:.0f} ms" if latency is not None else ""))
+            table.add_row(
+                "web service",
+                f"{health} {ok} ok / {failed} failed"
+                + (f", {latency:.0f} ms" if latency is not None else ""),
+            )
         return table
 
     def _taps(self, sample: Sample) -> Table:
-        table = Table("tap", "node", "packets", "bytes", "drops", "at collector", "cpu %", "MB",
-                      box=None)
+        table = Table(
+            "tap", "node", "packets", "bytes", "drops", "at collector", "cpu %", "MB", box=None
+        )
         for tap in sample.taps:
             collected = tap.get("collector", {}).get("packets")
-            table.add_row(tap.get("kind", "?"), tap.get("node", "?"),
-                          f"{tap.get('packets') or 0:,}", f"{tap.get('bytes') or 0:,}",
-                          f"{tap.get('drops') or 0:,}",
-                          "-" if collected is None else f"{collected:,}",
-                          f"{tap.get('cpu_pct') or 0:.1f}", f"{tap.get('mem_mb') or 0:.0f}")
+            table.add_row(
+                tap.get("kind", "?"),
+                tap.get("node", "?"),
+                f"{tap.get('packets') or 0:,}",
+                f"{tap.get('bytes') or 0:,}",
+                f"{tap.get('drops') or 0:,}",
+                "-" if collected is None else f"{collected:,}",
+                f"{tap.get('cpu_pct') or 0:.1f}",
+                f"{tap.get('mem_mb') or 0:.0f}",
+            )
         return table
 
     def _alerts(self, sample: Sample) -> Table:
@@ -120,23 +138,38 @@ class LiveView:
         for event in sorted(sample.alerts + sample.actions, key=lambda e: e["time"])[-8:]:
             alert = event in sample.alerts
             what = event.get("name") if alert else event.get("action", "action")
-            detail = event.get("detail") if alert else (
-                f"for {event['seconds']} s" if event.get("seconds") else "")
+            detail = (
+                event.get("detail")
+                if alert
+                else (f"for {event['seconds']} s" if event.get("seconds") else "")
+            )
             color = "red" if alert else "cyan"
-            table.add_row(f"[{color}]{event['time']:6.1f}s[/]", f"[bold {color}]{what}[/]",
-                          str(event.get("src") or ""), str(detail or ""))
+            table.add_row(
+                f"[{color}]{event['time']:6.1f}s[/]",
+                f"[bold {color}]{what}[/]",
+                str(event.get("src") or ""),
+                str(detail or ""),
+            )
         return table
 
     def __rich__(self) -> Group:
-        parts = [Panel(self._steps(), title="taplab demo", border_style="blue"),
-                 Panel("\n".join(self.topology), title="topology", border_style="dim")]
+        parts = [
+            Panel(self._steps(), title="taplab demo", border_style="blue"),
+            Panel("\n".join(self.topology), title="topology", border_style="dim"),
+        ]
         sample = self.sampler.latest if self.sampler else None
         if sample is not None:
-            parts.append(Panel(self._traffic(sample), title=f"traffic at {sample.time:.0f}s",
-                               border_style="dim"))
+            parts.append(
+                Panel(
+                    self._traffic(sample),
+                    title=f"traffic at {sample.time:.0f}s",
+                    border_style="dim",
+                )
+            )
             if sample.taps:
                 parts.append(Panel(self._taps(sample), title="taps", border_style="dim"))
             if sample.alerts or sample.actions:
-                parts.append(Panel(self._alerts(sample), title="alerts and actions",
-                                   border_style="red"))
+                parts.append(
+                    Panel(self._alerts(sample), title="alerts and actions", border_style="red")
+                )
         return Group(*parts)

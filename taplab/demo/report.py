@@ -32,50 +32,93 @@ def service(attack: dict[str, Any]) -> str:
         return "unaffected"
     back = effect.get("back_after_action_s")
     return f"{effect['failed']} probes failed, " + (
-        "still down" if back is None else f"back {back:.1f} s after block")
+        "still down" if back is None else f"back {back:.1f} s after block"
+    )
 
 
 def tables(report: dict[str, Any]) -> Group:
     """The report as rich tables (attacks, taps, steps)."""
-    attacks = Table("attack", "attacker", "detected", "delay s", "alert", "action taken",
-                    "web service", title="attacks")
+    attacks = Table(
+        "attack",
+        "attacker",
+        "detected",
+        "delay s",
+        "alert",
+        "action taken",
+        "web service",
+        title="attacks",
+    )
     for a in report["attacks"]:
-        attacks.add_row(a["kind"], str(a.get("attacker") or "-"), _yes(a["detected"]),
-                        _num(a["delay_s"]), str(a.get("alert") or "-"), a["action"] or "-",
-                        service(a))
-    taps = Table("tap", "node", "packets", "fidelity", "cpu %", "MB", "throughput",
-                 title="taps")
+        attacks.add_row(
+            a["kind"],
+            str(a.get("attacker") or "-"),
+            _yes(a["detected"]),
+            _num(a["delay_s"]),
+            str(a.get("alert") or "-"),
+            a["action"] or "-",
+            service(a),
+        )
+    taps = Table("tap", "node", "packets", "fidelity", "cpu %", "MB", "throughput", title="taps")
     for t in report["taps"]:
-        taps.add_row(t["kind"], t["node"], f"{t.get('packets', 0):,}",
-                     _num(t.get("fidelity"), "{:.1%}"), _num(t.get("cpu_pct")),
-                     _num(t.get("mem_mb"), "{:.0f}"), _num(t.get("throughput_ratio"), "{:.1%}"))
+        taps.add_row(
+            t["kind"],
+            t["node"],
+            f"{t.get('packets', 0):,}",
+            _num(t.get("fidelity"), "{:.1%}"),
+            _num(t.get("cpu_pct")),
+            _num(t.get("mem_mb"), "{:.0f}"),
+            _num(t.get("throughput_ratio"), "{:.1%}"),
+        )
     steps = Table("step", "status", "seconds", "what happened", title="steps")
     for s in report["steps"]:
-        steps.add_row(s["name"], f"[{STYLE[s['status']]}]{s['status']}[/]",
-                      _num(s["seconds"], "{:.1f}"), s["note"])
+        steps.add_row(
+            s["name"],
+            f"[{STYLE[s['status']]}]{s['status']}[/]",
+            _num(s["seconds"], "{:.1f}"),
+            s["note"],
+        )
     return Group(attacks, taps, steps)
 
 
 def markdown(report: dict[str, Any]) -> str:
     """A Markdown summary of the report."""
-    lines = ["# taplab demo report", "",
-             f"Ran in {report['duration_s']:.0f} s on {report['topology']}.", "",
-             "## Attacks", "",
-             "| attack | attacker | detected | delay (s) | alert | action | web service |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# taplab demo report",
+        "",
+        f"Ran in {report['duration_s']:.0f} s on {report['topology']}.",
+        "",
+        "## Attacks",
+        "",
+        "| attack | attacker | detected | delay (s) | alert | action | web service |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for a in report["attacks"]:
-        lines.append(f"| {a['kind']} | {a.get('attacker') or '-'} | "
-                     f"{'yes' if a['detected'] else 'no'} | {_num(a['delay_s'])} | "
-                     f"{a.get('alert') or '-'} | {a['action'] or '-'} | {service(a)} |")
-    lines += ["", "## Taps", "", "| tap | node | packets | fidelity | cpu % | MB | throughput |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {a['kind']} | {a.get('attacker') or '-'} | "
+            f"{'yes' if a['detected'] else 'no'} | {_num(a['delay_s'])} | "
+            f"{a.get('alert') or '-'} | {a['action'] or '-'} | {service(a)} |"
+        )
+    lines += [
+        "",
+        "## Taps",
+        "",
+        "| tap | node | packets | fidelity | cpu % | MB | throughput |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in report["taps"]:
-        lines.append(f"| {t['kind']} | {t['node']} | {t.get('packets', 0)} | "
-                     f"{_num(t.get('fidelity'), '{:.1%}')} | {_num(t.get('cpu_pct'))} | "
-                     f"{_num(t.get('mem_mb'), '{:.0f}')} | "
-                     f"{_num(t.get('throughput_ratio'), '{:.1%}')} |")
-    lines += ["", "## Steps", "", "| step | status | seconds | what happened |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {t['kind']} | {t['node']} | {t.get('packets', 0)} | "
+            f"{_num(t.get('fidelity'), '{:.1%}')} | {_num(t.get('cpu_pct'))} | "
+            f"{_num(t.get('mem_mb'), '{:.0f}')} | "
+            f"{_num(t.get('throughput_ratio'), '{:.1%}')} |"
+        )
+    lines += [
+        "",
+        "## Steps",
+        "",
+        "| step | status | seconds | what happened |",
+        "|---|---|---|---|",
+    ]
     for s in report["steps"]:
         lines.append(f"| {s['name']} | {s['status']} | {s['seconds']:.1f} | {s['note']} |")
     lines += ["", "![timeline](timeline.png)", ""]
@@ -94,8 +137,7 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
     for name in dict.fromkeys(k for s in history for k in s.rates if k.endswith("pkt/s")):
         rates.plot(times, [s.rates.get(name, 0) for s in history], label=name)
     service.plot(times, [s.service.get("ok", 0) for s in history], color="green", label="ok")
-    service.plot(times, [s.service.get("failed", 0) for s in history], color="red",
-                 label="failed")
+    service.plot(times, [s.service.get("failed", 0) for s in history], color="red", label="failed")
     for a in report["attacks"]:
         if a.get("start") is not None:
             for ax in (rates, service):
@@ -111,8 +153,9 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
     if rates.get_legend_handles_labels()[0]:
         rates.legend(loc="upper right", fontsize="small")
     service.set_ylabel("probe requests in the last second")
-    service.set_xlabel("seconds since the demo started (red: attacks, dashed: alert, "
-                       "dotted: action)")
+    service.set_xlabel(
+        "seconds since the demo started (red: attacks, dashed: alert, dotted: action)"
+    )
     service.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -122,8 +165,10 @@ def plot_timeline(history: list[Sample], report: dict[str, Any], path: Path) -> 
 
 def write(folder: Path, report: dict[str, Any], history: list[Sample]) -> list[Path]:
     """Write demo.json, timeline.png and summary.md into folder."""
-    paths = [write_json(folder, "demo", {**report, "timeline": [vars(s) for s in history]}),
-             plot_timeline(history, report, folder / "timeline.png")]
+    paths = [
+        write_json(folder, "demo", {**report, "timeline": [vars(s) for s in history]}),
+        plot_timeline(history, report, folder / "timeline.png"),
+    ]
     summary = folder / "summary.md"
     summary.write_text(markdown(report))
     return [*paths, summary]

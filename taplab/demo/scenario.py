@@ -85,16 +85,30 @@ class Demo:
     untapped: Any = None  # iperf3 Throughput before the tap
     benign_truth: dict | None = None
 
-    STEPS = ("build the cluster", "load the detectors", "tap the web pod", "benign traffic",
-             "SYN flood", "port scan", "tap overhead and fidelity")
+    STEPS = (
+        "build the cluster",
+        "load the detectors",
+        "tap the web pod",
+        "benign traffic",
+        "SYN flood",
+        "port scan",
+        "tap overhead and fidelity",
+    )
 
     def now(self) -> float:
         return time.time() - self.started
 
     # -- running -------------------------------------------------------------
     def run(self) -> None:
-        methods = (self.build, self.load_detectors, self.attach_tap, self.benign, self.flood,
-                   self.scan, self.tap_figures)
+        methods = (
+            self.build,
+            self.load_detectors,
+            self.attach_tap,
+            self.benign,
+            self.flood,
+            self.scan,
+            self.tap_figures,
+        )
         for name, method in zip(self.STEPS, methods, strict=True):
             record = StepRecord(name, "running")
             self.steps.append(record)
@@ -115,15 +129,16 @@ class Demo:
             self.view.step(name, record.status, record.note)
             if record.status == "failed" and method == self.build:
                 break  # nothing else can run without the cluster
-        for name in self.STEPS[len(self.steps):]:
+        for name in self.STEPS[len(self.steps) :]:
             self.steps.append(StepRecord(name, "skipped", "the cluster was not built"))
             self.view.step(name, "skipped", "the cluster was not built")
 
     # -- steps ---------------------------------------------------------------
     def build(self) -> str:
         o = self.options
-        registry.build(self.lab, "cluster", nodes=o.nodes, pods=o.pods, overlay=o.overlay,
-                       switch=o.switch)
+        registry.build(
+            self.lab, "cluster", nodes=o.nodes, pods=o.pods, overlay=o.overlay, switch=o.switch
+        )
         self._assign_roles()
         self.view.topology = topology_lines(self.lab, self.roles)
         return describe_roles(self.roles, self.ips)
@@ -133,8 +148,12 @@ class Demo:
         pods = list(self.lab.meta["pods"])
         add_pod(self.lab, 1, "attacker")
         add_pod(self.lab, self.options.nodes, "collector")
-        self.roles = {"client": pods[0], "web": pods[-1], "attacker": "attacker",
-                      "collector": "collector"}
+        self.roles = {
+            "client": pods[0],
+            "web": pods[-1],
+            "attacker": "attacker",
+            "collector": "collector",
+        }
         meta = self.lab.meta["pods"]
         self.ips = {role: meta[node]["ip"] for role, node in self.roles.items()}
 
@@ -156,51 +175,77 @@ class Demo:
         web, client = self.roles["web"], self.roles["client"]
         for pod in (web, client):  # one packet per skb, so counters compare (as the bench)
             offloads_off(self.lab, pod)
-        self.untapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
-                               rate=self.options.iperf_rate)
-        record = session.attach(self.lab, web, self.options.tap,
-                                collector=self.roles["collector"])
+        self.untapped = iperf3(
+            self.lab, client, web, seconds=self.options.iperf_s, rate=self.options.iperf_rate
+        )
+        record = session.attach(self.lab, web, self.options.tap, collector=self.roles["collector"])
         self.taps.append(record["id"])
-        return (f"{record['kind']} tap {record['id']} on {web}; untapped iperf3 "
-                f"{client} -> {web}: {self.untapped.mbps:.0f} Mb/s")
+        return (
+            f"{record['kind']} tap {record['id']} on {web}; untapped iperf3 "
+            f"{client} -> {web}: {self.untapped.mbps:.0f} Mb/s"
+        )
 
     def benign(self) -> str:
         """The web server, a health probe, and HTTP load from the client."""
         web, client = self.roles["web"], self.roles["client"]
         http_server(self.lab, web, port=80)
-        self.lab.popen([sys.executable, "-m", "taplab.demo.webprobe", f"http://{self.ips['web']}/",
-                        "0.2"], node=client, log="webprobe.log", grace=0.5)
+        self.lab.popen(
+            [sys.executable, "-m", "taplab.demo.webprobe", f"http://{self.ips['web']}/", "0.2"],
+            node=client,
+            log="webprobe.log",
+            grace=0.5,
+        )
         wait(lambda: self.service(self.now() - 2)["ok"] > 0, 10, f"{web}'s HTTP service")
-        truth = http_load(self.lab, client, web, rate=50, concurrency=4,
-                          seconds=self.options.benign_s)
+        truth = http_load(
+            self.lab, client, web, rate=50, concurrency=4, seconds=self.options.benign_s
+        )
         self.benign_truth = truth.as_dict()
         health = self.service(self.now() - self.options.benign_s)
         load = truth.details
-        return (f"HTTP load {client} -> {web}: {load.get('requests', 0)} requests, "
-                f"{load.get('status', {}).get('200', 0)} answered 200, "
-                f"{load.get('errors', 0)} errors; probe {health['ok']} ok / "
-                f"{health['failed']} failed")
+        return (
+            f"HTTP load {client} -> {web}: {load.get('requests', 0)} requests, "
+            f"{load.get('status', {}).get('200', 0)} answered 200, "
+            f"{load.get('errors', 0)} errors; probe {health['ok']} ok / "
+            f"{health['failed']} failed"
+        )
 
     def flood(self) -> str:
         """A SYN flood that hurts: the web pod has no SYN cookies, the attacker keeps
         its half-open connections open (it drops the RSTs its kernel would send)."""
         o = self.options
         web, attacker = self.roles["web"], self.roles["attacker"]
-        self.lab.sh(web, ["sysctl", "-qw", "net.ipv4.tcp_syncookies=0",
-                          "net.ipv4.tcp_synack_retries=1"])
+        self.lab.sh(
+            web, ["sysctl", "-qw", "net.ipv4.tcp_syncookies=0", "net.ipv4.tcp_synack_retries=1"]
+        )
         no_rst = ["OUTPUT", "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]
         self.lab.sh(attacker, ["iptables", "-A", *no_rst])
         try:
-            return self._attack("syn-flood", syn_flood, self.lab, attacker, web, port=80,
-                                rate=o.flood_rate, seconds=o.flood_s)
+            return self._attack(
+                "syn-flood",
+                syn_flood,
+                self.lab,
+                attacker,
+                web,
+                port=80,
+                rate=o.flood_rate,
+                seconds=o.flood_s,
+            )
         finally:
             self.lab.sh(attacker, ["iptables", "-D", *no_rst], check=False)
 
     def scan(self) -> str:
         o = self.options
         self._wait_unblocked()
-        return self._attack("port-scan", nmap_scan, self.lab, self.roles["attacker"],
-                            self.roles["web"], kind="sS", timing="T4", limit=o.scan_s)
+        return self._attack(
+            "port-scan",
+            nmap_scan,
+            self.lab,
+            self.roles["attacker"],
+            self.roles["web"],
+            kind="sS",
+            timing="T4",
+            limit=o.scan_s,
+        )
 
     def tap_figures(self) -> str:
         """Throughput with the tap against without, and fidelity over that iperf3 run:
@@ -213,29 +258,43 @@ class Demo:
         record = session.get(self.lab, tap_id)
         before, coll_before = settled(self.lab, tap_id)
         base = intf_counters(self.lab, client)
-        tapped = iperf3(self.lab, client, web, seconds=self.options.iperf_s,
-                        rate=self.options.iperf_rate)
+        tapped = iperf3(
+            self.lab, client, web, seconds=self.options.iperf_s, rate=self.options.iperf_rate
+        )
         after, coll_after = settled(self.lab, tap_id)
         now = intf_counters(self.lab, client)
         expected = sum(now[k] - base[k] for k in ("rx_packets", "tx_packets"))
         seen_to, seen_from = (coll_after, coll_before) if record["collector"] else (after, before)
         got = seen_to.get("packets", 0) - seen_from.get("packets", 0)
-        stats = {**after, "fidelity": got / expected if expected > 0 else None,
-                 "fidelity_packets": {"expected": expected, "seen": got},
-                 "throughput_ratio": tapped.mbps / self.untapped.mbps,
-                 "tapped_mbps": tapped.mbps, "untapped_mbps": self.untapped.mbps,
-                 "iperf3_rate": self.options.iperf_rate}
+        stats = {
+            **after,
+            "fidelity": got / expected if expected > 0 else None,
+            "fidelity_packets": {"expected": expected, "seen": got},
+            "throughput_ratio": tapped.mbps / self.untapped.mbps,
+            "tapped_mbps": tapped.mbps,
+            "untapped_mbps": self.untapped.mbps,
+            "iperf3_rate": self.options.iperf_rate,
+        }
         self.tap_results.append(stats)
         fidelity = "-" if stats["fidelity"] is None else f"{stats['fidelity']:.1%}"
-        return (f"{stats['kind']} at {self.options.iperf_rate}b/s: {got} of {expected} packets"
-                f" ({fidelity}), {stats['cpu_pct']:.1f} % CPU, {stats['mem_mb']:.0f} MB, "
-                f"throughput {stats['throughput_ratio']:.0%} of untapped")
+        return (
+            f"{stats['kind']} at {self.options.iperf_rate}b/s: {got} of {expected} packets"
+            f" ({fidelity}), {stats['cpu_pct']:.1f} % CPU, {stats['mem_mb']:.0f} MB, "
+            f"throughput {stats['throughput_ratio']:.0%} of untapped"
+        )
 
     # -- attacks ---------------------------------------------------------------
     def _attack(self, attack: str, generator, *args, **kwargs) -> str:
         """Run a generator in a thread; follow alerts and actions against the attacker."""
-        entry = {"kind": attack, "attacker": self.ips["attacker"], "target": self.ips["web"],
-                 "start": self.now(), "detected": False, "delay_s": None, "action": None}
+        entry = {
+            "kind": attack,
+            "attacker": self.ips["attacker"],
+            "target": self.ips["web"],
+            "start": self.now(),
+            "detected": False,
+            "delay_s": None,
+            "action": None,
+        }
         self.attacks.append(entry)
         result: dict[str, Any] = {}
 
@@ -244,6 +303,7 @@ class Demo:
                 result["truth"] = generator(*args, **kwargs).as_dict()
             except Exception as exc:  # noqa: BLE001 - reported in the step
                 result["error"] = exc
+
         thread = threading.Thread(target=run, name=attack, daemon=True)
         mark = len(self.lab.state.resources)
         thread.start()
@@ -267,12 +327,22 @@ class Demo:
         if not entry["detected"]:
             raise UserError(f"not detected within {self.options.detect_timeout:.0f} s")
         service = entry["service"]
-        effect = "" if not service["failed"] else (
-            f"; web service failed {service['failed']} probes"
-            + (f", answered again {service['back_after_action_s']:.1f} s after the block"
-               if service.get("back_after_action_s") is not None else ", still down"))
-        return (f"detected after {entry['delay_s']:.1f} s ({entry['alert']}); "
-                f"{entry['action'] or 'no action taken'}{effect}")
+        effect = (
+            ""
+            if not service["failed"]
+            else (
+                f"; web service failed {service['failed']} probes"
+                + (
+                    f", answered again {service['back_after_action_s']:.1f} s after the block"
+                    if service.get("back_after_action_s") is not None
+                    else ", still down"
+                )
+            )
+        )
+        return (
+            f"detected after {entry['delay_s']:.1f} s ({entry['alert']}); "
+            f"{entry['action'] or 'no action taken'}{effect}"
+        )
 
     def _service_effect(self, entry: dict) -> dict:
         """Probes the web service failed during the attack, and when it came back."""
@@ -289,22 +359,34 @@ class Demo:
             if record.get("src") != entry["attacker"] or record["time"] < entry["start"]:
                 continue
             if record["action"] == "Alert" and not entry["detected"]:
-                entry.update(detected=True, alert=record.get("name"),
-                             alert_time=record["time"],
-                             delay_s=round(record["time"] - entry["start"], 2))
+                entry.update(
+                    detected=True,
+                    alert=record.get("name"),
+                    alert_time=record["time"],
+                    delay_s=round(record["time"] - entry["start"], 2),
+                )
             elif record["action"] != "Alert" and entry["action"] is None:
-                entry.update(action=f"{record['action']} {record['src']}"
-                             + (f" for {record['seconds']} s" if record.get("seconds") else ""),
-                             action_time=record["time"], action_seconds=record.get("seconds"))
+                entry.update(
+                    action=f"{record['action']} {record['src']}"
+                    + (f" for {record['seconds']} s" if record.get("seconds") else ""),
+                    action_time=record["time"],
+                    action_seconds=record.get("seconds"),
+                )
 
     def _wait_unblocked(self) -> None:
         """Let a block on the attacker expire, so the next attack reaches the web pod."""
-        ends = [a["action_time"] + (a.get("action_seconds") or 0) for a in self.attacks
-                if a.get("action_time") is not None]
+        ends = [
+            a["action_time"] + (a.get("action_seconds") or 0)
+            for a in self.attacks
+            if a.get("action_time") is not None
+        ]
         remaining = max(ends, default=0) + 1 - self.now()
         if remaining > 0:
-            self.view.step("port scan", "running",
-                           f"waiting {remaining:.0f} s for the block on the attacker to expire")
+            self.view.step(
+                "port scan",
+                "running",
+                f"waiting {remaining:.0f} s for the block on the attacker to expire",
+            )
             time.sleep(remaining)
 
     # -- what the live view shows ---------------------------------------------
@@ -333,33 +415,48 @@ class Demo:
         if last is None:
             return {}
         dt = max(now - last[0], 1e-3)
-        return {"web rx pkt/s": (counters["rx_packets"] - last[1]["rx_packets"]) / dt,
-                "web tx pkt/s": (counters["tx_packets"] - last[1]["tx_packets"]) / dt,
-                "web rx Mb/s": 8e-6 * (counters["rx_bytes"] - last[1]["rx_bytes"]) / dt}
+        return {
+            "web rx pkt/s": (counters["rx_packets"] - last[1]["rx_packets"]) / dt,
+            "web tx pkt/s": (counters["tx_packets"] - last[1]["tx_packets"]) / dt,
+            "web rx Mb/s": 8e-6 * (counters["rx_bytes"] - last[1]["rx_bytes"]) / dt,
+        }
 
     def report(self) -> dict[str, Any]:
         """Attacks scored against their ground truth (taplab.detectors.scoring), taps, steps."""
-        detections = [Detection(a["time"], a["lambda"], Alert(a.get("name", "?"), a.get("src"),
-                                                              a.get("dst"), a.get("detail", "")))
-                      for a in read_actions(self.lab) if a["action"] == "Alert"]
+        detections = [
+            Detection(
+                a["time"],
+                a["lambda"],
+                Alert(a.get("name", "?"), a.get("src"), a.get("dst"), a.get("detail", "")),
+            )
+            for a in read_actions(self.lab)
+            if a["action"] == "Alert"
+        ]
         truths = [a["truth"] for a in self.attacks if "truth" in a]
         for attack in self.attacks:
             if "truth" in attack:
                 scored = score(detections, [attack["truth"]])
                 attack.update(detected=bool(scored["detected"]), delay_s=scored["delay_s"])
         overall = score(detections, truths + ([self.benign_truth] if self.benign_truth else []))
-        return {"attacks": self.attacks, "taps": self.tap_results,
-                "alerts": [d.as_dict() for d in detections],
-                "false_positives": overall["false_positives"],
-                "steps": [vars(s) for s in self.steps], "roles": self.roles, "ips": self.ips,
-                "topology": f"cluster {self.options.nodes} nodes x {self.options.pods} pods, "
-                            f"{self.options.overlay} overlay, {self.options.switch} switches",
-                "duration_s": self.now()}
+        return {
+            "attacks": self.attacks,
+            "taps": self.tap_results,
+            "alerts": [d.as_dict() for d in detections],
+            "false_positives": overall["false_positives"],
+            "steps": [vars(s) for s in self.steps],
+            "roles": self.roles,
+            "ips": self.ips,
+            "topology": f"cluster {self.options.nodes} nodes x {self.options.pods} pods, "
+            f"{self.options.overlay} overlay, {self.options.switch} switches",
+            "duration_s": self.now(),
+        }
 
 
 def describe_roles(roles: dict[str, str], ips: dict[str, str]) -> str:
-    return ", ".join(f"{role} {ips[role]}" if node == role else f"{role} {node} {ips[role]}"
-                     for role, node in roles.items())
+    return ", ".join(
+        f"{role} {ips[role]}" if node == role else f"{role} {node} {ips[role]}"
+        for role, node in roles.items()
+    )
 
 
 def topology_lines(lab, roles: dict[str, str]) -> list[str]:
@@ -367,12 +464,16 @@ def topology_lines(lab, roles: dict[str, str]) -> list[str]:
     meta = lab.meta
     by_role = {node: role for role, node in roles.items()}
     overlay = meta.get("overlay", {})
-    lines = [f"lab {lab.id}: {overlay.get('type', '?')} overlay (MTU {overlay.get('mtu', '?')}),"
-             f" {overlay.get('switch', '?')} switches"]
+    lines = [
+        f"lab {lab.id}: {overlay.get('type', '?')} overlay (MTU {overlay.get('mtu', '?')}),"
+        f" {overlay.get('switch', '?')} switches"
+    ]
     for k8s in meta.get("k8s_nodes", {}):
-        pods = [f"{p} {info['ip']}" + (f" [bold]({by_role[p]})[/]" if by_role.get(p, p) != p
-                                       else "")
-                for p, info in meta.get("pods", {}).items() if info["node"] == k8s]
+        pods = [
+            f"{p} {info['ip']}" + (f" [bold]({by_role[p]})[/]" if by_role.get(p, p) != p else "")
+            for p, info in meta.get("pods", {}).items()
+            if info["node"] == k8s
+        ]
         lines.append(f"{k8s}: " + ", ".join(pods))
     if lab.controller:
         lines.append(f"controller + lambda server: {lab.controller.get('api_url', 'up')}")

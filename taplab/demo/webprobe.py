@@ -48,8 +48,11 @@ def tally(path: Path, since: float) -> dict:
     """ok and failed requests started after since, and their mean latency (ms)."""
     done = outcomes(path, since)
     latencies = [ms for _t, ok, ms in done if ok]
-    return {"ok": len(latencies), "failed": len(done) - len(latencies),
-            "latency_ms": sum(latencies) / len(latencies) if latencies else None}
+    return {
+        "ok": len(latencies),
+        "failed": len(done) - len(latencies),
+        "latency_ms": sum(latencies) / len(latencies) if latencies else None,
+    }
 
 
 def recovery(path: Path, since: float) -> dict:
@@ -57,8 +60,7 @@ def recovery(path: Path, since: float) -> dict:
     done = outcomes(path, since)
     failed = [t for t, ok, _ms in done if not ok]
     back = next((t for t, ok, _ms in done if ok and failed and t > failed[-1]), None)
-    return {"failed": len(failed), "first_failure": failed[0] if failed else None,
-            "back_at": back}
+    return {"failed": len(failed), "first_failure": failed[0] if failed else None, "back_at": back}
 
 
 if __name__ == "__main__":

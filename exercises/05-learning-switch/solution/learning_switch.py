@@ -31,8 +31,11 @@ class LearningSwitch(app_manager.RyuApp):
     def add_flow(self, dp, priority, match, actions):
         ofp, parser = dp.ofproto, dp.ofproto_parser
         instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)]
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, priority=priority, match=match,
-                                      instructions=instructions))
+        dp.send_msg(
+            parser.OFPFlowMod(
+                datapath=dp, priority=priority, match=match, instructions=instructions
+            )
+        )
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
@@ -48,5 +51,8 @@ class LearningSwitch(app_manager.RyuApp):
         if out_port != ofp.OFPP_FLOOD:
             self.add_flow(dp, 1, parser.OFPMatch(in_port=in_port, eth_dst=eth.dst), actions)
         data = msg.data if msg.buffer_id == ofp.OFP_NO_BUFFER else None
-        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=msg.buffer_id,
-                                        in_port=in_port, actions=actions, data=data))
+        dp.send_msg(
+            parser.OFPPacketOut(
+                datapath=dp, buffer_id=msg.buffer_id, in_port=in_port, actions=actions, data=data
+            )
+        )

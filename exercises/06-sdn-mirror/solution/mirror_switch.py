@@ -22,10 +22,24 @@ class MirrorSwitch(SimpleSwitch13):
         dp = ev.msg.datapath
         parser = dp.ofproto_parser
         on_to_switch = parser.OFPInstructionGotoTable(SWITCH_TABLE)
-        copy = parser.OFPInstructionActions(dp.ofproto.OFPIT_APPLY_ACTIONS,
-                                            [parser.OFPActionOutput(MONITOR_PORT)])
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, table_id=0, priority=0,
-                                      match=parser.OFPMatch(), instructions=[on_to_switch]))
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, table_id=0, priority=100,
-                                      match=parser.OFPMatch(in_port=MIRRORED_PORT),
-                                      instructions=[copy, on_to_switch]))
+        copy = parser.OFPInstructionActions(
+            dp.ofproto.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(MONITOR_PORT)]
+        )
+        dp.send_msg(
+            parser.OFPFlowMod(
+                datapath=dp,
+                table_id=0,
+                priority=0,
+                match=parser.OFPMatch(),
+                instructions=[on_to_switch],
+            )
+        )
+        dp.send_msg(
+            parser.OFPFlowMod(
+                datapath=dp,
+                table_id=0,
+                priority=100,
+                match=parser.OFPMatch(in_port=MIRRORED_PORT),
+                instructions=[copy, on_to_switch],
+            )
+        )

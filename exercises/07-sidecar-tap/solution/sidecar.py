@@ -22,7 +22,7 @@ def is_own_copy(frame: bytes) -> bool:
     if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
         return False
     udp = 14 + (frame[14] & 0x0F) * 4
-    return frame[30:34] == OWN and frame[udp + 2:udp + 4] == struct.pack("!H", COLLECTOR[1])
+    return frame[30:34] == OWN and frame[udp + 2 : udp + 4] == struct.pack("!H", COLLECTOR[1])
 
 
 def main() -> None:

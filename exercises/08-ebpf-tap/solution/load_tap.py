@@ -24,6 +24,15 @@ with IPRoute() as ipr:
         pass  # there was none
     ipr.tc("add", "clsact", index)
     for parent in (INGRESS, EGRESS):
-        ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent=parent,
-               classid=1, direct_action=True)
+        ipr.tc(
+            "add-filter",
+            "bpf",
+            index,
+            ":1",
+            fd=fn.fd,
+            name=fn.name,
+            parent=parent,
+            classid=1,
+            direct_action=True,
+        )
 print(f"eBPF tap on {DEV}, ingress and egress; counters: bpftool map dump name counters")

@@ -24,8 +24,17 @@ with IPRoute() as ipr:
     except NetlinkError:
         pass  # there was none
     ipr.tc("add", "clsact", index)
-    ipr.tc("add-filter", "bpf", index, ":1", fd=fn.fd, name=fn.name, parent="ffff:fff2",
-           classid=1, direct_action=True)
+    ipr.tc(
+        "add-filter",
+        "bpf",
+        index,
+        ":1",
+        fd=fn.fd,
+        name=fn.name,
+        parent="ffff:fff2",
+        classid=1,
+        direct_action=True,
+    )
 table = bpf["blocked_ports"]
 for port in BLOCKED:
     table[ctypes.c_uint16(port)] = ctypes.c_uint8(1)

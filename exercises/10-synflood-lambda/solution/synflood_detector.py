@@ -23,6 +23,7 @@ def synflood(event, ctx):
         return []
     ctx.store.set(("blocked", event.src), True, ttl=BLOCK_SECONDS)
     ctx.log.info("%s sent %d SYNs within %g s", event.src, count, WINDOW)
-    return [Alert("syn-flood", src=event.src, dst=event.dst,
-                  detail=f"{count:g} SYNs in {WINDOW:g} s"),
-            Block(src=event.src, seconds=BLOCK_SECONDS)]
+    return [
+        Alert("syn-flood", src=event.src, dst=event.dst, detail=f"{count:g} SYNs in {WINDOW:g} s"),
+        Block(src=event.src, seconds=BLOCK_SECONDS),
+    ]

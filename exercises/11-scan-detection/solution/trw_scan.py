@@ -36,7 +36,10 @@ def trw(event, ctx):
         ratio *= THETA1 / THETA0 if outcome.ok else (1 - THETA1) / (1 - THETA0)
         if ratio >= ETA1:
             ctx.store.set(("scanner", src), True)
-            alerts.append(Alert("scan", src=src, dst=outcome.key[0],
-                                detail=f"TRW likelihood ratio {ratio:.0f}"))
+            alerts.append(
+                Alert(
+                    "scan", src=src, dst=outcome.key[0], detail=f"TRW likelihood ratio {ratio:.0f}"
+                )
+            )
         ctx.store.set(("ratio", src), 1.0 if ratio <= ETA0 else ratio, ttl=FORGET)
     return alerts

@@ -94,8 +94,10 @@ def main() -> None:
         flows = records(args.records)
         if ack:
             retransmits = send_acked(link, key, switch_id, epoch, flows)
-            print(f"switch {switch_id}: {len(flows)} records with ACK, {link.sent} datagrams "
-                  f"sent ({link.lost} lost), {retransmits} retransmissions")
+            print(
+                f"switch {switch_id}: {len(flows)} records with ACK, {link.sent} datagrams "
+                f"sent ({link.lost} lost), {retransmits} retransmissions"
+            )
         else:
             send_no_ack(link, key, switch_id, epoch, flows)
             print(f"switch {switch_id}: {len(flows)} records without ACK, {link.lost} lost")
