@@ -112,7 +112,7 @@ def test_underlay_carries_gre(tmp_path):
 def switch_daemons(lab_id: str) -> list[str]:
     """The ovsdb-server and ovs-vswitchd processes of lab_id's nodes."""
     out = subprocess.run(
-        ["pgrep", "-af", f"/run/taplab/labs/{lab_id}/ovs-"], capture_output=True, text=True
+        ["pgrep", "-af", f"{LABS_DIR / lab_id}/ovs-"], capture_output=True, text=True
     ).stdout
     return [line for line in out.splitlines() if "ovs" in line.split()[1]]
 

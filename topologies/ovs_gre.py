@@ -48,7 +48,7 @@ class NodeSwitch:
 
     def __init__(self, lab, host):
         self.lab, self.host = lab, host
-        self.dir = lab.workdir / f"ovs-{host.name}"
+        self.dir = lab.rundir / f"ovs-{host.name}"
         self.env = {
             "OVS_RUNDIR": str(self.dir),
             "OVS_LOGDIR": str(self.dir),
