@@ -18,6 +18,8 @@ on the same lab through a ``LabHandle``: what they create is recorded in the
 same state file and removed with the lab.
 """
 
+import contextlib
+import os
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -246,8 +248,19 @@ class Lab(LabHandle):
             teardown(self.state)
         finally:
             self.state = None
+            self._release_terminals()
             for sig, handler in self._saved_handlers.items():
                 signal.signal(sig, handler)
+
+    def _release_terminals(self) -> None:
+        """Close the pseudo-terminal Mininet opened for each node's shell: Mininet keeps
+        both ends open after the shell ends (two descriptors per node, per lab)."""
+        for node in self.net.values() if self.net else []:
+            with contextlib.suppress(OSError, TypeError, AttributeError):
+                node.stdin.close()  # the master end (stdout is the same file)
+            with contextlib.suppress(OSError, TypeError, AttributeError):
+                os.close(node.slave)
+            node.stdin = node.stdout = node.slave = None
 
     # -- nodes and links ---------------------------------------------------
     def record_shell(self, node: Node) -> None:

@@ -100,6 +100,7 @@ def test_interactive_demo_shows_the_live_view_then_opens_the_lab_cli(tmp_path):
         [*TAPLAB[1:], "demo", "--interactive", "--out", str(tmp_path)],
         encoding="utf-8",
         dimensions=(60, 140),
+        use_poll=True,  # select() fails on descriptors above 1023
         timeout=200,
     )
     try:

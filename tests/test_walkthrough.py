@@ -83,6 +83,7 @@ class Terminal:
             env=env,
             encoding="utf-8",
             dimensions=(50, 200),
+            use_poll=True,  # select() fails on descriptors above 1023
             timeout=180,
         )
         self.transcript = ""
