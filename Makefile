@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 
-.PHONY: install demo test test-unit test-kernel lint clean sync-back
+.PHONY: install demo test test-long test-unit test-kernel lint clean sync-back
 
 install:
 	@scripts/install.sh
@@ -11,7 +11,12 @@ demo: install
 test:
 	@scripts/install.sh --test
 	.venv/bin/ruff check .
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -m "not long"
+
+# The whole scenarios: the demo, every exercise graded, Ryu's own apps, benches, soaks.
+test-long:
+	@scripts/install.sh --test
+	.venv/bin/pytest -q -m long
 
 # Everything that needs no root (no network, no full kernel): under a minute, one
 # pytest worker per core.

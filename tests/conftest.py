@@ -43,11 +43,29 @@ def _missing(features: set[str]) -> str | None:
     return "; ".join(capabilities.unavailable_reason(f) for alts in missing for f in alts) or None
 
 
+# Whole scenarios (the demo, every exercise graded, Ryu's apps, benches, 60 s soaks):
+# marked `long`, run by `make test-long` so that `make test` stays quick.
+LONG_MODULES = {
+    "test_demo",
+    "test_exercises",
+    "test_cheating_submissions",
+    "test_ryu_apps",
+    "test_detection_benign",
+    "test_robust_soak",
+    "test_bench_policy",
+    "test_bench_encap",
+    "test_bench_monitor",
+    "test_tap_bench",
+}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Every test marked by needs() is a `network` test, and a `kernel` one when it needs a
-    feature of KERNEL_FEATURES (before `-m` selects)."""
+    feature of KERNEL_FEATURES; tests of LONG_MODULES are `long` (before `-m` selects)."""
     for item in items:
+        if item.module.__name__.rpartition(".")[2] in LONG_MODULES:
+            item.add_marker(pytest.mark.long)
         if item.get_closest_marker("needs"):
             item.add_marker(pytest.mark.network)
         if {f for mark in item.iter_markers("needs") for f in mark.args} & KERNEL_FEATURES:
