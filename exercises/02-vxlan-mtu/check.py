@@ -126,8 +126,13 @@ def on_the_wire(lab):
     from scapy.layers.inet import ICMP
     from scapy.layers.vxlan import VXLAN
 
+    # Two echoes cross node2's eth0 four times; an inner ARP exchange may come first.
     packets = lab.capture(
-        "node2", "eth0", f"udp port {PORT}", lambda: lab.ping("pod1", "10.0.42.2", count=2)
+        "node2",
+        "eth0",
+        f"udp port {PORT}",
+        lambda: lab.ping("pod1", "10.0.42.2", count=2),
+        count=4,
     )
     inner = [p for p in packets if VXLAN in p and ICMP in p[VXLAN]]
     if not inner:
