@@ -75,6 +75,16 @@ def node_ip(lab, node: str) -> str:
     raise UserError(f"node '{node}' has no IPv4 address to measure to.")
 
 
+def iperf3_client_argv(
+    target: str, port: int, seconds: float, rate: str | None = None, udp: bool = False
+) -> list[str]:
+    """The iperf3 client command iperf3() runs (its server: iperf3 -s -1 -p port)."""
+    argv = ["iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "--json"]
+    argv += ["--connect-timeout", "3000"]
+    argv += ["-b", rate] if rate else []
+    return argv + (["-u"] if udp else [])
+
+
 def iperf3(
     lab,
     client: str,
@@ -90,22 +100,7 @@ def iperf3(
     target = target or node_ip(lab, server)
     srv = lab.popen(["iperf3", "-s", "-1", "-p", str(port)], node=server, grace=1.0)
     try:
-        argv = [
-            "iperf3",
-            "-c",
-            target,
-            "-p",
-            str(port),
-            "-t",
-            str(seconds),
-            "--json",
-            "--connect-timeout",
-            "3000",
-        ]
-        if rate:
-            argv += ["-b", rate]
-        if udp:
-            argv.append("-u")
+        argv = iperf3_client_argv(target, port, seconds, rate, udp)
         for _attempt in range(20):  # the server needs a moment to listen
             proc = capture(argv, netns=lab.netns(client), timeout=seconds + 30)
             data = json.loads(proc.stdout or "{}")

@@ -12,7 +12,7 @@ written (lab workdir and ``out``).
 import json
 
 from taplab.errors import UserError
-from taplab.measure import iperf3, node_ip
+from taplab.measure import iperf3, iperf3_client_argv, node_ip
 from taplab.rowlog import ProcessLog, start_module
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
@@ -39,20 +39,7 @@ def iperf_flow(
     """One iperf3 TCP flow (taplab.measure's iperf3 --json); kind names it in the ground truth."""
     require_positive(seconds=seconds)
     target = node_ip(lab, server)
-    # The client command taplab.measure.iperf3 runs (its server: iperf3 -s -1 -p port).
-    argv = [
-        "iperf3",
-        "-c",
-        target,
-        "-p",
-        str(port),
-        "-t",
-        str(seconds),
-        "--json",
-        "--connect-timeout",
-        "3000",
-    ]
-    argv += ["-b", rate] if rate else []
+    argv = iperf3_client_argv(target, port, seconds, rate)
     truth = GroundTruth(
         kind,
         False,
