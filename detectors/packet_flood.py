@@ -99,6 +99,8 @@ class PacketFlood:
             self.bin_end = now + self.interval
         alerts = []
         while now >= self.bin_end:
+            silent = self.alarmed - self.counts.keys()
+            self.alarmed -= silent  # an interval without a packet re-arms the alarm too
             for (dst, kind), counts in self.counts.items():
                 alert = self._close(dst, kind, counts)
                 if alert:

@@ -6,6 +6,7 @@ to the invoking user (``SUDO_UID``/``SUDO_GID``) when it is made and, with
 everything in it, when the lab ends.
 """
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -27,16 +28,22 @@ def invoking_user() -> tuple[int, int] | None:
 
 
 def create(lab_id: str, name: str, base: str | Path | None = None) -> Path:
-    """Make ``<root>/<id>-<name>/``, owned by the invoking user."""
+    """Make ``<root>/<id>-<name>/``, owned by the invoking user; an earlier lab's folder
+    of the same id (ids are reused once a lab is gone) is kept: this one gets ``-2``, ``-3``..."""
     parent = root(base)
-    folder = parent / f"{lab_id}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}"
-    try:
-        new_parent = not parent.exists()
-        folder.mkdir(parents=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create the lab's output folder {folder}: {exc.strerror or exc}."
-        ) from None
+    stem = f"{lab_id}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}"
+    new_parent = not parent.exists()
+    for attempt in itertools.count(1):
+        folder = parent / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            folder.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UserError(
+                f"cannot create the lab's output folder {folder}: {exc.strerror or exc}."
+            ) from None
     owner = invoking_user()
     if new_parent:
         hand_over(parent, owner, recursive=False)

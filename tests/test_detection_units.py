@@ -192,6 +192,16 @@ def test_a_udp_flood_is_named_and_answered_queries_are_not_a_flood():
     assert feed(PacketFlood(), queries, until=1.1) == []
 
 
+def test_a_second_flood_after_a_silent_gap_raises_a_new_alarm():
+    flood = PacketFlood()
+    first = [udp(k / 2000, SCANNER, TARGET, 1000 + k, 53) for k in range(2000)]
+    assert [a.name for a in feed(flood, first, until=1.1)] == ["udp-flood"]
+    # two silent seconds (no UDP to TARGET at all), then twenty pods at once
+    second = [udp(3.0 + k / 2000, f"10.0.2.{k % 20}", TARGET, 1000 + k, 9999) for k in range(2000)]
+    alerts = feed(flood, second, until=4.1)
+    assert [(a.name, a.dst) for a in alerts] == [("distributed-udp-flood", TARGET)]
+
+
 def test_an_ack_flood_is_named_and_the_victims_resets_are_not_a_flood_of_its_own():
     stream = []
     for k in range(1000):
