@@ -2,6 +2,7 @@
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,16 +21,39 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+# Work that ends sooner says only how it ended: a user error stays one line.
+QUIET_SECONDS = 0.5
+
+
 @contextmanager
 def progress(what: str) -> Iterator[None]:
-    """A spinner while work runs on a terminal; elsewhere (a pipe, a log, CI) one
-    plain line on stderr, so that stdout keeps only the results."""
+    """A spinner while work runs on a terminal. Elsewhere (a pipe, a log, CI) plain
+    lines on stderr, so that stdout keeps only the results: ``what`` once the work
+    has taken QUIET_SECONDS, then ``what done``, or ``what failed`` if ``what``
+    was printed."""
     if console.is_terminal:
         with console.status(escape(what)):
             yield
-    else:
-        errors.print(what, markup=False, highlight=False)
+        return
+
+    def say(line: str) -> None:
+        errors.print(line, markup=False, highlight=False)
+
+    said = threading.Event()
+    announce = threading.Timer(QUIET_SECONDS, lambda: (say(what), said.set()))
+    announce.daemon = True
+    announce.start()
+    try:
         yield
+    except BaseException:
+        announce.cancel()
+        announce.join()
+        if said.is_set():
+            say(f"{what} failed")
+        raise
+    announce.cancel()
+    announce.join()
+    say(f"{what} done")
 
 
 def table(*headers: str, **options) -> Table:

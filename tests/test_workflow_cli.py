@@ -3,6 +3,7 @@ plain progress lines when output is not a terminal."""
 
 import errno
 import io
+import time
 
 import pytest
 
@@ -42,11 +43,48 @@ def test_other_failures_stay_internal_errors(monkeypatch, capsys):
         cli.main(["--debug", "status"])
 
 
-def test_progress_is_a_plain_line_on_stderr_when_not_a_terminal(capsys):
+def test_progress_is_plain_lines_on_stderr_when_not_a_terminal(monkeypatch, capsys):
+    from taplab import output
+
+    monkeypatch.setattr(output, "QUIET_SECONDS", 0.05)
     with progress("building [cluster] ..."):
+        time.sleep(0.5)
         print("result")
     out = capsys.readouterr()
-    assert out.err == "building [cluster] ...\n" and out.out == "result\n"
+    assert out.err == "building [cluster] ...\nbuilding [cluster] ... done\n"
+    assert out.out == "result\n"
+    with pytest.raises(UserError), progress("scan pod1 -> pod2 ..."):
+        time.sleep(0.5)
+        raise UserError("the scan broke.")
+    assert capsys.readouterr().err == "scan pod1 -> pod2 ...\nscan pod1 -> pod2 ... failed\n"
+
+
+def test_quick_work_says_how_it_ended_and_a_quick_user_error_stays_one_line(monkeypatch, capsys):
+    with progress("attaching a pcap tap to pod1 ..."):
+        pass
+    assert capsys.readouterr().err == "attaching a pcap tap to pod1 ... done\n"
+
+    def run(args):
+        with progress("scan pod1 -> nosuch ..."):
+            raise UserError("no node named 'nosuch'.")
+
+    monkeypatch.setattr(status, "run", run)
+    assert cli.main(["status"]) == 2
+    assert capsys.readouterr().err == "taplab: no node named 'nosuch'.\n"
+
+
+def test_progress_is_a_spinner_and_no_line_on_a_terminal(monkeypatch, capsys):
+    from rich.console import Console
+
+    from taplab import output
+
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "console", Console(file=screen, force_terminal=True))
+    with progress("building [cluster] ..."):
+        time.sleep(0.3)
+    assert "building [cluster] ..." in screen.getvalue()  # markup-safe
+    assert "\x1b[" in screen.getvalue()  # drawn, then erased
+    assert capsys.readouterr().err == ""
 
 
 def test_tables_fold_long_words_at_80_columns_instead_of_cutting_them():

@@ -3,7 +3,7 @@
 from taplab.commands import generator_options, print_run, subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
-from taplab.output import console
+from taplab.output import progress
 from taplab.traffic import flood, scan
 from taplab.traffic.scan import Evasion
 
@@ -97,7 +97,7 @@ def register(sub) -> None:
 def run(args) -> int:
     lab = LabHandle.find(args.lab)
     if args.kind == "synflood":
-        with console.status(
+        with progress(
             f"SYN flood {args.attacker} -> {args.target} at {args.rate:g}/s for {args.time:g}s ..."
         ):
             truth = flood.syn_flood(
@@ -125,7 +125,7 @@ def run(args) -> int:
         args.scan_delay,
         args.max_rate,
     )
-    with console.status(f"scan {args.attacker} -> {args.target} ..."):
+    with progress(f"scan {args.attacker} -> {args.target} ..."):
         if args.tool == "scapy":
             truth = scan.scapy_scan(
                 lab,
@@ -155,7 +155,7 @@ def run(args) -> int:
 
 def run_flood(args, lab) -> int:
     attackers = [a for a in args.attackers.split(",") if a]
-    with console.status(
+    with progress(
         f"{args.flood_kind} flood {args.attackers} -> {args.target} "
         f"at {args.rate:g}/s each for {args.time:g}s ..."
     ):

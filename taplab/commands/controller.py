@@ -7,7 +7,7 @@ from taplab.controllers import runtime
 from taplab.controllers.api_client import load_lambdas, read_lambda_file
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.procs import ProcessId
 
 MIRROR_APP = "taplab.controllers.mirror"
@@ -106,19 +106,20 @@ def run(args) -> int:
             for flag, on in (("--observe-links", args.observe_links), ("--verbose", args.verbose))
             if on
         ]
-        runtime.start(
-            lab,
-            apps,
-            port=args.port,
-            wsapi_port=args.wsapi_port,
-            wsapi_host=args.wsapi_host,
-            ryu_args=ryu_args,
-            sample_rate=args.sample_rate,
-            poll_interval=args.poll_interval,
-            accept_v1=args.accept_v1,
-            mirrors=mirrors,
-        )
-        load_lambdas(lab, lambdas)
+        with progress("starting the controller ..."):
+            runtime.start(
+                lab,
+                apps,
+                port=args.port,
+                wsapi_port=args.wsapi_port,
+                wsapi_host=args.wsapi_host,
+                ryu_args=ryu_args,
+                sample_rate=args.sample_rate,
+                poll_interval=args.poll_interval,
+                accept_v1=args.accept_v1,
+                mirrors=mirrors,
+            )
+            load_lambdas(lab, lambdas)
         meta = {"lab": lab.id, **lab.meta["controller"]}
         if args.json:
             print_json(meta)

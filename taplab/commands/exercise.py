@@ -11,7 +11,7 @@ from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, baseline, catalog
 from taplab.labcli import LabCLI
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 
 
 def register(sub) -> None:
@@ -117,7 +117,7 @@ def start_lab(args) -> int:
     if args.background:
         return _start_in_background(exercise, args.debug)
     with exercise.open_lab(args.debug) as lab:
-        with console.status(f"building the lab of exercise {exercise.number} ..."):
+        with progress(f"building the lab of exercise {exercise.number} ..."):
             exercise.build(lab)
         if args.hold:
             detach.hold(lab)

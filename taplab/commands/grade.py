@@ -16,7 +16,7 @@ from taplab.errors import UserError
 from taplab.exercises import apply, catalog, grading
 from taplab.exercises.live import LiveLab
 from taplab.lab import LabHandle
-from taplab.output import console, errors, print_json
+from taplab.output import console, errors, print_json, progress
 
 
 def register(sub) -> None:
@@ -95,7 +95,8 @@ def run(args) -> int:
 
 def _grade(exercise: catalog.Exercise, handle: LabHandle) -> list[grading.Outcome]:
     checks = exercise.module("check").CHECKS
-    return grading.grade(checks, LiveLab(handle))
+    with progress(f"grading exercise {exercise.number} ..."):
+        return grading.grade(checks, LiveLab(handle))
 
 
 def _grade_submission(
@@ -106,7 +107,8 @@ def _grade_submission(
         raise UserError(f"no submission folder {folder}.")
     notes = []
     with exercise.open_lab(debug) as lab:
-        exercise.build(lab)
+        with progress(f"building the lab of exercise {exercise.number} ..."):
+            exercise.build(lab)
         for path in apply.runnable(folder.resolve()):
             try:
                 apply.run_file(lab, path)

@@ -3,7 +3,7 @@
 from taplab.commands import subcommand
 from taplab.lab import LabHandle
 from taplab.measure import iperf3
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     lab = LabHandle.find(args.lab)
-    with console.status(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
+    with progress(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
         result = iperf3(lab, args.client, args.server, args.time, args.rate, udp=args.udp)
     if args.json:
         print_json(result.as_dict())

@@ -3,7 +3,7 @@
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.lab import LabHandle
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.output import table as output_table
 from taplab.taps import session
 
@@ -85,7 +85,7 @@ def _attach(lab, args) -> int:
         k: getattr(args, k)
         for k in ("vni", "mirror", "flows", "slots", "interval", "ack", "size_mb", "files")
     }
-    with console.status(f"attaching a {args.kind} tap to {args.target} ..."):
+    with progress(f"attaching a {args.kind} tap to {args.target} ..."):
         record = session.attach(
             lab,
             args.target,

@@ -5,7 +5,7 @@ Every run writes its ground truth (JSON) into the lab's workdir and ``--out``.
 
 from taplab.commands import generator_options, print_run, subcommand
 from taplab.lab import LabHandle
-from taplab.output import console, errors
+from taplab.output import errors, progress
 from taplab.traffic import benign, lookalike
 from taplab.traffic.groundtruth import GroundTruth
 
@@ -155,10 +155,10 @@ def ensure_http_server(lab, node: str, port: int, error_ratio: float) -> None:
 def run(args) -> int:
     lab = LabHandle.find(args.lab)
     if args.kind in LOOKALIKES:
-        with console.status(f"{args.kind} for {args.time:g}s ..."):
+        with progress(f"{args.kind} for {args.time:g}s ..."):
             return print_run(args, lab, run_lookalike(args, lab))
     if args.kind == "iperf":
-        with console.status(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
+        with progress(f"iperf3 {args.client} -> {args.server} for {args.time:g}s ..."):
             truth = benign.iperf_flow(
                 lab,
                 args.client,
@@ -170,7 +170,7 @@ def run(args) -> int:
             )
         return print_run(args, lab, truth)
     ensure_http_server(lab, args.server, args.port, args.error_ratio)
-    with console.status(f"{args.kind} {args.client} -> {args.server} for {args.time:g}s ..."):
+    with progress(f"{args.kind} {args.client} -> {args.server} for {args.time:g}s ..."):
         if args.kind == "http":
             truth = benign.http_load(
                 lab,
