@@ -28,18 +28,32 @@ class SandboxError(Exception):
     """The sandbox cannot be set up (no lambda user, no root)."""
 
 
-def cgroup_root() -> Path | None:
-    """taplab's folder in the cgroup v2 hierarchy (created), or None without cgroup v2."""
+def _cgroup_dir() -> Path | None:
+    """Where taplab's cgroups are (``taplab/`` in the cgroup v2 hierarchy), None
+    without cgroup v2."""
     with open("/proc/self/mounts") as mounts:
         found = [line.split()[1] for line in mounts if line.split()[2:3] == ["cgroup2"]]
-    if not found:
+    return Path(found[0]) / "taplab" if found else None
+
+
+def cgroup_root() -> Path | None:
+    """taplab's folder in the cgroup v2 hierarchy (created), or None without cgroup v2."""
+    root = _cgroup_dir()
+    if root is None:
         return None
-    root = Path(found[0]) / "taplab"
     try:
         root.mkdir(exist_ok=True)
     except OSError:
         return None
     return root
+
+
+def groups_of(lab_id: str) -> list[Path]:
+    """The cgroups of a lab's lambda workers (their names start with its id)."""
+    root = _cgroup_dir()
+    if root is None or not root.is_dir():
+        return []
+    return sorted(g for g in root.glob(f"{lab_id}-*") if g.is_dir())
 
 
 def lambda_user() -> pwd.struct_passwd:

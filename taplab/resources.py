@@ -9,7 +9,9 @@ import os
 import shutil
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
+from taplab.controllers.lambda_sandbox import groups_of, kill_group
 from taplab.procs import ProcessId, start_time
 from taplab.shell import run, succeeds
 
@@ -69,6 +71,10 @@ def _remove_sysctl(r: Resource) -> None:
     run(["sysctl", "-q", "-w", f"{r['key']}={r['old']}"], check=False)
 
 
+def _remove_cgroup(r: Resource) -> None:
+    kill_group(Path(r["path"]))
+
+
 def _remove_path(r: Resource) -> None:
     path = r["path"]
     if os.path.isdir(path) and not os.path.islink(path):
@@ -86,6 +92,7 @@ REMOVERS: dict[str, Callable[[Resource], None]] = {
     "iptables": _remove_iptables,
     "sysctl": _remove_sysctl,
     "path": _remove_path,
+    "cgroup": _remove_cgroup,
 }
 
 
@@ -99,6 +106,7 @@ FIELDS: dict[str, dict[str, type]] = {
     "iptables": {"table": str, "rule": str},
     "sysctl": {"key": str},
     "path": {"path": str},
+    "cgroup": {"path": str},
 }
 
 
@@ -157,12 +165,16 @@ def leftovers(workdirs: dict[str, str]) -> dict[str, list[Resource]]:
     """What still exists of each lab (its id to its runtime folder), found by name,
     not by its record.
 
-    Namespaces are ``<id>-<node>``, root-namespace links and OVS bridges start
-    with the id, processes carry it in ``$TAPLAB_LAB``, and the lab's runtime
-    files are in its folder. Each lab's in removal order: processes, namespaces,
-    links, OVS bridges, files.
+    Lambda workers' cgroups are ``<id>-...``, namespaces are ``<id>-<node>``,
+    root-namespace links and OVS bridges start with the id, processes carry it in
+    ``$TAPLAB_LAB``, and the lab's runtime files are in its folder. Each lab's in
+    removal order: cgroups (a worker's child may have dropped ``$TAPLAB_LAB``),
+    processes, namespaces, links, OVS bridges, files.
     """
-    found: dict[str, list[Resource]] = {lab_id: [] for lab_id in workdirs}
+    found: dict[str, list[Resource]] = {
+        lab_id: [{"kind": "cgroup", "path": str(g)} for g in groups_of(lab_id)]
+        for lab_id in workdirs
+    }
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid() and (lab := _lab_of(pid)) in found:
             if (started := start_time(int(pid))) is not None:

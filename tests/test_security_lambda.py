@@ -3,6 +3,7 @@ go on. A lambda server runs in this process (its workers are real sandboxed proc
 and one test runs the same lambdas in a real controller process."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from taplab.controllers.lambda_supervisor import GAVE_UP, GIVE_UP
 from taplab.controllers.lambda_worker import LambdaLoadError
 from taplab.controllers.settings import ControllerSettings
 from taplab.lab import Lab
-from tests.conftest import needs, taplab, wait_for
+from tests.conftest import lab_leftovers, needs, taplab, wait_for
 
 pytestmark = needs()
 
@@ -111,18 +112,26 @@ def alerts(server: LambdaServer, name: str) -> list[dict]:
     return [a for a in server.actions() if a.get("name") == name]
 
 
-def lambda_pids() -> set[int]:
-    """Processes running under a lambda worker's user id."""
+def processes(test) -> set[int]:
+    """Pids of the processes for which test(pid) is true (those gone meanwhile left out)."""
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/status") as f:
-                uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+            if test(pid):
+                found.add(int(pid))
         except OSError:
             continue
-        if is_worker_uid(uid):
-            found.add(int(pid))
     return found
+
+
+def _worker_uid(pid: str) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        return is_worker_uid(next(int(line.split()[1]) for line in f if line.startswith("Uid:")))
+
+
+def lambda_pids() -> set[int]:
+    """Processes running under a lambda worker's user id."""
+    return processes(_worker_uid)
 
 
 def test_a_lambda_cannot_read_secrets_signal_its_parent_use_the_network_or_write(server, tmp_path):
@@ -353,6 +362,85 @@ def test_a_survivor_is_gone_after_kill_9_of_the_lab_and_taplab_clean():
         timeout=10,
         what="the survivor to be gone after taplab clean",
     )
+
+
+EXILE = """
+import os
+from taplab.lambdas import on, Alert
+
+@on("tap")
+def exile(event, ctx):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        os.execve("/bin/sleep", ["sleep", "600"], {})  # without the lab's id
+    return Alert("exiled", detail=str(pid))
+"""
+
+
+def test_a_lambda_cgroup_is_gone_after_kill_9_of_the_lab_and_taplab_clean():
+    """A worker's child that dropped the lab's id from its environment is found by its
+    cgroup, which carries the lab's id; nothing of the lab is left."""
+    root = lambda_sandbox.cgroup_root()
+    if root is None:
+        pytest.skip("no cgroup v2 hierarchy: lambda workers get no cgroup here")
+    before = lambda_pids()
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LAB, EXILE],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        lab_id = child.stdout.readline().split()[1]
+        ours = wait_for(
+            lambda: len(lambda_pids() - before) >= 2 and lambda_pids() - before,
+            timeout=20,
+            what="the worker and its exiled child",
+        )
+        assert sorted(root.glob(f"{lab_id}-*")), "the worker has no cgroup"
+    finally:
+        child.kill()  # and its controller: nothing of the lab gets to clean up
+        for pid in lab_processes(lab_id) - ours:
+            os.kill(pid, signal.SIGKILL)
+        child.wait()
+        foreign = [root.parent / f"{lab_id}-not-taplab", root / f"{lab_id}x-1-other-lab"]
+        for group in foreign:
+            group.mkdir()
+        try:
+            cleaned = taplab("clean")
+            assert all(group.is_dir() for group in foreign), "a foreign cgroup was removed"
+        finally:
+            for group in foreign:
+                group.rmdir()
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert sorted(root.glob(f"{lab_id}-*")) == [], cleaned.stdout
+    wait_for(
+        lambda: not any(alive(pid) for pid in ours),
+        timeout=10,
+        what="the worker and its exiled child to be gone after taplab clean",
+    )
+    assert lab_leftovers(lab_id) == []
+
+
+def lab_processes(lab_id: str) -> set[int]:
+    """Processes started with the lab's id in their environment."""
+    mark = f"TAPLAB_LAB={lab_id}".encode()
+
+    def carries(pid: str) -> bool:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return mark in f.read().split(b"\0")
+
+    return processes(carries)
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie waiting for init to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 FORK = """

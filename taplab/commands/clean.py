@@ -1,9 +1,10 @@
 """``taplab clean``: remove what labs whose process died left behind, and nothing else.
 
 A lab's record is followed first, in reverse order; then whatever still carries
-the lab's id in its name (namespaces, root links, OVS bridges, its folder and
-the processes using it) is removed too, so a truncated or damaged record still
-gets its lab cleaned. What cannot be removed is reported, and the exit code is 1.
+the lab's id in its name (its lambda workers' cgroups, namespaces, root links,
+OVS bridges, its folder and the processes using it) is removed too, so a
+truncated or damaged record still gets its lab cleaned. What cannot be removed
+is reported, and the exit code is 1.
 """
 
 from rich.markup import escape
