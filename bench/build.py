@@ -23,7 +23,7 @@ from rich.table import Table
 from taplab import capabilities
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.topologies import registry
 
@@ -124,7 +124,7 @@ def run(args) -> int:
     capabilities.require("iptables")
     runs = []
     for nodes, pods in sizes:
-        with console.status(f"{nodes}x{pods}: building the cluster and plain Mininet ..."):
+        with progress(f"{nodes}x{pods}: building the cluster and plain Mininet ..."):
             ours = measure_cluster(nodes, pods, args.overlay)
             plain = measure_plain(nodes + nodes * pods)
         runs.append(

@@ -38,7 +38,7 @@ from taplab.detectors.ebpf_syn import counts_into
 from taplab.detectors.live import start_sensor, start_syn_counter
 from taplab.detectors.scoring import matches, score
 from taplab.lab import Lab
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.topologies import registry
 from taplab.traffic import benign, flood, lookalike, scan
@@ -407,17 +407,17 @@ def run(args) -> int:
     folder = report_dir("detection", args.out)
     with Lab("bench-detection") as lab:
         pods = 7 if args.quick else PODS
-        with console.status(f"building a one-node cluster ({pods} pods) ..."):
+        with progress(f"building a one-node cluster ({pods} pods) ..."):
             registry.build(lab, "cluster", nodes=1, pods=pods)
             benign.http_server(lab, "pod2", port=80, error_ratio=0.1)
             counter = start_syn_counter(lab, "node1") if ebpf else None
             sensor = start_sensor(lab, "node1")
         for scenario in fast:
-            with console.status(f"scenario {scenario.name} ..."):
+            with progress(f"scenario {scenario.name} ..."):
                 run_steps(lab, scenario)
                 time.sleep(1.0)  # trailing answers, and a gap before the next scenario
         if slow:
-            with console.status(f"{len(slow)} slow scans ({args.slow}) together ..."):
+            with progress(f"{len(slow)} slow scans ({args.slow}) together ..."):
                 run_slow_together(lab, slow)
         time.sleep(1.0)
         observations = sensor.observations()

@@ -26,7 +26,7 @@ from taplab.controllers.lambda_supervisor import percentile_ms
 from taplab.controllers.telemetry import TelemetrySender
 from taplab.controllers.telemetry_agent import SyntheticFlows, TelemetryAgent
 from taplab.lab import Lab
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.report import report_dir, write_json
 
 NAME = "lambda"
@@ -122,13 +122,13 @@ def _wait_drained(client: ControllerClient, timeout: float = 30.0) -> None:
 def run(args) -> int:
     seconds = 0.5 if args.short else args.seconds
     with Lab("bench-lambda", debug=args.debug) as lab:
-        with console.status("starting the lambda server ..."):
+        with progress("starting the lambda server ..."):
             runtime.start(lab, [runtime.LAMBDA_APP], accept_v1=args.protocol == 1)
             client = ControllerClient.for_lab(lab)
             client.load("bench", BENCH_LAMBDA)
         runs = []
         for i, (mode, loss) in enumerate(PUBLISHED, start=1):
-            with console.status(f"{mode} at {loss:.0%} loss for {seconds:g} s ..."):
+            with progress(f"{mode} at {loss:.0%} loss for {seconds:g} s ..."):
                 runs.append(measure(lab, client, i, mode, loss, seconds, args.protocol))
         stats = client.stats()
     result = {

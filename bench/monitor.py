@@ -39,7 +39,7 @@ from rich.table import Table
 from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.shell import start
 from taplab.taps import session, testbed
 from taplab.taps.target import resolve
@@ -259,7 +259,7 @@ def measure(modes: list[str], errors: list[int], seconds: float, repeats: int) -
                         f"round {round_no}/{repeats}: {name}, {errors_pct} % errors, "
                         f"{instances} load instance(s) ..."
                     )
-                    with console.status(status), Mode(lab, name) as mode:
+                    with progress(status), Mode(lab, name) as mode:
                         before = settled_mirror(mode)
                         figures = load(lab, errors_pct, seconds, instances, lab.workdir)
                         after = settled_mirror(mode)

@@ -34,7 +34,7 @@ from taplab.bench.record import pyplot, save_figure, write_report
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3, node_ip, offloads_off
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import MAX_RULES, VARIANTS, set_policy
 
@@ -139,7 +139,7 @@ def measure(args, rules: list[int], variants: list[str], paths: list[str]) -> tu
             for n in rules:
                 for variant in variants:
                     done += 1
-                    with console.status(f"[{done}/{total}] {variant}, {n} entries ..."):
+                    with progress(f"[{done}/{total}] {variant}, {n} entries ..."):
                         set_policy(lab, n, variant)
                         for path in paths:
                             runs[variant, path, n].append(one_point(lab, path, args.time))

@@ -31,7 +31,7 @@ from taplab.bench.record import pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import COUNTERS, intf_counters, iperf3, offloads_off
-from taplab.output import console, print_json
+from taplab.output import console, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.taps import session, testbed
 from taplab.taps.procstat import CpuMeter, rss_mb
@@ -199,9 +199,7 @@ def measure(args, kinds: list[str], rates: list[str]) -> list[dict]:
                     )
                 try:
                     for rate in rates:
-                        with console.status(
-                            f"round {round_no}/{args.repeats}: {kind} at {rate} ..."
-                        ):
+                        with progress(f"round {round_no}/{args.repeats}: {kind} at {rate} ..."):
                             runs[kind, rate].append(one_run(lab, kind, tap, rate, args.time))
                 finally:
                     if tap:
