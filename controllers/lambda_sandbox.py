@@ -13,6 +13,7 @@ every descendant, even one that starts its own session; without cgroup v2 the
 worker's process group is killed instead.
 """
 
+import grp
 import os
 import pwd
 import signal
@@ -56,13 +57,26 @@ def groups_of(lab_id: str) -> list[Path]:
     return sorted(g for g in root.glob(f"{lab_id}-*") if g.is_dir())
 
 
-def lambda_user() -> pwd.struct_passwd:
+def user_problem() -> str | None:
+    """Why workers cannot run as the lambda user (None when they can): the user and
+    its group ``taplab-lambda`` must exist (``taplab doctor`` reports this)."""
     try:
-        return pwd.getpwnam(USER)
+        user = pwd.getpwnam(USER)
     except KeyError:
-        raise SandboxError(
-            f"the lambda user '{USER}' does not exist: run 'sudo make install'."
-        ) from None
+        return f"there is no user {USER}"
+    try:
+        group = grp.getgrnam(USER)
+    except KeyError:
+        return f"there is no group {USER}"
+    if user.pw_gid != group.gr_gid:
+        return f"the user {USER} is not in the group {USER}"
+    return None
+
+
+def lambda_user() -> pwd.struct_passwd:
+    if problem := user_problem():
+        raise SandboxError(f"{problem}: run 'sudo make install'.")
+    return pwd.getpwnam(USER)
 
 
 def sweep(root: Path) -> None:

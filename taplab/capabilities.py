@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from taplab.controllers import lambda_sandbox
 from taplab.errors import UserError
 from taplab.shell import run, succeeds
 from taplab.state import RUN_DIR
 
 CACHE = RUN_DIR / "capabilities.json"
-PROBE_VERSION = 7
+PROBE_VERSION = 8
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -354,6 +355,14 @@ SPECS = [
         "tcpdump is not installed",
         "scapy sniffer",
         "run `sudo make install`",
+    ),
+    Spec(
+        "lambda_user",
+        "the unprivileged user lambdas run as (taplab-lambda)",
+        lambda_sandbox.user_problem,
+        "the user or group taplab-lambda is missing, so no lambda can be loaded",
+        None,
+        "run `sudo make install` (creates the user and group taplab-lambda)",
     ),
 ]
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

@@ -1,11 +1,14 @@
 """taplab doctor: the probe's answers, their shape, and that code obeys them."""
 
+import argparse
 import json
 import subprocess
 
 import pytest
 
 from taplab import capabilities
+from taplab.commands import doctor
+from taplab.controllers import lambda_sandbox
 from taplab.errors import UserError
 from tests.conftest import needs, taplab
 
@@ -62,3 +65,20 @@ def test_cache_is_used_and_refresh_probes_again():
     assert capabilities.CACHE.stat().st_mtime_ns == before
     capabilities.features(refresh=True)
     assert capabilities.CACHE.stat().st_mtime_ns > before
+
+
+def test_doctor_finds_the_lambda_user_that_make_install_creates():
+    exists = subprocess.run(["id", "-u", lambda_sandbox.USER], capture_output=True).returncode
+    features = json.loads(taplab("doctor", "--json").stdout)["features"]
+    assert features["lambda_user"]["available"] == (exists == 0)
+
+
+def test_doctor_says_how_to_get_a_missing_lambda_user(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lambda_sandbox, "USER", "taplab-no-such-user")
+    monkeypatch.setattr(capabilities, "CACHE", tmp_path / "capabilities.json")
+    monkeypatch.setenv("COLUMNS", "400")
+    assert doctor.run(argparse.Namespace(json=False, refresh=True)) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "lambda_user" in line]
+    assert " no " in row and "taplab-lambda is missing" in row, row
+    assert "run `sudo make install` (creates the user and group taplab-lambda)" in row, row
+    assert lambda_sandbox.user_problem() == "there is no user taplab-no-such-user"
