@@ -1,6 +1,7 @@
 """A detached lab driven from two terminals: exec into a pod, capture to pcapng,
 stop; the output folder keeps the capture and the logs."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -160,3 +161,65 @@ def test_under_sudo_the_output_folder_and_its_files_belong_to_the_invoking_user(
     made = [folder, tmp_path / "out", *folder.rglob("*")]
     assert {p.name for p in made} >= {"tap1.pcap0", "tap1.log", "whoami.log"}
     assert {(p.stat().st_uid, p.stat().st_gid) for p in made} == {(65534, 65534)}
+
+
+@needs("vxlan")
+def test_exec_replaces_node_names_by_their_addresses_as_mininet_does():
+    started = taplab("lab", "cluster", "--nodes", "1", "--pods", "2", "--detach")
+    assert started.returncode == 0, started.stderr
+    lab_id = re.search(r"lab (t\w+) runs", started.stdout).group(1)
+    try:
+        ping = taplab("exec", "pod1", "ping", "-c1", "-W5", "pod2")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert "PING 10.244.1.3 " in ping.stdout and "1 received" in ping.stdout
+        words = taplab("exec", "pod1", "echo", "pod2", "pod2x", "pod1", "-pod2")
+        assert words.stdout.split() == ["10.244.1.3", "pod2x", "10.244.1.2", "-pod2"]
+        raw = taplab("exec", "--raw", "--lab", lab_id, "pod1", "echo", "pod2")
+        assert raw.returncode == 0 and raw.stdout == "pod2\n"
+    finally:
+        stopped = taplab("lab", "stop", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+@needs()
+def test_exec_gives_an_ipv6_only_node_its_ipv6_address():
+    started = taplab("lab", "netns-pair", "--detach")
+    assert started.returncode == 0, started.stderr
+    lab_id = re.search(r"lab (t\w+) runs", started.stdout).group(1)
+    try:
+        ping = taplab("exec", "ctr1", "ping", "-c1", "-W5", "ctr2")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert re.search(r"PING fd00:2:[0-9a-f:]+\(", ping.stdout), ping.stdout
+    finally:
+        stopped = taplab("lab", "stop", lab_id)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_exec_substitutes_whole_words_only_and_keeps_names_without_an_address():
+    from taplab.commands.exec import substitute
+
+    class Lab:
+        nodes = {"pod1": "ns1", "ctr": "ns2", "bare": "ns3"}
+        addrs = {
+            "pod1": [
+                {"family": "inet6", "local": "fd00::1"},
+                {"family": "inet", "local": "10.0.0.1"},
+            ],
+            "ctr": [{"family": "inet6", "local": "fd00::2"}],
+            "bare": [],
+        }
+
+        def sh(self, node, argv, check=True):
+            assert argv[:2] == ["ip", "-j"] and not check
+            return json.dumps([{"ifname": "eth0", "addr_info": self.addrs[node]}])
+
+    cmd = ["ping", "pod1", "ctr", "bare", "pod1:80", "http://ctr/", "nosuch"]
+    assert substitute(Lab(), cmd) == [
+        "ping",
+        "10.0.0.1",
+        "fd00::2",
+        "bare",
+        "pod1:80",
+        "http://ctr/",
+        "nosuch",
+    ]
