@@ -116,3 +116,19 @@ def test_tables_fold_long_words_at_80_columns_instead_of_cutting_them():
         columns = [" ".join(r[k].strip() for r in rows if r[k].strip()) for k in range(9)]
         for word, column in zip(words, (0, 1, 2, 8), strict=True):
             assert columns[column].replace(" ", "") == word.replace(" ", ""), columns
+
+
+def test_grade_table_folds_a_long_reason_at_80_columns(monkeypatch):
+    from rich.console import Console
+
+    from taplab.commands import grade
+    from taplab.exercises.grading import Check, Outcome
+
+    path = "/home/student/labs/t1ab-cluster/captures/pod1-pod1-eth0-20260101.pcapng"
+    check = Check("the capture has the pods' ICMP", 2, lambda lab: (False, ""))
+    screen = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(grade, "console", screen)
+    grade._print_table([Outcome(check, False, f"no ICMP in {path}")], {"output": "0/2"}, False)
+    text = screen.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert path in "".join(ln.split("│")[4].strip() for ln in text.splitlines() if "│" in ln)

@@ -10,14 +10,13 @@ the collector's decapsulated frames, tcpdump).
 
 import time
 
-from rich.table import Table
-
 from taplab.commands import subcommand
 from taplab.detectors import catalog, pcap_source, scoring
 from taplab.detectors.live import LiveDetection
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import console, errors, print_json
+from taplab.output import table as output_table
 from taplab.traffic import groundtruth
 
 
@@ -173,9 +172,16 @@ def run(args) -> int:
         ]
     _report(result, detections, observations, args.json)
     if args.score and not args.json:
-        table = Table(title=f"scores against {len(truths)} ground-truth records")
-        for col in ("detector", "detected", "delay s", "probes", "TP", "FP", "misses"):
-            table.add_column(col)
+        table = output_table(
+            "detector",
+            "detected",
+            "delay s",
+            "probes",
+            "TP",
+            "FP",
+            "misses",
+            title=f"scores against {len(truths)} ground-truth records",
+        )
         for s in result["scores"]:
             table.add_row(
                 *[

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from rich.markdown import Markdown
 from rich.markup import escape
-from rich.table import Table
 
 from taplab import detach
 from taplab.commands import subcommand
@@ -12,6 +11,7 @@ from taplab.errors import UserError
 from taplab.exercises import apply, baseline, catalog
 from taplab.labcli import LabCLI
 from taplab.output import console, print_json, progress
+from taplab.output import table as output_table
 
 
 def register(sub) -> None:
@@ -91,9 +91,7 @@ def list_exercises(args) -> int:
     if args.json:
         print_json({"exercises": rows})
         return 0
-    table = Table(title="taplab exercises")
-    for column in ("#", "exercise", "checks", "points", "needs"):
-        table.add_column(column)
+    table = output_table("#", "exercise", "checks", "points", "needs", title="taplab exercises")
     for row in rows:
         title = row["title"].removeprefix(f"Exercise {row['number']}: ")
         table.add_row(

@@ -9,14 +9,13 @@ import signal
 import traceback
 from pathlib import Path
 
-from rich.table import Table
-
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, catalog, grading
 from taplab.exercises.live import LiveLab
 from taplab.lab import LabHandle
 from taplab.output import console, errors, print_json, progress
+from taplab.output import table as output_table
 
 
 def register(sub) -> None:
@@ -136,9 +135,7 @@ def _write(path: Path | None, results: dict) -> None:
 
 
 def _print_table(outcomes: list[grading.Outcome], results: dict, show_hidden: bool) -> None:
-    table = Table(title=results["output"], show_lines=False)
-    for column in ("check", "points", "", "reason"):
-        table.add_column(column)
+    table = output_table("check", "points", "", "reason", title=results["output"])
     for o in outcomes:
         mark = "[green]✓[/]" if o.passed else "[red]✗[/]"
         reason = o.reason
