@@ -19,6 +19,7 @@ from select import poll
 
 from mininet.cli import CLI
 from mininet.log import error, output
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -91,7 +92,7 @@ class LabCLI(CLI):
             return 0
         failures = self.run_script(script)
         for line in failures:
-            console.print(f"[red]failed:[/] {line}")
+            console.print(f"[red]failed:[/] {escape(line)}", highlight=False)
         return 1 if failures else 0
 
     # -- Mininet commands, with failures visible ---------------------------

@@ -11,6 +11,7 @@ from taplab import cli
 from taplab.commands import status
 from taplab.errors import UserError
 from taplab.output import progress
+from tests.conftest import needs, taplab
 
 
 def _fails_with(monkeypatch, exc: Exception):
@@ -132,3 +133,24 @@ def test_grade_table_folds_a_long_reason_at_80_columns(monkeypatch):
     text = screen.export_text()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     assert path in "".join(ln.split("│")[4].strip() for ln in text.splitlines() if "│" in ln)
+
+
+def test_cannot_grade_prints_brackets_as_they_are(capsys):
+    import argparse
+
+    from taplab.commands import grade
+
+    args = argparse.Namespace(results=None, json=False)
+    assert (
+        grade._cannot_grade(args, "Exercise [03]", "the grader crashed (KeyError: [leafA]).") == 2
+    )
+    err = capsys.readouterr().err
+    assert err == "taplab: cannot grade Exercise [03]: the grader crashed (KeyError: [leafA]).\n"
+
+
+@needs()
+def test_a_failed_run_line_is_named_as_it_was_typed():
+    line = "ctr1 false [leafA, leafB] [bold]x"
+    result = taplab("lab", "netns-pair", "--run", line)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"failed: {line}" in result.stdout

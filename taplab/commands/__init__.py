@@ -40,7 +40,7 @@ def print_run(args, lab, truth: GroundTruth) -> int:
         f"{' ...' if len(truth.targets) > 4 else ''}, "
         f"{truth.end - truth.start:.1f}s, rate {truth.rate} {truth.rate_unit}"
     )
-    console.print(f"  command: {truth.command}", highlight=False)
+    console.print(f"  command: {truth.command}", markup=False, highlight=False)
     console.print(
         f"  ground truth: {groundtruth.folder(lab)}" + (f" and {args.out}" if args.out else ""),
         highlight=False,

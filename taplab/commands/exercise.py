@@ -158,8 +158,8 @@ def run_student_files(args) -> int:
     for path in args.files:
         if not path.is_file():
             raise UserError(f"no file {path}.")
-        console.print(apply.run_file(handle, path.resolve()), end="")
-        console.print(f"ran {path.name} in {apply.node_of(path)}")
+        console.print(apply.run_file(handle, path.resolve()), end="", markup=False)
+        console.print(f"ran {path.name} in {apply.node_of(path)}", markup=False)
     return 0
 
 

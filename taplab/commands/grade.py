@@ -9,6 +9,8 @@ import signal
 import traceback
 from pathlib import Path
 
+from rich.markup import escape
+
 from taplab.commands import subcommand
 from taplab.errors import UserError
 from taplab.exercises import apply, catalog, grading
@@ -124,7 +126,7 @@ def _cannot_grade(args, title: str, why: str) -> int:
     _write(args.results, results)
     if args.json:
         print_json(results)
-    errors.print(f"[bold red]taplab:[/] cannot grade {title}: {why}", highlight=False)
+    errors.print(f"[bold red]taplab:[/] cannot grade {escape(f'{title}: {why}')}", highlight=False)
     return 2
 
 

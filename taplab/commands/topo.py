@@ -66,7 +66,7 @@ def run_list(args) -> int:
         )
         return 0
     for spec in specs:
-        console.print(f"[bold]{spec['name']}[/]  {spec.get('description', '')}")
+        console.print(f"[bold]{escape(spec['name'])}[/]  {escape(spec.get('description', ''))}")
     return 0
 
 
