@@ -81,4 +81,4 @@ def _watch(lab, proc, restart) -> None:
 
 def _update(lab, **facts) -> None:
     if not _stopping(lab):
-        lab.set_meta(controller={**lab.meta.get("controller", {}), **facts})
+        lab.set_meta(controller={**lab.controller, **facts})

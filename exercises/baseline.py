@@ -49,7 +49,7 @@ def node_state(handle: LabHandle, node: str) -> dict:
 
 def snapshot(handle: LabHandle) -> None:
     """Save every node's starting state in the lab's meta."""
-    nodes = handle.meta.get("nodes", {})
+    nodes = handle.nodes
     handle.set_meta(baseline={node: node_state(handle, node) for node in nodes})
 
 

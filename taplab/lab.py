@@ -65,7 +65,7 @@ def teardown(state: LabState, log=None) -> list[str]:
         if log:
             log(describe(resource))
     state.delete()
-    artefacts.hand_over(state.meta.get("output"), state.meta.get("output_owner"))
+    artefacts.hand_over(state.output, state.meta.get("output_owner"))
     return failures
 
 
@@ -89,8 +89,7 @@ class LabHandle:
     def workdir(self) -> Path:
         """The lab's output folder for logs, captures, ground truth and reports
         (it stays when the lab ends)."""
-        output = self.state.meta.get("output")
-        return Path(output) if output else self.state.workdir
+        return self.state.output or self.state.workdir
 
     @property
     def rundir(self) -> Path:
@@ -100,6 +99,11 @@ class LabHandle:
     @property
     def meta(self) -> dict:
         return self.state.meta
+
+    @property
+    def nodes(self) -> dict[str, str]:
+        """Node name to the name of its network namespace."""
+        return self.state.nodes
 
     @property
     def controller(self) -> dict:
@@ -126,9 +130,9 @@ class LabHandle:
         return f"{self.id}{name}"
 
     def netns(self, node: Node | str) -> str:
-        """The named network namespace of a node (usable with ``ip netns exec``)."""
+        """The named network namespace of a node (its name under /run/netns)."""
         name = str(node)
-        nodes = self.state.meta.get("nodes", {})
+        nodes = self.nodes
         if name not in nodes:
             known = ", ".join(sorted(nodes)) or "none"
             raise UserError(f"no node named '{name}' in lab {self.id} (nodes: {known}).")
@@ -280,7 +284,7 @@ class Lab(LabHandle):
         ns = f"{self.id}-{node}"
         run(["ip", "netns", "attach", ns, str(node.pid)])
         self.record({"kind": "netns", "name": ns})
-        self.set_meta(nodes={**self.meta.get("nodes", {}), node.name: ns})
+        self.set_meta(nodes={**self.nodes, node.name: ns})
 
     def add_host(self, name: str, cls=Host, **params) -> Host:
         """A Mininet host in its own named namespace (a pod, a node, a router)."""

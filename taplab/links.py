@@ -40,7 +40,7 @@ def other_end(lab, end: End) -> End | None:
     netns = end.netns
     if "link_netnsid" in mine:
         netns = netns_named(lab, end.node, mine["link_netnsid"])
-    nodes = {ns: name for name, ns in lab.meta.get("nodes", {}).items()}
+    nodes = {ns: name for name, ns in lab.nodes.items()}
     if netns is not None and netns not in nodes:
         return None  # a namespace this lab does not know
     for link in _links(netns):

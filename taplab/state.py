@@ -49,6 +49,17 @@ class LabState:
         """The lab's own folder for logs, pcaps and sockets."""
         return LABS_DIR / self.id
 
+    @property
+    def nodes(self) -> dict[str, str]:
+        """Node name to the name of its network namespace."""
+        return self.meta.get("nodes", {})
+
+    @property
+    def output(self) -> Path | None:
+        """The output folder the user chose for the lab's artefacts, if any."""
+        output = self.meta.get("output")
+        return Path(output) if output else None
+
     def owner(self) -> ProcessId:
         return ProcessId(self.owner_pid, self.owner_started)
 

@@ -51,9 +51,7 @@ def _peer(lab, node: str, intf: str) -> Target | None:
     if "link_netnsid" not in mine or mine.get("master"):
         return None
     netns = netns_named(lab, node, mine["link_netnsid"])
-    other = next(
-        (n for n in lab.meta.get("nodes", {}) if n != node and lab.netns(n) == netns), None
-    )
+    other = next((n for n in lab.nodes if n != node and lab.netns(n) == netns), None)
     if other is None:
         return None
     for link in links(lab, other):

@@ -204,7 +204,7 @@ def add_pod(lab, node: str | int, name: str):
     if node not in k8s:
         raise UserError(f"no cluster node named '{node}' (nodes: {', '.join(k8s) or 'none'}).")
     pods = lab.meta.get("pods", {})
-    if name in pods or name in lab.meta.get("nodes", {}):
+    if name in pods or name in lab.nodes:
         raise UserError(f"a node named '{name}' already exists in lab {lab.id}.")
     pod = _attach_pod(lab, node, k8s[node], name, pods)
     lab.set_meta(pods=pods)

@@ -67,12 +67,12 @@ def load(path: str | Path) -> list[dict]:
 
 def resolve(lab, spec: str, limit: int = 4096) -> list[str]:
     """Addresses for a node name, an IPv4 address or a CIDR block (its hosts)."""
-    if spec in lab.meta.get("nodes", {}):
+    if spec in lab.nodes:
         return [node_ip(lab, spec)]
     try:
         net = ipaddress.ip_network(spec, strict=False)
     except ValueError:
-        nodes = ", ".join(sorted(lab.meta.get("nodes", {})))
+        nodes = ", ".join(sorted(lab.nodes))
         raise UserError(
             f"'{spec}' is neither a node ({nodes}) nor an IPv4 address or CIDR block."
         ) from None

@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--switch-id", type=int)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    controller = LabHandle.find(os.environ.get("LAB")).meta["controller"]
+    controller = LabHandle.find(os.environ.get("LAB")).controller
     key = bytes.fromhex(Path(controller["telemetry_key_file"]).read_text().strip())
     modes = [args.ack] if args.switch_id else [False, True]
     for ack in modes:

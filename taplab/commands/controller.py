@@ -120,7 +120,7 @@ def run(args) -> int:
                 mirrors=mirrors,
             )
             load_lambdas(lab, lambdas)
-        meta = {"lab": lab.id, **lab.meta["controller"]}
+        meta = {"lab": lab.id, **lab.controller}
         if args.json:
             print_json(meta)
         else:

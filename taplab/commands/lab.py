@@ -151,7 +151,7 @@ def run(args) -> int:
 
 def rest_api(lab) -> str:
     """``, Ryu REST API URL`` when the lab's controller apps serve one."""
-    url = (lab.meta.get("controller") or {}).get("wsapi_url")
+    url = lab.controller.get("wsapi_url")
     return f", Ryu REST API {url}" if url else ""
 
 

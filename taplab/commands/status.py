@@ -31,9 +31,9 @@ def summary(state: LabState) -> dict:
         "id": state.id,
         "name": state.name,
         "running": state.owner().alive(),
-        "nodes": sorted(state.meta.get("nodes", {})),
+        "nodes": sorted(state.nodes),
         "resources": len(state.resources),
-        "output": state.meta.get("output"),
+        "output": str(state.output) if state.output else None,
     }
 
 
@@ -69,7 +69,7 @@ def detail(lab: LabHandle) -> dict:
         )
     return {
         **summary(lab.state),
-        "nodes": {n: addresses(lab, n) for n in sorted(lab.meta.get("nodes", {}))},
+        "nodes": {n: addresses(lab, n) for n in sorted(lab.nodes)},
         "controller": {
             k: controller[k]
             for k in (
