@@ -17,8 +17,8 @@ from taplab.errors import UserError
 from taplab.output import errors
 
 EPILOG = """examples:
-  sudo taplab doctor                     what this kernel can do, and the fallbacks
-  sudo taplab lab cluster --run pingall  build a lab, run a command, tear it down
+  sudo taplab doctor                     what this kernel can do, its fallbacks
+  sudo taplab lab cluster --run pingall  build a lab, run a command, remove it
   sudo taplab clean                      remove what a killed lab left behind
 """
 

@@ -154,3 +154,19 @@ def test_a_failed_run_line_is_named_as_it_was_typed():
     result = taplab("lab", "netns-pair", "--run", line)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"failed: {line}" in result.stdout
+
+
+def test_every_help_fits_80_columns_and_keeps_its_examples_whole(monkeypatch):
+    from taplab.manpage import _subcommands
+
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = cli.build_parser()
+    for path, sub in [((), parser), *_subcommands(parser)]:
+        text = sub.format_help()
+        too_long = [ln for ln in text.splitlines() if len(ln) > 80]
+        assert not too_long, (path, too_long)
+        assert sub.description is None or " ".join(sub.description.split()) in " ".join(
+            text.split()
+        )
+        for example in (sub.epilog or "").splitlines()[1:]:
+            assert example in text.splitlines(), (path, example)

@@ -2,10 +2,24 @@
 What several subcommands share is here."""
 
 import argparse
+import textwrap
 
 from taplab.output import console, print_json
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the lines of descriptions and examples as written, but wraps a line of
+    prose too long for the terminal; indented lines (examples) stay whole."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            indent + line
+            if line[:1].isspace() or len(indent + line) <= width
+            else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
+            for line in text.splitlines()
+        )
 
 
 def subcommand(sub, name: str, help: str, examples: list[str], **kwargs) -> argparse.ArgumentParser:
@@ -16,7 +30,7 @@ def subcommand(sub, name: str, help: str, examples: list[str], **kwargs) -> argp
         help=help,
         description=help,
         epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         **kwargs,
     )
 

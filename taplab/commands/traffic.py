@@ -19,7 +19,7 @@ def register(sub) -> None:
         "run benign traffic in a lab (writes ground truth)",
         [
             "sudo taplab traffic iperf pod3 pod2 --time 5 --rate 20M",
-            "sudo taplab traffic http pod3 pod2 --rate 200 --concurrency 20 --error-ratio 0.1",
+            "sudo taplab traffic http pod3 pod2 --rate 200 --error-ratio 0.1",
             "sudo taplab traffic busy pod4 pod2 --rate 100",
         ],
     )
