@@ -1,6 +1,6 @@
 """The live packet sensor: an AF_PACKET sniffer printing observations as JSON rows.
 
-    ip netns exec <lab>-node1 python -m taplab.detectors.sensor
+    taplab exec --lab <lab> node1 python -m taplab.detectors.sensor
 
 Run inside a node's namespace (``live.start_sensor`` does that with
 ``lab.popen``). In a namespace with bridges (a cluster node) it keeps each

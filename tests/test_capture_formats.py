@@ -12,6 +12,7 @@ from scapy.utils import RawPcapReader, rdpcap, wrpcap
 
 from taplab import pcapng
 from taplab.detectors import pcap_source
+from taplab.shell import in_netns
 from tests.conftest import TAPLAB, needs, taplab, wait_for
 
 
@@ -90,22 +91,21 @@ def test_a_real_scan_captured_both_ways_gives_the_same_detections(tmp_path):
     try:
         pcap_log, ng_log = tmp_path / "tcpdump.log", tmp_path / "capture.log"
         tcpdump = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
+            in_netns(
+                [
+                    "tcpdump",
+                    "-i",
+                    "pod2-eth0",
+                    "-U",
+                    "--immediate-mode",
+                    "-B",
+                    "32768",
+                    "-w",
+                    str(tmp_path / "scan.pcap"),
+                    "tcp",
+                ],
                 f"{lab_id}-pod2",
-                "tcpdump",
-                "-i",
-                "pod2-eth0",
-                "-U",
-                "--immediate-mode",
-                "-B",
-                "32768",
-                "-w",
-                str(tmp_path / "scan.pcap"),
-                "tcp",
-            ],
+            ),
             stderr=pcap_log.open("w"),
         )
         capture = subprocess.Popen(

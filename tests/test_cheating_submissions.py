@@ -10,6 +10,7 @@ import pytest
 
 from taplab import capabilities
 from taplab.exercises import catalog
+from taplab.exercises.apply import node_of, runnable
 from tests.conftest import TAPLAB, needs, taplab, wait_for
 
 EXERCISES = catalog.exercises()
@@ -24,11 +25,11 @@ for cmd in taplab "python3 -m taplab.cli" "{python} -m taplab.cli"; do
 done
 for f in {solution}/*.sh; do
     node=$(sed -n 's/^# node: //p' "$f")
-    ip netns exec "$LAB-$node" sh "$f" || true
+    nsenter --net="/run/netns/$LAB-$node" sh "$f" || true
 done
 for f in $(git -C {repo} ls-files {solution}); do
     node=$(git -C {repo} show "HEAD:$f" | sed -n 's/^# node: //p')
-    git -C {repo} show "HEAD:$f" | ip netns exec "$LAB-$node" sh || true
+    git -C {repo} show "HEAD:$f" | nsenter --net="/run/netns/$LAB-$node" sh || true
 done
 kill -TERM "$PPID" 0 || true
 kill -KILL -1 || true
@@ -167,6 +168,45 @@ def test_a_grader_stopped_by_sigterm_still_writes_results(tmp_path):
     assert grader.returncode == 128 + signal.SIGTERM, err
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "interrupted" in data["output"]
+
+
+# Undoes the mounts that hide the solutions (or reaches under them with a bind mount
+# of the root), then runs the solution's files in their nodes; as agent.py it becomes
+# the solution's agent (exercise 12's grader runs the student's agent again).
+UNMOUNT = """# node: {node}
+import os, re, subprocess, sys, tempfile
+from pathlib import Path
+
+solution = Path({solution!r})
+for hidden in (solution, Path({repo!r}) / ".git"):
+    subprocess.run(["umount", "-l", str(hidden)], stderr=subprocess.DEVNULL)
+if not any(solution.iterdir()):
+    under = tempfile.mkdtemp()
+    subprocess.run(["mount", "--bind", "/", under], stderr=subprocess.DEVNULL)
+    solution = Path(under + str(solution))
+print("solution:", sorted(p.name for p in solution.glob("*")), file=sys.stderr)
+runners = {{".sh": ["sh"], ".py": [sys.executable]}}
+for f in sorted(solution.glob("*")):
+    node = re.search(r"^# node: (\\S+)", f.read_text(), re.M)
+    if f.suffix not in runners or not node:
+        continue
+    if node[1] == "root":
+        os.execv(sys.executable, [sys.executable, str(f), *sys.argv[1:]])
+    netns = "--net=/run/netns/" + os.environ["LAB"] + "-" + node[1]
+    if subprocess.run(["nsenter", netns, *runners[f.suffix], str(f)]).returncode:
+        subprocess.run([*runners[f.suffix], str(f)])
+"""
+
+
+@needs("iptables")
+@pytest.mark.parametrize("number", ["01", "02", "03", "08", "09", "12"])
+def test_undoing_the_mounts_that_hide_the_solution_gets_no_full_marks(number, tmp_path):
+    exercise = catalog.get(number)
+    _skip_unless_possible(exercise)
+    node = node_of(runnable(exercise.solution)[0])
+    cheat = UNMOUNT.format(node=node, solution=str(exercise.solution), repo=str(REPO))
+    code, data = grade(exercise, {"agent.py" if node == "root" else "cheat.py": cheat}, tmp_path)
+    assert_not_full_marks(code, data)
 
 
 @needs("iptables")

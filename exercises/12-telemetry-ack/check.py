@@ -9,17 +9,18 @@ resent exactly the transactions whose datagram or ACK was lost.
 """
 
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from taplab.exercises.apply import confined, student_env
+from taplab.exercises.apply import ROOT, Privileges, command, student_env
 from taplab.exercises.grading import Checklist
 from taplab.exercises.live import wait_until
 from taplab.exercises.udp_relay import LossyRelay
+from taplab.shell import in_netns
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(caps=(), reads=("telemetry_key_file",))  # UDP and the lab's key
 RECORDS, LOSS = 500, 0.05
 NO_ACK_SWITCH, ACK_SWITCH = 101, 102
 NEEDLESS = 0.1  # resent although nothing was lost: what timeouts under load explain
@@ -70,30 +71,18 @@ def _run_agent(lab, ack: bool) -> Run:
     agent = lab.meta.get("ran", {}).get("agent.py")
     if not agent or not Path(agent).exists():
         raise LookupError("run your agent first: sudo taplab exercise run 12 agent.py")
-    controller = lab.meta["controller"]
+    controller = lab.handle.controller
     before = _telemetry(lab)
     with LossyRelay(lab.handle, controller["telemetry_port"], LOSS, seed=12 + ack) as relay:
-        argv = [
-            "ip",
-            "netns",
-            "exec",
-            relay.netns,
-            sys.executable,
-            agent,
-            "--loss",
-            "0",
-            "--records",
-            str(RECORDS),
-            "--switch-id",
-            str(ACK_SWITCH if ack else NO_ACK_SWITCH),
-            *(["--ack"] if ack else []),
-        ]
+        args = ["--loss", "0", "--records", str(RECORDS)]
+        args += ["--switch-id", str(ACK_SWITCH if ack else NO_ACK_SWITCH), *["--ack"] * ack]
+        argv, cwd = command(lab.handle, ROOT, Path(agent), trusted=False, args=args)
         proc = subprocess.run(
-            confined(argv, Path(agent)),
+            in_netns(argv, relay.netns),
             capture_output=True,
             text=True,
             timeout=180,
-            cwd=Path(agent).parent,
+            cwd=cwd,
             env=student_env(lab.handle),
             start_new_session=True,
         )
