@@ -17,19 +17,20 @@ EXERCISES = catalog.exercises()
 REPO = catalog.ROOT.parent
 
 # Asks taplab to solve the exercise (every way it can be called), replays the
-# instructor's solution from the package and from git history, then signals the
-# grader and everything else it can reach.
+# instructor's solution from the package and from git history (into the nodes with
+# ip netns exec, as a student would), then signals the grader and everything else
+# it can reach.
 ASK_TAPLAB = """# node: root
 for cmd in taplab "python3 -m taplab.cli" "{python} -m taplab.cli"; do
     $cmd exercise solve {number} --lab "$LAB" || true
 done
 for f in {solution}/*.sh; do
     node=$(sed -n 's/^# node: //p' "$f")
-    nsenter --net="/run/netns/$LAB-$node" sh "$f" || true
+    ip netns exec "$LAB-$node" sh "$f" || true
 done
 for f in $(git -C {repo} ls-files {solution}); do
     node=$(git -C {repo} show "HEAD:$f" | sed -n 's/^# node: //p')
-    git -C {repo} show "HEAD:$f" | nsenter --net="/run/netns/$LAB-$node" sh || true
+    git -C {repo} show "HEAD:$f" | ip netns exec "$LAB-$node" sh || true
 done
 kill -TERM "$PPID" 0 || true
 kill -KILL -1 || true
