@@ -14,7 +14,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import needs
+from taplab.state import recorded_labs
+from tests.conftest import needs, taplab
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "walkthrough.md"
 SHELL_PROMPT = "walk$ "
@@ -121,6 +122,7 @@ def test_walkthrough_section(heading, blocks, tmp_path):
             (tmp_path / info.split()[1]).write_text(text)
         else:
             commands += steps(text)
+    running = {state.id for state in recorded_labs()}
     term = Terminal(tmp_path)
     try:
         for i, (kind, command, expected) in enumerate(commands):
@@ -133,6 +135,9 @@ def test_walkthrough_section(heading, blocks, tmp_path):
                 assert "rc=0" in code, f"`{command}` failed ({code.strip()}):\n{out}"
     finally:
         term.close()
+        for state in recorded_labs():  # a detached lab of a section that failed
+            if state.id not in running and state.owner().alive():
+                taplab("lab", "stop", state.id)
 
 
 def test_the_walkthrough_has_the_tour_the_issue_asks_for():
