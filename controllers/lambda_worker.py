@@ -36,7 +36,13 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
 from taplab.controllers.lambda_context import Context, LogBuffer
-from taplab.controllers.telemetry import FLOW_RECORD, decode_flow_record, flow_events, iter_events
+from taplab.controllers.telemetry import (
+    FLOW_RECORD,
+    decode_flow_record,
+    flow_counters,
+    flow_events,
+    iter_events,
+)
 from taplab.lambdas import Action, Event
 
 WORKER_NICE = 5
@@ -104,27 +110,10 @@ def to_events(item: tuple) -> list[Event]:
     ]
 
 
-def _flow_event(
-    arrival, dpid, src, dst, proto, sport, dport, packets, nbytes, syn, rst, empty_udp
-) -> Event:
-    return Event(
-        "telemetry",
-        arrival,
-        dpid,
-        src,
-        dst,
-        {
-            "proto": proto,
-            "sport": sport,
-            "dport": dport,
-            "packets": packets,
-            "bytes": nbytes,
-            "syn": syn,
-            "rst": rst,
-            "empty_udp": empty_udp,
-            "event_id": FLOW_RECORD,
-        },
-    )
+def _flow_event(arrival, dpid, src, dst, *counters) -> Event:
+    data = flow_counters(*counters)
+    data["event_id"] = FLOW_RECORD
+    return Event("telemetry", arrival, dpid, src, dst, data)
 
 
 class SharedClock:

@@ -102,6 +102,20 @@ class FlowRecord(NamedTuple):
     empty_udp: int = 0
 
 
+def flow_counters(proto, sport, dport, packets, nbytes, syn, rst, empty_udp) -> dict:
+    """A flow record's fields after its two addresses, as a dict (events, flow tables)."""
+    return {
+        "proto": proto,
+        "sport": sport,
+        "dport": dport,
+        "packets": packets,
+        "bytes": nbytes,
+        "syn": syn,
+        "rst": rst,
+        "empty_udp": empty_udp,
+    }
+
+
 def decode_flow_record(payload: bytes) -> FlowRecord:
     """The record in a FLOW_RECORD payload; raises ValueError on a wrong size."""
     if len(payload) != _FLOW.size:

@@ -1,7 +1,7 @@
 """In-kernel SYN counters: an eBPF program on tc ingress counting, per destination,
 SYNs towards it, SYN-ACKs from it, FINs and RSTs towards it (``syn_counter.c``).
 
-    ip netns exec <lab>-node1 python -m taplab.detectors.ebpf_syn --interval 0.2
+    taplab exec --lab <lab> node1 python -m taplab.detectors.ebpf_syn --interval 0.2
 
 Needs bcc and tc eBPF (capability ``tc_bpf``). Attaches to every bridge port
 and uplink of the namespace (each frame counted once, as it enters), or to
@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from taplab import tcbpf
 from taplab.detectors.cusum import CusumSynFlood
 from taplab.detectors.sensor import bridged_namespace
 from taplab.lambdas import Alert
@@ -58,18 +59,7 @@ def attach(interfaces: list[str]):
         except Exception:  # noqa: BLE001 - clsact is already there: share it
             created = False
         attached.append((index, created))
-        ipr.tc(
-            "add-filter",
-            "bpf",
-            index,
-            ":1",
-            fd=fn.fd,
-            name=fn.name,
-            parent="ffff:fff2",
-            classid=1,
-            direct_action=True,
-            prio=PRIO,
-        )
+        tcbpf.attach(ipr, index, fn, tcbpf.INGRESS, prio=PRIO)
     return bpf, ipr, attached
 
 
@@ -80,7 +70,7 @@ def detach(ipr, attached: list[tuple[int, bool]]) -> None:
             if created:
                 ipr.tc("del", "clsact", index)
             else:
-                ipr.tc("del-filter", "bpf", index, ":1", parent="ffff:fff2", prio=PRIO)
+                ipr.tc("del-filter", "bpf", index, ":1", parent=tcbpf.INGRESS, prio=PRIO)
         except Exception:  # noqa: BLE001 - the interface went away with the lab
             pass
 

@@ -75,6 +75,17 @@ def become_reader(bpf, fn, maps: tuple[str, ...], extra: tuple[str, ...] = ()) -
     )
 
 
+def load_or_read(parser, load, read, maps: str) -> None:
+    """The command line of a tap process that loads its program, then becomes its
+    reader (become_reader): adds --stats, --maps (described by maps) and --prog-id, then
+    calls read(args) when given --maps, else load(args)."""
+    parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--maps", help=maps)
+    parser.add_argument("--prog-id", type=int, help="the attached program's id (with --maps)")
+    args = parser.parse_args()
+    (read if args.maps else load)(args)
+
+
 def write_stats(path: Path, data: dict[str, Any]) -> None:
     """Replace a tap process's counters file atomically (readers never see half)."""
     tmp = path.with_suffix(".tmp")

@@ -19,16 +19,22 @@ import socket
 import struct
 import sys
 import time
-from pathlib import Path
 
-from taplab.taps.base import Tap, become_reader, compile_bpf, tap_kind, write_stats
+from taplab import tcbpf
+from taplab.taps.base import (
+    Tap,
+    become_reader,
+    compile_bpf,
+    load_or_read,
+    tap_kind,
+    write_stats,
+)
 from taplab.taps.bpfmap import Map
 
 MODES = {"none": 0, "all": 1, "http500": 2}
 PROTOS = ("tcp", "udp", "icmp", "other_ip", "non_ip")
 FLAGS = ("fin", "syn", "rst", "psh", "ack", "urg")
 EVENTS = ("new_flows", "mirrored", "mirror_failed", "triggers")
-TC_INGRESS, TC_EGRESS = "ffff:fff2", "ffff:fff3"
 
 
 FLOW_KEY = struct.Struct("<IIHHB3x")  # flow_key.h
@@ -103,18 +109,8 @@ def run_loader(args) -> None:
     fn = bpf.load_func("taplab_tap", BPF.SCHED_CLS)
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname=args.intf)[0]
-        for parent in (TC_INGRESS, TC_EGRESS):
-            ipr.tc(
-                "add-filter",
-                "bpf",
-                index,
-                ":1",
-                fd=fn.fd,
-                name=fn.name,
-                parent=parent,
-                classid=1,
-                direct_action=True,
-            )
+        for hook in (tcbpf.INGRESS, tcbpf.EGRESS):
+            tcbpf.attach(ipr, index, fn, hook)
     become_reader(bpf, fn, ("counters", "flows", "mirrored"))
 
 
@@ -191,14 +187,9 @@ def main() -> None:
     parser.add_argument("--collector", help="collector IPv4 address (its copies are skipped)")
     parser.add_argument("--flows", type=int, default=1024, help="LRU flow map entries")
     parser.add_argument("--interval", type=float, default=0.5)
-    parser.add_argument("--stats", type=Path, required=True)
-    parser.add_argument("--maps", help="counters,flows,mirrored map descriptors: read only")
-    parser.add_argument("--prog-id", type=int, help="the attached program's id (with --maps)")
-    args = parser.parse_args()
-    if args.maps:
-        run_reader(args)
-    else:
-        run_loader(args)
+    load_or_read(
+        parser, run_loader, run_reader, "counters,flows,mirrored map descriptors: read only"
+    )
 
 
 if __name__ == "__main__":

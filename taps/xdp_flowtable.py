@@ -27,12 +27,19 @@ import sys
 import time
 from pathlib import Path
 
-from taplab.controllers.telemetry import FlowRecord, TelemetrySender
+from taplab.controllers.telemetry import FlowRecord, TelemetrySender, flow_counters
 from taplab.controllers.telemetry_agent import TelemetryAgent
 from taplab.shell import run
 from taplab.state import find_lab
 from taplab.taps import netns
-from taplab.taps.base import Tap, become_reader, compile_bpf, tap_kind, write_stats
+from taplab.taps.base import (
+    Tap,
+    become_reader,
+    compile_bpf,
+    load_or_read,
+    tap_kind,
+    write_stats,
+)
 from taplab.taps.bpfmap import Map
 
 STATS = ("collisions", "overwrites", "not_ip")
@@ -57,14 +64,7 @@ def read_table(table: Map, stats: Map, slots: int) -> tuple[list[dict], dict[str
                 {
                     "src": socket.inet_ntoa(saddr.to_bytes(4, "little")),
                     "dst": socket.inet_ntoa(daddr.to_bytes(4, "little")),
-                    "proto": proto,
-                    "sport": sport,
-                    "dport": dport,
-                    "packets": packets,
-                    "bytes": nbytes,
-                    "syn": syn,
-                    "rst": rst,
-                    "empty_udp": empty_udp,
+                    **flow_counters(proto, sport, dport, packets, nbytes, syn, rst, empty_udp),
                 }
             )
     counts = {}
@@ -215,19 +215,14 @@ def main() -> None:
     parser.add_argument(
         "--interval", type=float, default=POLL_SECONDS, help="seconds between polls"
     )
-    parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--telemetry-lab", help="send telemetry to this lab's lambda server")
     parser.add_argument("--switch-id", type=int, default=1)
     parser.add_argument("--ack", action="store_true", help="stop-and-wait ACKed telemetry")
     parser.add_argument("--telemetry-port", type=int, help="the lambda server's (after exec)")
     parser.add_argument("--telemetry-key-file", type=Path, help="its key (after exec)")
-    parser.add_argument("--maps", help="table,stats map descriptors: poll only (after exec)")
-    parser.add_argument("--prog-id", type=int, help="the attached program's id (with --maps)")
-    args = parser.parse_args()
-    if args.maps:
-        run_agent(args)
-    else:
-        run_loader(args)
+    load_or_read(
+        parser, run_loader, run_agent, "table,stats map descriptors: poll only (after exec)"
+    )
 
 
 if __name__ == "__main__":

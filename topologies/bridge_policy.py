@@ -32,7 +32,7 @@ from pathlib import Path
 
 from mininet.log import warn
 
-from taplab import capabilities
+from taplab import capabilities, tcbpf
 from taplab.errors import UserError
 from taplab.shell import run, succeeds
 from taplab.taps.netns import inside
@@ -209,17 +209,7 @@ def _attach_ebpf(lab, rules: int) -> None:
             program["veths"].append(resource)
         with inside(target.netns), IPRoute() as ipr:
             index = ipr.link_lookup(ifname=target.intf)[0]
-            ipr.tc(
-                "add-filter",
-                "bpf",
-                index,
-                ":1",
-                fd=program["fn"].fd,
-                name=program["fn"].name,
-                parent="ffff:fff2",
-                classid=1,
-                direct_action=True,
-            )
+            tcbpf.attach(ipr, index, program["fn"], tcbpf.INGRESS)
 
 
 def _detach_ebpf(lab) -> None:
