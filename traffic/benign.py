@@ -9,8 +9,6 @@ Each generator blocks for its run and returns its ``GroundTruth``, already
 written (lab workdir and ``out``).
 """
 
-import json
-
 from taplab.errors import UserError
 from taplab.measure import iperf3, iperf3_client_argv, node_ip
 from taplab.rowlog import ProcessLog, start_module
@@ -18,11 +16,10 @@ from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (
     command,
-    log_name,
-    log_text,
     python_module,
+    record,
     require_positive,
-    run_bounded,
+    run_logged,
 )
 
 
@@ -112,28 +109,20 @@ def http_load(
         str(seconds),
     )
     argv += ["--new-connections"] if new_connections else []
-    log = log_name(kind)
-    start, end = run_bounded(lab, client, argv, seconds + 15, log)
-    summary = next(
-        (json.loads(ln) for ln in log_text(lab, log).splitlines() if ln.startswith("{")), {}
-    )
-    truth = GroundTruth(
+    run = run_logged(lab, client, argv, seconds + 15, kind)
+    return record(
+        lab,
+        run,
         kind,
         False,
-        client,
-        [node_ip(lab, client)],
         [target],
         [port],
         "taplab httpload",
-        command(argv),
         rate,
         "requests/s",
-        start,
-        end,
-        details={"concurrency": concurrency, **summary},
+        out,
+        details={"concurrency": concurrency, **run.summary()},
     )
-    groundtruth.write(lab, truth, out)
-    return truth
 
 
 def busy_client(

@@ -26,8 +26,10 @@ from taplab.traffic.running import (
     log_name,
     log_text,
     python_module,
+    record,
     require_positive,
     run_bounded,
+    run_logged,
 )
 
 TOOLS = ("auto", "hping3", "scapy")
@@ -108,46 +110,31 @@ def flood(
     tool = choose_tool(tool, kind)
     targets = groundtruth.resolve(lab, target)
     argv = flood_argv(tool, targets[0], port, rate, seconds, spoof, rand_source, kind)
-    log = log_name(f"{kind}flood")
-    start, end = run_bounded(lab, attacker, argv, seconds * 3 + 5, log)
-    count = _sent(log_text(lab, log))
-    truth = GroundTruth(
+    run = run_logged(lab, attacker, argv, seconds * 3 + 5, f"{kind}flood")
+    count = _sent(run.text)
+    return record(
+        lab,
+        run,
         f"{kind}-flood",
         True,
-        attacker,
-        [node_ip(lab, attacker)],
         targets,
         [] if kind == "icmp" else [port],
         tool,
-        command(argv),
         rate,
         f"{kind.upper()}/s",
-        start,
-        end,
+        out,
         spoofed=bool(spoof or rand_source),
         details={
             "sent": count,
-            "achieved_rate": round(count / (end - start), 1) if count else None,
+            "achieved_rate": round(count / (run.end - run.start), 1) if count else None,
         },
     )
-    groundtruth.write(lab, truth, out)
-    return truth
 
 
-def syn_flood(
-    lab,
-    attacker: str,
-    target: str,
-    port: int = 80,
-    rate: float = 1000,
-    seconds: float = 3,
-    spoof: str | None = None,
-    rand_source: bool = False,
-    tool: str = "auto",
-    out=None,
-) -> GroundTruth:
-    """Flood target's port with SYNs from attacker; blocks for the flood."""
-    return flood(lab, attacker, target, "syn", port, rate, seconds, spoof, rand_source, tool, out)
+def syn_flood(lab, attacker: str, target: str, *args, **kwargs) -> GroundTruth:
+    """flood() with kind "syn" (the arguments after target are flood's after kind):
+    target's port flooded with SYNs from attacker; blocks for the flood."""
+    return flood(lab, attacker, target, "syn", *args, **kwargs)
 
 
 def distributed_flood(

@@ -11,7 +11,6 @@ Each blocks for its run and returns its ``GroundTruth`` (``malicious`` false),
 already written to the lab's workdir and ``out``.
 """
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,19 +20,11 @@ from taplab.rowlog import start_module
 from taplab.traffic import benign, groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.running import (
-    command,
-    log_name,
-    log_text,
     python_module,
+    record,
     require_positive,
-    run_bounded,
+    run_logged,
 )
-
-
-def _summary(lab, log: str) -> dict:
-    return next(
-        (json.loads(ln) for ln in log_text(lab, log).splitlines() if ln.startswith("{")), {}
-    )
 
 
 def _run(
@@ -51,26 +42,12 @@ def _run(
     details: dict | None = None,
 ) -> GroundTruth:
     """Run argv in client for about seconds; write and return its benign ground truth."""
-    log = log_name(kind)
-    start, end = run_bounded(lab, client, argv, seconds + 15, log)
-    truth = GroundTruth(
-        kind,
-        False,
-        client,
-        [node_ip(lab, client)],
-        targets,
-        ports,
-        tool,
-        command(argv),
-        rate,
-        rate_unit,
-        start,
-        end,
-        details={**(details or {}), **_summary(lab, log)},
+    run = run_logged(lab, client, argv, seconds + 15, kind)
+    details = {**(details or {}), **run.summary()}
+    details.setdefault("log", run.text[-2000:])
+    return record(
+        lab, run, kind, False, targets, ports, tool, rate, rate_unit, out, details=details
     )
-    truth.details.setdefault("log", log_text(lab, log)[-2000:])
-    groundtruth.write(lab, truth, out)
-    return truth
 
 
 def ab_load(

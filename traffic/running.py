@@ -1,11 +1,16 @@
 """Running a generator's tool inside a lab node for a bounded time."""
 
+import json
 import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from taplab.errors import UserError
+from taplab.measure import node_ip
+from taplab.traffic import groundtruth
+from taplab.traffic.groundtruth import GroundTruth
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -33,6 +38,63 @@ def run_bounded(lab, node: str, argv: list[str], limit: float, log: str) -> tupl
         if not isinstance(exc, subprocess.TimeoutExpired):
             raise
     return start, time.time()
+
+
+@dataclass
+class Run:
+    """One bounded run of a tool in a node: what ran, when, and what it printed."""
+
+    node: str
+    argv: list[str]
+    start: float
+    end: float
+    text: str
+
+    def summary(self) -> dict:
+        """The first JSON row the tool printed, or {}."""
+        return next((json.loads(ln) for ln in self.text.splitlines() if ln.startswith("{")), {})
+
+
+def run_logged(lab, node: str, argv: list[str], limit: float, kind: str) -> Run:
+    """run_bounded with a fresh log named after kind; the Run with the log's text."""
+    log = log_name(kind)
+    start, end = run_bounded(lab, node, argv, limit, log)
+    return Run(node, argv, start, end, log_text(lab, log))
+
+
+def record(
+    lab,
+    run: Run,
+    kind: str,
+    malicious: bool,
+    targets: list[str],
+    ports: list[int],
+    tool: str,
+    rate: float | None = None,
+    rate_unit: str = "",
+    out=None,
+    spoofed: bool = False,
+    details: dict | None = None,
+) -> GroundTruth:
+    """The ground truth of run (its node the source), written to the lab and out."""
+    truth = GroundTruth(
+        kind,
+        malicious,
+        run.node,
+        [node_ip(lab, run.node)],
+        targets,
+        ports,
+        tool,
+        command(run.argv),
+        rate,
+        rate_unit,
+        run.start,
+        run.end,
+        spoofed=spoofed,
+        details=details or {},
+    )
+    groundtruth.write(lab, truth, out)
+    return truth
 
 
 def log_text(lab, log: str) -> str:

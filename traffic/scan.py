@@ -14,25 +14,16 @@ such) are listed under ``details.decoys`` and the idle scan's zombie under
 ``details.zombie``: neither is an attacker.
 """
 
-import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 from taplab import capabilities
 from taplab.errors import UserError
-from taplab.measure import node_ip
 from taplab.rowlog import start_module
 from taplab.traffic import groundtruth
 from taplab.traffic.groundtruth import GroundTruth
 from taplab.traffic.ports import parse_ports
-from taplab.traffic.running import (
-    command,
-    log_name,
-    log_text,
-    python_module,
-    require_positive,
-    run_bounded,
-)
+from taplab.traffic.running import python_module, record, require_positive, run_logged
 
 KINDS = ("sS", "sT", "sU", "sA", "sW", "sM", "sN", "sF", "sX", "sO", "sY", "sI", "sn")
 TIMINGS = ("T0", "T1", "T2", "T3", "T4", "T5")
@@ -149,28 +140,25 @@ def nmap_scan(
     require_positive(limit=limit)
     evasion = evasion or Evasion()
     targets = groundtruth.resolve(lab, target)
-    spec = target if target not in lab.meta.get("nodes", {}) else targets[0]
+    spec = target if target not in lab.nodes else targets[0]
     decoys = decoy_addresses(lab, evasion.decoys)
     zombie_ip = groundtruth.resolve(lab, zombie)[0] if zombie else None
     argv = nmap_argv(kind, timing, spec, ports, list(ping), evasion.argv(decoys), zombie_ip)
     port_list = [] if kind in NO_PORTS else parse_ports(argv[argv.index("-p") + 1])
-    log = log_name(f"nmap-{kind}")
     with idle_zombie(lab, zombie) if kind == "sI" else nullcontext():
-        start, end = run_bounded(lab, attacker, argv, limit, log)
-    summary = log_text(lab, log).strip().splitlines()
-    truth = GroundTruth(
+        run = run_logged(lab, attacker, argv, limit, f"nmap-{kind}")
+    summary = run.text.strip().splitlines()
+    return record(
+        lab,
+        run,
         "scan",
         True,
-        attacker,
-        [node_ip(lab, attacker)],
         targets,
         port_list,
         "nmap",
-        command(argv),
-        len(port_list or targets) / max(end - start, 1e-3),
+        len(port_list or targets) / max(run.end - run.start, 1e-3),
         "probes/s (mean)",
-        start,
-        end,
+        out,
         details={
             "scan": kind,
             "timing": timing,
@@ -181,8 +169,6 @@ def nmap_scan(
             "summary": summary[-1] if summary else "",
         },
     )
-    groundtruth.write(lab, truth, out)
-    return truth
 
 
 def scapy_scan(
@@ -201,25 +187,17 @@ def scapy_scan(
     argv = python_module(
         "taplab.traffic.synscan", "--target", targets[0], "--ports", ports, "--rate", str(rate)
     )
-    log = log_name("synscan")
-    start, end = run_bounded(lab, attacker, argv, limit, log)
-    result = next(
-        (json.loads(ln) for ln in log_text(lab, log).splitlines() if ln.startswith("{")), {}
-    )
-    truth = GroundTruth(
+    run = run_logged(lab, attacker, argv, limit, "synscan")
+    return record(
+        lab,
+        run,
         "scan",
         True,
-        attacker,
-        [node_ip(lab, attacker)],
         targets[:1],
         port_list,
         "scapy",
-        command(argv),
         rate,
         "probes/s",
-        start,
-        end,
-        details={"scan": "sS", "result": result},
+        out,
+        details={"scan": "sS", "result": run.summary()},
     )
-    groundtruth.write(lab, truth, out)
-    return truth
