@@ -36,11 +36,11 @@ from rich.table import Table
 
 from taplab import capabilities
 from taplab.bench import rr
-from taplab.bench.record import pyplot, save_figure, write_report
+from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
-from taplab.output import console, print_json
+from taplab.output import console
 from taplab.taps.procstat import CpuMeter
 from taplab.topologies import registry
 
@@ -117,7 +117,7 @@ def effective_mtu(lab, path: Path, low: int = 1200, high: int = 1500) -> int | N
 def frag_creates(lab) -> int:
     """Fragments every node of the lab created (IPv4 FragCreates of their namespaces)."""
     total = 0
-    for node in lab.meta["nodes"]:
+    for node in lab.nodes:
         snmp = lab.sh(node, ["cat", "/proc/net/snmp"], check=False).splitlines()
         ip = [line.split()[1:] for line in snmp if line.startswith("Ip:")]
         if len(ip) == 2 and "FragCreates" in ip[0]:
@@ -128,7 +128,7 @@ def frag_creates(lab) -> int:
 def mtus_to_1500(lab) -> list[str]:
     """Every interface of every lab node below 1500 set to 1500; those that refused."""
     refused = []
-    for node in lab.meta["nodes"]:
+    for node in lab.nodes:
         out = lab.sh(node, ["ip", "-o", "link", "show"], check=False)
         for name, mtu in re.findall(r"^\d+: ([^:@]+)[^\n]*? mtu (\d+)", out, flags=re.M):
             if int(mtu) < 1500 and name != "lo":
@@ -280,14 +280,13 @@ def run(args) -> int:
         },
         "elapsed_s": round(time.time() - started, 1),
     }
-    path = write_report("encap", args.out, data, FIELDS, plot)
-    if args.json:
-        print_json(data)
-        return 0
-    console.print(table(rows))
-    console.print(
+    return publish(
+        "encap",
+        args,
+        data,
+        FIELDS,
+        plot,
+        table(rows),
         f"ratios against {base['path']}, measured in this run; published (VXLAN over "
-        "GRE homework, docs/experiments.md): MTU 1450 VXLAN, 1476 GRE, 1426 both"
+        "GRE homework, docs/experiments.md): MTU 1450 VXLAN, 1476 GRE, 1426 both",
     )
-    console.print(f"report: {path}")
-    return 0

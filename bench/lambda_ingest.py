@@ -20,6 +20,7 @@ import time
 
 from rich.table import Table
 
+from taplab import ready
 from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.lambda_supervisor import percentile_ms
@@ -111,12 +112,7 @@ def measure(
 
 def _wait_drained(client: ControllerClient, timeout: float = 30.0) -> None:
     """Wait until the bench lambda has worked through its queue."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lambdas = client.lambdas()
-        if all(w["queue"] == 0 for w in lambdas):
-            return
-        time.sleep(0.1)
+    ready.until(lambda: all(w["queue"] == 0 for w in client.lambdas()), timeout, 0.1)
 
 
 def run(args) -> int:

@@ -36,10 +36,11 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from taplab.bench.record import pyplot, save_figure, write_report
+from taplab import ready
+from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import console, print_json, progress
+from taplab.output import progress
 from taplab.shell import start
 from taplab.taps import session, testbed
 from taplab.taps.target import resolve
@@ -230,14 +231,7 @@ def settled_mirror(mode: Mode, timeout: float = 5) -> tuple[int, int]:
     """The collector's counters once they stop moving (copies still in flight counted)."""
     if not mode.tap:
         return 0, 0
-    last, deadline = mode.mirrored(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = mode.mirrored()
-        if now == last:
-            break
-        last = now
-    return last
+    return ready.steady(mode.mirrored, timeout, 0.5)
 
 
 def measure(modes: list[str], errors: list[int], seconds: float, repeats: int) -> list[dict]:
@@ -421,15 +415,14 @@ def run(args) -> int:
         },
         "elapsed_s": round(time.time() - started, 1),
     }
-    path = write_report("monitor", args.out, data, FIELDS, plot)
-    if args.json:
-        print_json(data)
-        return 0
-    console.print(table(rows))
-    console.print(
+    return publish(
+        "monitor",
+        args,
+        data,
+        FIELDS,
+        plot,
+        table(rows),
         "published (5G monitoring thesis, 2019; docs/experiments.md): TCP 100 / 97.7 "
         "/ 89.7 % (none / qdisc / traced); HTTP 97 % -> 89 % of unmonitored as "
-        "errors go 0 -> 100 %; median delay +6 % / +13 %"
+        "errors go 0 -> 100 %; median delay +6 % / +13 %",
     )
-    console.print(f"report: {path}")
-    return 0

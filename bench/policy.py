@@ -30,13 +30,15 @@ from rich import box
 from rich.table import Table
 
 from taplab.bench import rr
-from taplab.bench.record import pyplot, save_figure, write_report
+from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3, node_ip, offloads_off
-from taplab.output import console, print_json, progress
+from taplab.output import progress
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import MAX_RULES, VARIANTS, set_policy
+
+NO_NETFILTER = "[yellow]no bridge netfilter: single-host traffic skipped iptables and nftables[/]"
 
 NAME = "policy"
 HELP = "measure throughput and latency against the number of iptables, nftables and eBPF entries"
@@ -303,25 +305,23 @@ def run(args) -> int:
         },
         "elapsed_s": round(time.time() - started, 1),
     }
-    path = write_report("policy", args.out, data, FIELDS, plot)
-    if args.json:
-        print_json(data)
-        return 0
-    console.print(table(rows))
-    for s in data["shape"]:
-        console.print(
-            f"{s['variant']} ({s['path']}): throughput "
-            f"{100 * (s['gbps_ratio_per_100'] or 0):+.2f} % and RR latency "
-            f"{100 * (s['rr_ratio_per_100'] or 0):+.2f} % per 100 entries"
-        )
-    console.print(
+    slopes = [
+        f"{s['variant']} ({s['path']}): throughput "
+        f"{100 * (s['gbps_ratio_per_100'] or 0):+.2f} % and RR latency "
+        f"{100 * (s['rr_ratio_per_100'] or 0):+.2f} % per 100 entries"
+        for s in data["shape"]
+    ]
+    warnings = [] if meta["bridge_netfilter"] else [NO_NETFILTER]
+    return publish(
+        "policy",
+        args,
+        data,
+        FIELDS,
+        plot,
+        table(rows),
+        *slopes,
         "published (eBPF report, 2017; docs/experiments.md): iptables no-match "
         "3.17 -> 2.26 Gb/s at 200 rules (-29 %), match-top flat 3.42, eBPF flat "
-        "3.64; TCP_RR 18.91 / 19.40 / 20.63 µs"
+        "3.64; TCP_RR 18.91 / 19.40 / 20.63 µs",
+        *warnings,
     )
-    if not meta["bridge_netfilter"]:
-        console.print(
-            "[yellow]no bridge netfilter: single-host traffic skipped iptables and nftables[/]"
-        )
-    console.print(f"report: {path}")
-    return 0

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from taplab.output import console, print_json
 from taplab.report import report_dir, write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,3 +85,16 @@ def write_report(name: str, out: str | None, data: dict, fields: list[str], plot
     data["plots"] = plot(data["rows"], folder)
     data["csv"] = str(write_csv(folder, name, data["rows"], fields))
     return write_json(folder, name, data)
+
+
+def publish(name: str, args, data: dict, fields: list[str], plot, *summary) -> int:
+    """write_report, then print data as JSON (``--json``) or the summary (tables and
+    lines) and the report's path; the command's exit code."""
+    path = write_report(name, args.out, data, fields, plot)
+    if args.json:
+        print_json(data)
+        return 0
+    for part in summary:
+        console.print(part)
+    console.print(f"report: {path}")
+    return 0

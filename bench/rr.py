@@ -22,6 +22,7 @@ import sys
 import time
 
 from taplab.errors import UserError
+from taplab.shell import in_netns
 
 REQUEST, RESPONSE = 100, 200
 PORT = 7100
@@ -102,22 +103,21 @@ def start_server(lab, node: str, port: int = PORT) -> None:
 def between(lab, client: str, target: str, seconds: float, port: int = PORT) -> dict:
     """measure() from node client to the RR server at target."""
     proc = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
+        in_netns(
+            [
+                sys.executable,
+                "-m",
+                "taplab.bench.rr",
+                "run",
+                "--host",
+                target,
+                "--port",
+                str(port),
+                "--seconds",
+                str(seconds),
+            ],
             lab.netns(client),
-            sys.executable,
-            "-m",
-            "taplab.bench.rr",
-            "run",
-            "--host",
-            target,
-            "--port",
-            str(port),
-            "--seconds",
-            str(seconds),
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=seconds + 30,

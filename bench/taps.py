@@ -21,7 +21,6 @@ kept 89.7 % of untraced throughput.
 """
 
 import statistics
-import time
 from collections import defaultdict
 
 from rich import box
@@ -95,23 +94,6 @@ def receiver_counters(lab) -> dict[str, int]:
     return intf_counters(lab, "server", "server-eth0")
 
 
-def settled(lab, tap_id: str | None, timeout: float = 5) -> tuple[dict, dict]:
-    """The tap's (and its collector's) counters once they stop moving."""
-    if tap_id is None:
-        return {}, {}
-    last, deadline = session.stats(lab, tap_id), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(1.2)  # longer than tcpdump's 1 s buffer timeout
-        now = session.stats(lab, tap_id)
-        if (now["packets"], now.get("collector", {}).get("packets")) == (
-            last["packets"],
-            last.get("collector", {}).get("packets"),
-        ):
-            break
-        last = now
-    return last, last.get("collector", {})
-
-
 def share(seen_before: dict, seen_after: dict, sent: dict, unit: str, both: bool) -> float | None:
     """What the tap (or collector) saw over what the receiver's interface counted."""
     expected = sent[f"rx_{unit}"] + (sent[f"tx_{unit}"] if both else 0)
@@ -121,14 +103,14 @@ def share(seen_before: dict, seen_after: dict, sent: dict, unit: str, both: bool
 
 def one_run(lab, kind: str, tap: dict | None, rate: str, seconds: float) -> dict:
     tap_id = tap["id"] if tap else None
-    before, coll_before = settled(lab, tap_id)
+    before, coll_before = session.settled(lab, tap_id)
     sent_before = receiver_counters(lab)
     meter = CpuMeter(tap["pids"] if tap else [])
     result = iperf3(
         lab, "client", "server", seconds=seconds, rate=None if rate == "unlimited" else rate
     )
     cpu = meter.read()
-    after, coll_after = settled(lab, tap_id)
+    after, coll_after = session.settled(lab, tap_id)
     sent_after = receiver_counters(lab)
     sent = {c: sent_after[c] - sent_before[c] for c in COUNTERS}
     fidelity = byte_fidelity = None

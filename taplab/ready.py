@@ -1,5 +1,5 @@
 """Waiting until a process just started is ready (a marker in its log, a port, a file),
-or until any condition holds.
+until any condition holds, or until counters stop moving.
 
     proc = lab.popen(argv, node="pod1", log="server.log")
     log = lab.workdir / "server.log"
@@ -58,6 +58,23 @@ def until(condition: Callable[[], Any], timeout: float, interval: float = POLL) 
         if time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+def steady(
+    read: Callable[[], Any], timeout: float, interval: float, key: Callable[[Any], Any] = None
+) -> Any:
+    """read()'s value once the next read, interval seconds later, gives the same (compared
+    by key); the last value read before timeout otherwise. For counters still moving."""
+    key = key or (lambda value: value)
+    last = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        now = read()
+        if key(now) == key(last):
+            break
+        last = now
+    return last
 
 
 def marker(log: Path, text: str, offset: int = 0) -> Callable[[], bool]:

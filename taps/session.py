@@ -9,7 +9,7 @@ import importlib
 import time
 from typing import Any
 
-from taplab import capabilities
+from taplab import capabilities, ready
 from taplab.errors import UserError
 from taplab.taps import collector as collectors
 from taplab.taps.base import KINDS, Tap
@@ -148,3 +148,17 @@ def stats(lab, tap_id: str) -> dict:
         if info:
             result["collector"] = collectors.read(info)
     return result
+
+
+def settled(lab, tap_id: str | None, timeout: float = 5) -> tuple[dict, dict]:
+    """The tap's (and its collector's) counters once they stop moving; ({}, {}) without
+    a tap."""
+    if tap_id is None:
+        return {}, {}
+    last = ready.steady(
+        lambda: stats(lab, tap_id),
+        timeout,
+        1.2,  # longer than tcpdump's 1 s buffer timeout
+        key=lambda now: (now["packets"], now.get("collector", {}).get("packets")),
+    )
+    return last, last.get("collector", {})

@@ -76,3 +76,13 @@ def test_until_gives_the_first_truthy_value_or_none_after_the_timeout():
     calls = []
     assert ready.until(lambda: calls.append(1), timeout=0.2, interval=0.05) is None
     assert len(calls) >= 3  # it kept asking until the deadline
+
+
+def test_steady_gives_the_value_two_reads_agree_on_or_the_last_one_after_the_timeout():
+    counts = iter([1, 5, 9, 9, 12])
+    assert ready.steady(lambda: next(counts), timeout=5, interval=0.01) == 9
+    pairs = iter([(1, "a"), (2, "b"), (2, "c"), (3, "d")])
+    assert ready.steady(lambda: next(pairs), 5, 0.01, key=lambda p: p[0]) == (2, "b")
+    moving = iter(range(1000))
+    last = ready.steady(lambda: next(moving), timeout=0.2, interval=0.05)
+    assert 1 <= last < 10  # no two reads agreed: the last one read before the deadline

@@ -1,19 +1,15 @@
-"""What the demo reads off a running lab: the actions the lambda server recorded."""
-
-import json
+"""What the demo reads off a running lab: the actions its lambda server applied."""
 
 from taplab import ready
+from taplab.controllers.api_client import ControllerClient
 from taplab.errors import UserError
 
 
 def read_actions(lab) -> list[dict]:
-    """Every action the lambda server recorded (``actions.jsonl``), alerts included."""
-    path = lab.workdir / "actions.jsonl"
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
+    """Every action the lab's lambda server applied, alerts included ([] without one)."""
+    if not lab.has_lambda_server:
         return []
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    return ControllerClient.for_lab(lab).actions()
 
 
 def wait(condition, timeout: float, what: str) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from taplab import detectors
-from taplab.bench.taps import settled
 from taplab.controllers.api_client import ControllerClient
 from taplab.demo.liveview import LiveView, Sample
 from taplab.demo.probes import read_actions, wait
@@ -256,12 +255,12 @@ class Demo:
             raise Missing("a tap (the tap step did not run)")
         tap_id, web, client = self.taps[0], self.roles["web"], self.roles["client"]
         record = session.get(self.lab, tap_id)
-        before, coll_before = settled(self.lab, tap_id)
+        before, coll_before = session.settled(self.lab, tap_id)
         base = intf_counters(self.lab, client)
         tapped = iperf3(
             self.lab, client, web, seconds=self.options.iperf_s, rate=self.options.iperf_rate
         )
-        after, coll_after = settled(self.lab, tap_id)
+        after, coll_after = session.settled(self.lab, tap_id)
         now = intf_counters(self.lab, client)
         expected = sum(now[k] - base[k] for k in ("rx_packets", "tx_packets"))
         seen_to, seen_from = (coll_after, coll_before) if record["collector"] else (after, before)
@@ -400,8 +399,6 @@ class Demo:
             sample.rates = self._rates(now)
             sample.service = self.service(now - 1.0)
         if self.taps:
-            from taplab.taps import session
-
             sample.taps = [session.stats(self.lab, tap_id) for tap_id in self.taps]
         actions = [{**a, "time": a["time"] - self.started} for a in read_actions(self.lab)]
         sample.alerts = [a for a in actions if a["action"] == "Alert"]
