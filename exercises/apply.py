@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from taplab import ready
@@ -44,16 +46,57 @@ CONNECT_TIMEOUT = 15.0
 RUNNERS = {".sh": ["sh", "-e"], ".py": [sys.executable]}
 EXERCISES = Path(__file__).parent
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-CAPS = "+net_admin,+net_raw"
-DROP_PRIVILEGES = [  # user nobody, with CAPS only
-    "setpriv",
-    "--reuid=65534",
-    "--regid=65534",
-    "--clear-groups",
-    f"--inh-caps={CAPS}",
-    f"--ambient-caps={CAPS}",
-    f"--bounding-set=-all,{CAPS}",
-]
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Privileges:
+    """What a student's file keeps, run as user nobody; an exercise's ``check.py``
+    declares them as ``PRIVILEGES``.
+
+    caps: the capabilities it keeps. ip_enters_namespaces: ``ip`` (and only ip) may
+    enter other nodes' namespaces (``ip -n``, ``ip netns exec``), which takes
+    CAP_SYS_ADMIN: ip gets it as a file capability on a private copy, so the file
+    itself cannot unmount what hides the solutions. reads: the lab controller's files
+    (``LabHandle.controller`` keys) it may read, shown to it alone as private copies.
+    """
+
+    caps: tuple[str, ...] = ("net_admin", "net_raw")
+    ip_enters_namespaces: bool = False
+    reads: tuple[str, ...] = ()
+
+    def drop(self) -> list[str]:
+        """The setpriv command that becomes user nobody with these capabilities (and
+        no way to gain more: no new privileges, unless ip must gain its own)."""
+        caps = ["-all", *(f"+{cap}" for cap in self.caps)]
+        bounding = caps + ["+sys_admin"] * self.ip_enters_namespaces
+        return [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            f"--inh-caps={','.join(caps)}",
+            f"--ambient-caps={','.join(caps)}",
+            f"--bounding-set={','.join(bounding)}",
+            *["--no-new-privs"] * (not self.ip_enters_namespaces),
+        ]
+
+    def setup(self, handle: LabHandle, private: Path) -> list[str]:
+        """Shell commands (run as root in the file's mount namespace) that mount a tmpfs
+        on private and put there, bound over the originals, what the file may use."""
+        steps = [f"mount -t tmpfs -o mode=0755,size=16m private {shlex.quote(str(private))}"]
+        originals = {}
+        if self.ip_enters_namespaces:
+            caps = ",".join(f"cap_{cap}" for cap in (*self.caps, "sys_admin")) + "+ep"
+            ip = os.path.realpath(shutil.which("ip", path=SAFE_PATH))
+            originals["ip"] = (ip, f"cp {ip} {{copy}} && setcap {caps} {{copy}}")
+        for key in self.reads:
+            path = handle.controller[key]
+            originals[key] = (path, f"install -o {NOBODY} -m 0400 {path} {{copy}}")
+        for name, (original, make) in originals.items():
+            copy = shlex.quote(str(private / name))
+            steps += [make.format(copy=copy), f"mount --bind {copy} {shlex.quote(original)}"]
+        return steps
 
 
 def node_of(path: Path) -> str | None:
@@ -82,7 +125,7 @@ def student_env(handle: LabHandle) -> dict[str, str]:
     }  # nmap: raw sockets by capability, not uid 0
 
 
-def confined(argv: list[str], path: Path) -> list[str]:
+def confined(argv: list[str], path: Path, setup: list[str] = ()) -> list[str]:
     """argv wrapped to run a student's file (path) with no way to the grader or the
     solutions.
 
@@ -91,12 +134,13 @@ def confined(argv: list[str], path: Path) -> list[str]:
     every exercise's ``solution/`` (but the one path is in, when an instructor grades
     a solution) and the checkout's git history are empty read-only folders and the
     ``taplab`` command is empty, so that ``taplab exercise solve`` cannot do the work.
+    The shell commands of setup run there first, as root.
     """
     folders = [d for d in sorted(EXERCISES.glob("*/solution")) if d != path.parent]
     folders += [d for d in (EXERCISES.parent / ".git",) if d.is_dir()]  # a checkout's history
     hide = [f"mount -t tmpfs -o ro,size=4k hidden {shlex.quote(str(d))}" for d in folders]
     hide += [f"mount --bind /dev/null {shlex.quote(c)}" for c in _taplab_commands()]
-    script = " && ".join([*hide, 'exec "$@"'])
+    script = " && ".join([*hide, *setup, 'exec "$@"'])
     return [
         "unshare",
         "--pid",
@@ -118,30 +162,37 @@ def _taplab_commands() -> list[str]:
     return sorted(c for c in found if c and os.path.exists(c))
 
 
-def unprivileged(handle: LabHandle) -> bool:
-    """Whether the lab's exercise runs students' files as nobody (its check.py says
-    ``UNPRIVILEGED = True``: they need only NET_ADMIN and NET_RAW in their node)."""
+def privileges(handle: LabHandle) -> Privileges | None:
+    """What students' files keep in the lab's exercise (its check.py's ``PRIVILEGES``);
+    None: they run as root."""
     from taplab.exercises import catalog
 
     number = handle.meta.get("exercise")
-    return bool(number and getattr(catalog.get(number).module("check"), "UNPRIVILEGED", False))
+    return getattr(catalog.get(number).module("check"), "PRIVILEGES", None) if number else None
 
 
-def command(handle: LabHandle, node: str, path: Path, trusted: bool) -> tuple[list[str], Path]:
-    """How a file runs in its node: (argv, working folder). A student's is confined,
-    and run as nobody with NET_ADMIN and NET_RAW only where the exercise allows it
-    (from a copy in the lab's run folder, readable by user nobody)."""
+def command(
+    handle: LabHandle, node: str, path: Path, trusted: bool, args: Sequence[str] = ()
+) -> tuple[list[str], Path]:
+    """How a file runs (with args) in its node: (argv, working folder). A student's is
+    confined, and run with the exercise's privileges only (from a copy of its folder's
+    files in the lab's run folder, readable by user nobody)."""
     cwd = path.parent
-    argv = [*RUNNERS[path.suffix], str(path)]
-    if not trusted and node != ROOT and unprivileged(handle):
-        staged = handle.state.workdir / "student" / path.name
-        staged.parent.mkdir(mode=0o755, exist_ok=True)
-        shutil.copyfile(path, staged)
-        staged.chmod(0o644)
-        argv, cwd = [*DROP_PRIVILEGES, *RUNNERS[path.suffix], str(staged)], staged.parent
+    argv = [*RUNNERS[path.suffix], str(path), *args]
+    setup = []
+    if not trusted and (keep := privileges(handle)):
+        cwd = handle.state.workdir / "student"
+        cwd.mkdir(mode=0o755, exist_ok=True)
+        for source in path.parent.iterdir():
+            if source.is_file():
+                shutil.copyfile(source, cwd / source.name)
+                (cwd / source.name).chmod(0o644)
+        (cwd / "private").mkdir(mode=0o755, exist_ok=True)
+        argv = [*keep.drop(), *RUNNERS[path.suffix], str(cwd / path.name), *args]
+        setup = keep.setup(handle, cwd / "private")
     if node != ROOT:
         argv = in_netns(argv, handle.netns(node))
-    return (argv if trusted else confined(argv, path)), cwd
+    return (argv if trusted else confined(argv, path, setup)), cwd
 
 
 def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool = False) -> str:

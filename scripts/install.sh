@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES="mininet openvswitch-switch python3-bpfcc bpfcc-tools iproute2 iptables ethtool
   tcpdump iperf3 hping3 nmap bridge-utils iputils-ping python3-venv tmux bpftool socat
   procps psmisc util-linux curl nftables apache2-utils nginx-light
-  nghttp2-client graphviz"
+  nghttp2-client graphviz libcap2-bin"
 # Only what the test suite needs on top (vagrant validates the Vagrantfile).
 [ "${1:-}" = "--test" ] && APT_PACKAGES="$APT_PACKAGES vagrant"
 # What make test-kernel boots: QEMU, Debian's kernel with its headers, a busybox initramfs.

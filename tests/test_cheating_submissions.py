@@ -2,9 +2,12 @@
 and whatever they do, the grader survives and writes a valid results.json."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -152,7 +155,9 @@ def test_exercise_12_an_agent_that_never_reads_acks_loses_marks(copies, tmp_path
 def test_a_grader_stopped_by_sigterm_still_writes_results(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    (folder / "slow.sh").write_text("# node: node1\necho started > started\nsleep 600\n")
+    flags = Path(tempfile.mkdtemp())  # where user nobody can say it started
+    flags.chmod(0o777)
+    (folder / "slow.sh").write_text(f"# node: node1\necho started > {flags}/started\nsleep 600\n")
     results = tmp_path / "results.json"
     grader = subprocess.Popen(
         [*TAPLAB, "grade", "01", "--submission", str(folder), "--results", str(results)],
@@ -161,11 +166,12 @@ def test_a_grader_stopped_by_sigterm_still_writes_results(tmp_path):
         text=True,
     )
     try:
-        wait_for(lambda: (folder / "started").exists(), timeout=120, what="the student's file")
+        wait_for(lambda: (flags / "started").exists(), timeout=120, what="the student's file")
         grader.send_signal(signal.SIGTERM)
         _out, err = grader.communicate(timeout=60)
     finally:
         grader.kill()
+        shutil.rmtree(flags)
     assert grader.returncode == 128 + signal.SIGTERM, err
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "interrupted" in data["output"]
@@ -210,14 +216,25 @@ def test_undoing_the_mounts_that_hide_the_solution_gets_no_full_marks(number, tm
     assert_not_full_marks(code, data)
 
 
+WHO = """# node: {node}
+echo $(id -u) $(awk '/^CapEff/ {{print $2}}' /proc/self/status) >&2
+exit 1
+"""
+
+
 @needs("iptables")
-@pytest.mark.parametrize("number, uid", [("04", 65534), ("01", 0)])
-def test_files_run_as_nobody_where_the_exercise_allows(number, uid, tmp_path):
-    """04's files need only NET_ADMIN and NET_RAW in their node; 01's move links
-    between namespaces, which takes root."""
-    exercise = catalog.get(number)
-    node = "node1"
-    who = f"# node: {node}\nid -u >&2\nexit 1\n"
-    code, data = grade(exercise, {"who.sh": who}, tmp_path)
+@pytest.mark.parametrize(
+    "number, node, caps",
+    [
+        ("04", "node1", "0000000000003000"),  # NET_ADMIN, NET_RAW
+        ("01", "node1", "0000000000003000"),  # the same: only ip may enter other nodes
+        ("08", "node1", "000000c000003000"),  # and BPF, PERFMON (eBPF on tc)
+        ("12", "root", "0000000000000000"),  # nothing: UDP to the lambda server
+    ],
+)
+def test_files_run_as_nobody_with_the_capabilities_their_exercise_needs(
+    number, node, caps, tmp_path
+):
+    code, data = grade(catalog.get(number), {"who.sh": WHO.format(node=node)}, tmp_path)
     assert code == 1
-    assert f"who.sh failed in {node} (exit 1): {uid}" in data["output"], data["output"]
+    assert f"who.sh failed in {node} (exit 1): 65534 {caps}" in data["output"], data["output"]

@@ -1,8 +1,10 @@
 """Exercise 01: a pod network by hand. Facts checked in the live lab."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(ip_enters_namespaces=True)  # ip -n configures the pods
 PODS = {"pod1": "10.244.1.2/24", "pod2": "10.244.1.3/24"}
 
 

@@ -1,8 +1,10 @@
 """Exercise 02: a VXLAN overlay between two nodes, with MTU. Facts checked in the live lab."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(ip_enters_namespaces=True)  # ip -n sets the pods' MTU
 UNDERLAY = {"node1": "192.168.0.1", "node2": "192.168.0.2"}
 PEER = {"node1": "node2", "node2": "node1"}
 VNI, PORT, MTU = 42, 4789, 1450

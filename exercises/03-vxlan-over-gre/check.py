@@ -1,8 +1,10 @@
 """Exercise 03: VXLAN over GRE on the spine-leaf fabric (the published homework's facts)."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(ip_enters_namespaces=True)  # ip -n sets the hosts' MTU
 H1, H2 = "192.168.42.1", "192.168.42.2"
 FABRIC = {"leaf1": "10.0.1.2", "leaf2": "10.0.2.2"}
 VTEPS = {"vtep1": "10.1.1.2", "vtep2": "10.1.2.2"}

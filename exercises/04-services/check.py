@@ -1,9 +1,10 @@
 """Exercise 04: ClusterIP and NodePort services with iptables DNAT, checked in the live lab."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
-UNPRIVILEGED = True  # students' files run as nobody with NET_ADMIN and NET_RAW
+PRIVILEGES = Privileges()  # students' files run as nobody with NET_ADMIN and NET_RAW
 CLUSTER_IP, NODE_PORT = "10.96.0.10", 30080
 CLUSTER_URL, NODE_PORT_URL = f"http://{CLUSTER_IP}/", f"http://192.168.0.1:{NODE_PORT}/"
 PODS = {"pod1", "pod2"}

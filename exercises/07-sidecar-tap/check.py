@@ -4,10 +4,11 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
-UNPRIVILEGED = True  # students' files run as nobody with NET_ADMIN and NET_RAW
+PRIVILEGES = Privileges()  # students' files run as nobody with NET_ADMIN and NET_RAW
 POD1, POD2 = "10.244.1.2", "10.244.1.3"
 PINGS, VNI = 5, 42
 _seen: list = []  # the collector's capture, taken once per grading

@@ -2,9 +2,11 @@
 
 import sys
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(caps=("net_admin", "net_raw", "bpf", "perfmon"))  # tc eBPF
 DEV = "veth-pod2"
 POD2 = "10.244.1.3"
 ICMP, TCP, UDP, OTHER, SLOTS = range(5)

@@ -1,8 +1,10 @@
 """Exercise 09: a policy of 100 blocked ports as one eBPF hash map lookup, in the live lab."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(caps=("net_admin", "net_raw", "bpf", "perfmon"))  # tc eBPF
 SERVER = "10.244.1.3"
 BLOCKED = range(10000, 10100)
 

@@ -2,12 +2,13 @@
 
 import re
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 from taplab.exercises.lambda_checks import lambda_loaded, ordinary_client_not_flagged
 from taplab.exercises.live import wait_until
 
 CHECKS = Checklist()
-UNPRIVILEGED = True  # students' files run as nobody with NET_ADMIN and NET_RAW
+PRIVILEGES = Privileges()  # students' files run as nobody with NET_ADMIN and NET_RAW
 WEB, CLIENT, ATTACKER, SNEAKY = "10.0.0.10", "10.0.0.20", "10.0.0.66", "10.0.0.77"
 DETECT_WITHIN = 5.0
 FAST_SCAN = ["nmap", "-sS", "-Pn", "-n", "-p", "1-200", "-T4", "--max-retries", "0", WEB]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from taplab.controllers.telemetry import V2, FlowRecord, build, flow_event
 from taplab.lab import LabHandle
+from taplab.state import find_lab
 
 ACK_TIMEOUT = 0.02  # seconds: localhost answers in well under a millisecond
 MAX_TRIES = 50
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--switch-id", type=int)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    controller = LabHandle.find(os.environ.get("LAB")).controller
+    controller = LabHandle(find_lab(os.environ.get("LAB"))).controller  # as user nobody
     key = bytes.fromhex(Path(controller["telemetry_key_file"]).read_text().strip())
     modes = [args.ack] if args.switch_id else [False, True]
     for ack in modes:
