@@ -2,7 +2,7 @@
 
 Every request but ``GET /health`` needs ``Authorization: Bearer <token>``, the
 token being the content of the root-only (0600) file named in
-``lab.meta["controller"]["token_file"]``. Errors are ``{"error": sentence}``
+``lab.controller["token_file"]``. Errors are ``{"error": sentence}``
 with status 400 (bad request), 401 (token) or 404 (unknown lambda or path).
 
     GET    /health                     {"ok": true, "pid": ..}

@@ -4,7 +4,7 @@
     wait_connected(lab)                                # once the switches exist
 
 The process (``taplab.controllers.main``) is recorded by the lab, logs into
-``<workdir>/controller.log`` and is stopped with the lab. ``lab.meta["controller"]``
+``<workdir>/controller.log`` and is stopped with the lab. ``lab.controller``
 gets the OpenFlow port, the log, the REST URL when an app serves Ryu's WSGI API,
 and the lambda server's API URL, token file, telemetry port and key file.
 """
@@ -15,7 +15,6 @@ import os
 import secrets
 import socket
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -75,6 +74,7 @@ def start(
     wsapi_port: int | None = None,
     wsapi_host: str = "0.0.0.0",
     ryu_args: tuple[str, ...] = (),
+    wrap=None,
     **options,
 ) -> int:
     """Start the controller for lab; return its OpenFlow port once it listens.
@@ -83,7 +83,8 @@ def start(
     moment may take a port first: then the controller is restarted on new ports);
     an explicit port must be free. wsapi_port is the same for Ryu's REST API (8080
     if free), on wsapi_host. ryu_args: more ryu-manager options (``--observe-links``,
-    ``--verbose``). options: ControllerSettings fields (sample_rate, poll_interval, ...).
+    ``--verbose``). wrap: turns the controller's command line into the one started (a
+    student's app runs confined). options: ControllerSettings fields (sample_rate, ...).
     """
     apps = [check_app(a) for a in apps] or list(DEFAULT_APPS)
     for wanted, option in ((port, "--port"), (wsapi_port, "--wsapi-port")):
@@ -110,6 +111,7 @@ def start(
         settings.save(config)
         offset = log.stat().st_size if log.exists() else 0
         argv = [sys.executable, "-m", "taplab.controllers.main", str(config)]
+        argv = wrap(argv) if wrap else argv
         proc = lab.popen(argv, log=log.name)
         meta = {
             "openflow_port": settings.openflow_port,
@@ -204,12 +206,16 @@ def _wait_ready(proc, log: Path, offset: int, port: int, api_url: str | None) ->
 def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
     """Wait until every OVS switch of lab is connected to its controller; else end with
     one sentence naming the likely cause (the app died, OpenFlow versions, the port)."""
-    meta = lab.meta.get("controller") or {}
+    meta = lab.controller
     switches = [s for s in lab.net.switches if s.controllerUUIDs(update=True)]
-    deadline = time.monotonic() + timeout
-    while switches and time.monotonic() < deadline and not _died(meta):
-        switches = [s for s in switches if not s.connected()]
-        time.sleep(0.2)
+
+    def settled() -> bool:  # the app died, or every switch is connected
+        if _died(meta):
+            return True
+        switches[:] = [s for s in switches if not s.connected()]
+        return not switches
+
+    ready.until(settled, timeout, 0.2)
     if not switches:
         return
     names = ", ".join(s.name for s in switches)

@@ -3,7 +3,7 @@
     watch(lab, proc, restart)   # restart() starts a new controller, returns its Popen
 
 When the controller dies while the lab runs, the lab says so at once (on
-stderr and in ``lab.meta["controller"]``: ``state``, ``restarts``,
+stderr and in ``lab.controller``: ``state``, ``restarts``,
 ``last_exit``, shown by ``taplab status``) and starts it again on the same
 ports: switches reconnect, and the lambda server reloads the lambdas it had.
 After ``RESTARTS`` restarts it stops the lab instead (SIGTERM to the lab's

@@ -21,6 +21,7 @@ import struct
 import threading
 import time
 
+from taplab import ready
 from taplab.shell import run
 
 CLONE_NEWNET = 0x40000000
@@ -78,9 +79,8 @@ class LossyRelay:
         return self
 
     def __exit__(self, *exc) -> None:
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        while time.monotonic() - self._last < QUIET and time.monotonic() < deadline:
-            time.sleep(0.05)  # what the agent sent last is still being relayed
+        # what the agent sent last may still be being relayed
+        ready.until(lambda: time.monotonic() - self._last >= QUIET, DRAIN_TIMEOUT)
         self._stop.set()
         self._thread.join(timeout=5)
         self.agent_side.close()
@@ -95,8 +95,8 @@ class LossyRelay:
     def _relay(self) -> None:
         agent = None
         while not self._stop.is_set():
-            ready, _, _ = select.select([self.agent_side, self.server_side], [], [], 0.1)
-            for sock in ready:
+            readable, _, _ = select.select([self.agent_side, self.server_side], [], [], 0.1)
+            for sock in readable:
                 data, peer = sock.recvfrom(65535)
                 self._last = time.monotonic()
                 up = sock is self.agent_side

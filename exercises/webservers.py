@@ -7,8 +7,8 @@ listens inside every given node's namespace::
 """
 
 import sys
-import time
 
+from taplab import ready
 from taplab.errors import UserError
 
 START_TIMEOUT = 20.0
@@ -19,8 +19,5 @@ def serve_names(lab, ports: dict[str, int]) -> None:
     specs = [f"{lab.netns(node)}:{node}:{port}:tcp" for node, port in ports.items()]
     lab.popen([sys.executable, "-m", "taplab.topologies.whoami", *specs], log="whoami.log")
     log = lab.workdir / "whoami.log"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not (log.exists() and "serving" in log.read_text()):
-        if time.monotonic() > deadline:
-            raise UserError(f"the exercise's web servers did not start: see {log}.")
-        time.sleep(0.05)
+    if not ready.until(ready.marker(log, "serving"), START_TIMEOUT):
+        raise UserError(f"the exercise's web servers did not start: see {log}.")

@@ -12,8 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
+from taplab import ready
 from taplab.errors import UserError
 from taplab.output import errors
 from taplab.state import LabState
@@ -66,10 +66,7 @@ def stop(state: LabState) -> None:
         os.kill(owner.pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while owner.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if owner.alive():
+    if not ready.until(lambda: not owner.alive(), STOP_TIMEOUT, 0.1):
         raise UserError(
             f"lab {state.id} did not stop within {STOP_TIMEOUT:.0f} s: "
             "run `sudo taplab clean --all`."

@@ -2,8 +2,9 @@
 
 import os
 import signal
-import time
 from dataclasses import dataclass
+
+from taplab import ready
 
 
 def start_time(pid: int) -> int | None:
@@ -44,12 +45,9 @@ class ProcessId:
                 os.kill(self.pid, sig)
             except ProcessLookupError:
                 return
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    return
-                _reap(self.pid)
-                time.sleep(0.02)
+            # gone; a zombie child of ours is reaped while we wait (_reap is falsy)
+            if ready.until(lambda: not self.alive() or _reap(self.pid), wait, 0.02):
+                return
 
 
 def _reap(pid: int) -> None:

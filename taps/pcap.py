@@ -12,7 +12,6 @@ do not depend on rotation; bytes are those of the records still on disk.
 import os
 import re
 import signal
-import time
 
 from taplab import ready
 from taplab.taps.base import Tap, tap_kind
@@ -66,13 +65,10 @@ class PcapTap(Tap):
             os.kill(self.record["pids"][0], signal.SIGUSR1)
         except ProcessLookupError:
             return None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = _STATS.findall(log.read_text(errors="replace"))
-            if len(found) > seen:
-                return tuple(int(v) for v in found[-1])
-            time.sleep(0.02)
-        return None
+        found = ready.until(
+            lambda: _STATS.findall(log.read_text(errors="replace"))[seen:], timeout, 0.02
+        )
+        return tuple(int(v) for v in found[-1]) if found else None
 
     def counters(self) -> dict:
         nbytes = sum(count(path)[1] for path in self.files())

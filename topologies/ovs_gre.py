@@ -20,9 +20,9 @@ import json
 import os
 import shlex
 import subprocess
-import time
 from dataclasses import dataclass
 
+from taplab import ready
 from taplab.errors import UserError
 
 UNDERLAY_BRIDGE = "brphy"
@@ -90,13 +90,10 @@ class NodeSwitch:
         )
 
     def _wait_for(self, path, what: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not path.exists():
-            if time.monotonic() > deadline:
-                raise UserError(
-                    f"{what} for {self.host.name}'s GRE tunnels did not start: see {self.dir}."
-                )
-            time.sleep(0.05)
+        if not ready.until(path.exists, START_TIMEOUT):
+            raise UserError(
+                f"{what} for {self.host.name}'s GRE tunnels did not start: see {self.dir}."
+            )
 
     def vsctl(self, *args: str) -> str:
         return self._run(["ovs-vsctl", f"--db={self.db}", "--timeout=20", *args])

@@ -130,7 +130,7 @@ def run(args) -> int:
             )
             if "wsapi_url" in meta:
                 console.print(f"Ryu REST API {meta['wsapi_url']}")
-            if "api_url" in meta:
+            if lab.has_lambda_server:
                 console.print(
                     f"lambda API {meta['api_url']} (token in {meta['token_file']}); "
                     f"telemetry udp/{meta['telemetry_port']}"
