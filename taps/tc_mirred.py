@@ -31,48 +31,16 @@ class TcMirredTap(Tap):
         self.add_vxlan_device(self.device)
         self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
-        self.sh(
-            "tc",
-            "filter",
-            "add",
-            "dev",
-            intf,
-            "egress",
-            "prio",
-            "1",
-            "protocol",
-            "ip",
-            "u32",
-            "match",
-            "ip",
-            "protocol",
-            "17",
-            "0xff",
-            "match",
-            "ip",
-            "dst",
-            f"{self.record['collector_ip']}/32",
-            "classid",
-            "1:1",
-        )
+        collector = f"{self.record['collector_ip']}/32"
+        own = ["match", "ip", "protocol", "17", "0xff", "match", "ip", "dst", collector]
+        self._filter("egress", "1", "protocol", "ip", "u32", *own, "classid", "1:1")
         for hook in ("ingress", "egress"):
-            self.sh(
-                "tc",
-                "filter",
-                "add",
-                "dev",
-                intf,
-                hook,
-                "prio",
-                "2",
-                *_ALL,
-                "action",
-                "mirred",
-                "egress",
-                "mirror",
-                "dev",
-                self.device,
+            self._filter(
+                hook, "2", *_ALL, "action", "mirred", "egress", "mirror", "dev", self.device
             )
+
+    def _filter(self, hook: str, prio: str, *spec: str) -> None:
+        self.sh("tc", "filter", "add", "dev", self.target.intf, hook, "prio", prio, *spec)
 
     def counters(self) -> dict:
         # u32 hash tables are per qdisc, so each hook's listing shows both mirred
