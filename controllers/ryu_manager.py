@@ -15,6 +15,7 @@ It refuses to run where a real Ryu is installed (that Ryu's own command is meant
 import importlib.util
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ryu-manager: no app named {', '.join(missing)}.", file=sys.stderr)
         return 2
     code = 0
+    # Ctrl-C stops it even when started from a script that ignores SIGINT for its children
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run(apps)
     except KeyboardInterrupt:

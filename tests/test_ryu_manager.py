@@ -14,7 +14,7 @@ RYU_MANAGER = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ryu-m
 
 
 @contextmanager
-def ryu_manager(*args: str):
+def ryu_manager(*args: str, **popen):
     """ryu-manager ARGS on a free OpenFlow port: yields (port, process); Ctrl-C on exit,
     after which process.output holds what it printed."""
     port = free_port()
@@ -23,6 +23,7 @@ def ryu_manager(*args: str):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
     )
     try:
         wait_for(
@@ -60,4 +61,12 @@ def test_ryu_manager_ofctl_rest_on_the_wsapi_port_it_is_given():
                 timeout=20,
                 what="both switches in GET /stats/switches",
             )
+    assert proc.returncode == 0, proc.output
+
+
+def test_ctrl_c_stops_ryu_manager_started_by_a_script_that_ignores_it():
+    """A shell without job control starts `ryu-manager &` with SIGINT ignored."""
+    ignore_ctrl_c = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    with ryu_manager("ryu.app.simple_switch_13", preexec_fn=ignore_ctrl_c) as (_port, proc):
+        pass
     assert proc.returncode == 0, proc.output
