@@ -28,7 +28,8 @@ def observations(path: str | Path) -> Iterator[Observation]:
     try:
         reader = RawPcapReader(str(path))
     except (OSError, Scapy_Exception) as exc:
-        raise UserError(f"cannot read pcap file {path}: {exc}.") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UserError(f"cannot read pcap file {path}: {reason}.") from None
     with reader:
         for frame, meta in reader:
             obs = parse(frame, timestamp(meta, getattr(reader, "nano", False)), meta.wirelen)

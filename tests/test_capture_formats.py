@@ -12,6 +12,7 @@ from scapy.utils import RawPcapReader, rdpcap, wrpcap
 
 from taplab import pcapng
 from taplab.detectors import pcap_source
+from taplab.errors import UserError
 from taplab.shell import in_netns
 from tests.conftest import TAPLAB, needs, taplab, wait_for
 
@@ -58,6 +59,13 @@ def test_what_is_not_pcap_is_refused():
     with pytest.raises(pcapng.NotPcap):
         _convert(b"not a capture at all, but long enough")
     assert _convert(b"") == b""
+
+
+@pytest.mark.parametrize("name, reason", [("none.pcap", "No such file"), (".", "Is a directory")])
+def test_an_unreadable_capture_is_one_plain_sentence(tmp_path, name, reason):
+    with pytest.raises(UserError) as error:
+        list(pcap_source.observations(tmp_path / name))
+    assert reason in str(error.value) and "Errno" not in str(error.value)
 
 
 def test_pcap_and_pcapng_give_the_same_observations(tmp_path):
