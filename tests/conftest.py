@@ -1,6 +1,7 @@
 """Shared fixtures: skips use the same capability probe as the code."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -99,6 +100,17 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.1, what: str = 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def ctrl_c(proc: subprocess.Popen, timeout: float = 30) -> str:
+    """Send proc SIGINT and return what it printed; kill it if it has not ended by timeout."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"{proc.args[0]} still ran {timeout} s after Ctrl-C") from None
 
 
 def netns_names() -> set[str]:

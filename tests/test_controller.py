@@ -1,7 +1,6 @@
 """The controller on real OVS: Ryu apps run unmodified, `taplab controller run`,
 taplab's default apps with a mirror, bad apps rejected cleanly."""
 
-import signal
 import socket
 import subprocess
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from taplab.controllers import runtime
 from taplab.controllers.api_client import ControllerClient
 from taplab.controllers.runtime import free_port
 from taplab.lab import Lab
-from tests.conftest import TAPLAB, lab_leftovers, needs, taplab, wait_for
+from tests.conftest import TAPLAB, ctrl_c, lab_leftovers, needs, taplab, wait_for
 
 RYU_STYLE_APP = '''
 from ryu.base import app_manager
@@ -94,8 +93,7 @@ def controller_run(*args: str):
         )
         yield port, proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.output, _ = proc.communicate(timeout=30)
+        proc.output = ctrl_c(proc)
 
 
 @contextmanager

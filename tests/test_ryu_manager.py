@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from taplab.controllers.runtime import free_port
-from tests.conftest import needs, wait_for
+from tests.conftest import ctrl_c, needs, wait_for
 from tests.test_controller import remote_lab, two_switches
 from tests.test_ryu_apps import curl
 
@@ -34,8 +34,7 @@ def ryu_manager(*args: str, **popen):
         assert proc.poll() is None, proc.communicate()[0]
         yield port, proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.output, _ = proc.communicate(timeout=30)
+        proc.output = ctrl_c(proc)
 
 
 @needs("ovs_user")
