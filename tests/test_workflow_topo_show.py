@@ -88,6 +88,7 @@ def test_a_drawing_that_cannot_be_written_is_one_sentence(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot write the drawing to" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""  # no tree above the error
 
 
 @needs("vxlan")

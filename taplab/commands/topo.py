@@ -119,11 +119,13 @@ def run_show(args) -> int:
     elif args.dot or args.mermaid:
         print((topograph.dot if args.dot else topograph.mermaid)(g), end="")
     else:
-        console.print(tree(spec))
+        drawing = None  # drawn first: a path it cannot write to is the only output
         if args.png or args.svg:
-            path = topograph.render(g, Path(args.png or args.svg), "png" if args.png else "svg")
+            drawing = topograph.render(g, Path(args.png or args.svg), "png" if args.png else "svg")
+        console.print(tree(spec))
+        if drawing:
             console.print(
-                f"{len(g)} vertices, {g.number_of_edges()} edges; drawing: {path}",
+                f"{len(g)} vertices, {g.number_of_edges()} edges; drawing: {drawing}",
                 markup=False,
                 highlight=False,
             )
