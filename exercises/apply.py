@@ -81,20 +81,20 @@ class Privileges:
             *["--no-new-privs"] * (not self.ip_enters_namespaces),
         ]
 
-    def setup(self, handle: LabHandle, private: Path) -> list[str]:
+    def setup(self, handle: LabHandle, private: Path, shown: Sequence[str] = ()) -> list[str]:
         """Shell commands (run as root in the file's mount namespace) that mount a tmpfs
-        on private and put there, bound over the originals, what the file may use."""
+        on private and put there, bound over the originals, what the file may use: the
+        capable ip, and copies it can read of the files of reads and shown."""
         steps = [f"mount -t tmpfs -o mode=0755,size=16m private {shlex.quote(str(private))}"]
-        originals = {}
+        made = {}  # original path: the command making its private copy {copy}
         if self.ip_enters_namespaces:
             caps = ",".join(f"cap_{cap}" for cap in (*self.caps, "sys_admin")) + "+ep"
             ip = os.path.realpath(shutil.which("ip", path=SAFE_PATH))
-            originals["ip"] = (ip, f"cp {ip} {{copy}} && setcap {caps} {{copy}}")
-        for key in self.reads:
-            path = handle.controller[key]
-            originals[key] = (path, f"install -o {NOBODY} -m 0400 {path} {{copy}}")
-        for name, (original, make) in originals.items():
-            copy = shlex.quote(str(private / name))
+            made[ip] = f"cp {ip} {{copy}} && setcap {caps} {{copy}}"
+        for path in [*(handle.controller[key] for key in self.reads), *shown]:
+            made[path] = f"install -o {NOBODY} -m 0400 {shlex.quote(path)} {{copy}}"
+        for n, (original, make) in enumerate(made.items()):
+            copy = shlex.quote(str(private / str(n)))
             steps += [make.format(copy=copy), f"mount --bind {copy} {shlex.quote(original)}"]
         return steps
 
@@ -125,12 +125,15 @@ def student_env(handle: LabHandle) -> dict[str, str]:
     }  # nmap: raw sockets by capability, not uid 0
 
 
-def confined(argv: list[str], path: Path, setup: list[str] = ()) -> list[str]:
+def confined(
+    argv: list[str], path: Path, setup: Sequence[str] = (), own_pids: bool = True
+) -> list[str]:
     """argv wrapped to run a student's file (path) with no way to the grader or the
     solutions.
 
-    It runs in a PID namespace of its own (it cannot see or signal the grader or
-    taplab, and whatever it starts dies with it), in a private mount namespace where
+    It runs in a PID namespace of its own (unless not own_pids: it cannot see or
+    signal the grader or taplab, and whatever it starts dies with it; argv is then
+    no longer the process started), in a private mount namespace where
     every exercise's ``solution/`` (but the one path is in, when an instructor grades
     a solution) and the checkout's git history are empty read-only folders and the
     ``taplab`` command is empty, so that ``taplab exercise solve`` cannot do the work.
@@ -143,9 +146,7 @@ def confined(argv: list[str], path: Path, setup: list[str] = ()) -> list[str]:
     script = " && ".join([*hide, *setup, 'exec "$@"'])
     return [
         "unshare",
-        "--pid",
-        "--fork",
-        "--kill-child",
+        *["--pid", "--fork", "--kill-child"] * own_pids,
         "--mount",
         "--propagation",
         "private",
@@ -181,18 +182,25 @@ def command(
     argv = [*RUNNERS[path.suffix], str(path), *args]
     setup = []
     if not trusted and (keep := privileges(handle)):
-        cwd = handle.state.workdir / "student"
-        cwd.mkdir(mode=0o755, exist_ok=True)
-        for source in path.parent.iterdir():
-            if source.is_file():
-                shutil.copyfile(source, cwd / source.name)
-                (cwd / source.name).chmod(0o644)
-        (cwd / "private").mkdir(mode=0o755, exist_ok=True)
+        cwd = staged(handle, path)
         argv = [*keep.drop(), *RUNNERS[path.suffix], str(cwd / path.name), *args]
         setup = keep.setup(handle, cwd / "private")
     if node != ROOT:
         argv = in_netns(argv, handle.netns(node))
     return (argv if trusted else confined(argv, path, setup)), cwd
+
+
+def staged(handle: LabHandle, path: Path) -> Path:
+    """A copy of the files of path's folder that user nobody can read, in the lab's run
+    folder, with an empty folder ``private`` for ``Privileges.setup``."""
+    folder = handle.state.workdir / "student"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for source in path.parent.iterdir():
+        if source.is_file():
+            shutil.copyfile(source, folder / source.name)
+            (folder / source.name).chmod(0o644)
+    (folder / "private").mkdir(mode=0o755, exist_ok=True)
+    return folder
 
 
 def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool = False) -> str:
@@ -204,7 +212,7 @@ def run_file(handle: LabHandle, path: Path, timeout: float = 120, trusted: bool 
         raise UserError(f"{path.name} has no '# node: NAME' line saying where it runs.")
     handle.state.mark_processes()  # a controller or daemon it starts belongs to the lab
     if node == CONTROLLER:
-        load_controller_app(handle, path)
+        load_controller_app(handle, path, trusted)
         return f"{path.name} is the lab's controller now\n"
     if node == LAMBDA:
         from taplab.controllers.api_client import ControllerClient
@@ -280,8 +288,9 @@ def start_daemon(handle: LabHandle, node: str, path: Path, trusted: bool = False
     return f"{path.name} runs in {node} (pid {proc.pid}); its output: {log}\n"
 
 
-def load_controller_app(handle: LabHandle, path: Path) -> None:
-    """Replace the lab's controller with one running the app in path.
+def load_controller_app(handle: LabHandle, path: Path, trusted: bool = False) -> None:
+    """Replace the lab's controller with one running the app in path; a student's app
+    runs confined, with its exercise's privileges (see ``command``).
 
     The switch's flows are deleted first (they belong to the old app); loading
     is done once the switch is connected and the new app installed a flow (or
@@ -293,7 +302,15 @@ def load_controller_app(handle: LabHandle, path: Path) -> None:
         raise UserError(f"lab {handle.id} has no OVS switch for a controller app.")
     _stop_recorded(handle, handle.meta.get("controller", {}).get("pid"))
     run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", switch])
-    port = runtime.start(handle, [str(path)])
+    app, wrap = path, None
+    if not trusted and (keep := privileges(handle)):
+        app = staged(handle, path) / path.name
+
+        def wrap(argv: list[str]) -> list[str]:  # its last word: the controller's settings
+            setup = keep.setup(handle, app.parent / "private", shown=argv[-1:])
+            return confined([*keep.drop(), *argv], path, setup, own_pids=False)
+
+    port = runtime.start(handle, [str(app)], wrap=wrap)
     run(["ovs-vsctl", "set-controller", switch, f"tcp:127.0.0.1:{port}"])
 
     def connected() -> bool:

@@ -238,3 +238,36 @@ def test_files_run_as_nobody_with_the_capabilities_their_exercise_needs(
     code, data = grade(catalog.get(number), {"who.sh": WHO.format(node=node)}, tmp_path)
     assert code == 1
     assert f"who.sh failed in {node} (exit 1): 65534 {caps}" in data["output"], data["output"]
+
+
+# A Ryu app that says, as it loads, who it runs as and what it can reach.
+WHO_APP = """# controller app
+import os
+from pathlib import Path
+
+from taplab.controllers.settings import ENV, ControllerSettings
+
+
+def attempt(path):
+    try:
+        Path(path).read_text()
+        return "read"
+    except OSError as exc:
+        return type(exc).__name__
+
+
+hidden = sorted(os.listdir({solution!r}))  # the solution folder
+caps = [line.split()[1] for line in open("/proc/self/status") if line.startswith("CapEff")]
+token = ControllerSettings.load(os.environ[ENV]).token_file
+raise SystemExit(f"who: {{os.getuid()}} {{caps[0]}} token {{attempt(token)}} {{hidden}}")
+"""
+
+
+@needs("iptables", "ovs_user")
+@pytest.mark.parametrize("number", ["05", "06"])
+def test_a_ryu_app_runs_as_nobody_without_the_token_or_the_solution(number, tmp_path):
+    exercise = catalog.get(number)
+    app = WHO_APP.format(solution=str(exercise.solution))
+    code, data = grade(exercise, {"app.py": app}, tmp_path)
+    assert_not_full_marks(code, data)
+    assert "who: 65534 0000000000000000 token PermissionError []" in data["output"], data["output"]

@@ -1,9 +1,11 @@
 """Exercise 05: a learning switch in the Ryu API, checked on the live switch and hosts."""
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 from taplab.exercises.live import wait_until
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(caps=())  # a Ryu app: OpenFlow on 127.0.0.1, as user nobody
 HOSTS = {"h1": "10.0.0.1", "h2": "10.0.0.2", "h3": "10.0.0.3"}
 
 

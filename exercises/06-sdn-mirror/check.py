@@ -2,9 +2,11 @@
 
 from scapy.layers.inet import ICMP, IP
 
+from taplab.exercises.apply import Privileges
 from taplab.exercises.grading import Checklist
 
 CHECKS = Checklist()
+PRIVILEGES = Privileges(caps=())  # a Ryu app: OpenFlow on 127.0.0.1, as user nobody
 H1, H2, MONITOR = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 PINGS = 5
 
