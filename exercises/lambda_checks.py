@@ -1,6 +1,16 @@
 """Checks shared by the exercises whose answer is a lambda (10, 11)."""
 
+from taplab.exercises.grading import Checklist
 from taplab.exercises.live import LiveLab, wait_until
+
+
+def add_first_checks(checks: Checklist, client: str, client_ip: str, url: str) -> None:
+    """The two checks every lambda exercise starts with: a packet_in lambda is loaded
+    (1 point), and ten ordinary requests from client to url raise no alert (2 points)."""
+    checks.check("a lambda for packet_in events is loaded in the lambda server")(lambda_loaded)
+    checks.check("ten ordinary connections from client raise no alert", points=2)(
+        lambda lab: ordinary_client_not_flagged(lab, client, client_ip, url)
+    )
 
 
 def lambda_loaded(lab: LiveLab) -> tuple[bool, str]:

@@ -4,6 +4,8 @@ pods = add_pods(lab, node1, {"pod1": "10.244.1.2", "pod2": "10.244.1.3"})
 lab.start()
 wire_pods(node1, pods)
 
+or, for a lab of node1 and its pods alone, ``one_node(lab, {...})``.
+
 pod1 10.244.1.2   pod2 10.244.1.3
      |                |
   veth-pod1  cni0 10.244.1.1  veth-pod2      (in node1)
@@ -30,3 +32,12 @@ def wire_pods(node, pods: dict) -> None:
         node.cmd(f"ip link set veth-pod{i} master cni0 up")
         pod.setIP(f"{address}/24", intf="eth0")
         pod.cmd(f"ip route add default via {GATEWAY}")
+
+
+def one_node(lab, pods: dict[str, str]) -> dict:
+    """A lab of node1 and these pods on its cni0, started: name -> (host, address)."""
+    node1 = lab.add_host("node1")
+    added = add_pods(lab, node1, pods)
+    lab.start()
+    wire_pods(node1, added)
+    return added

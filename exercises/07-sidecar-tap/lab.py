@@ -5,16 +5,13 @@ pod3 10.244.1.4 (collector: receives VXLAN on UDP 4789 and drops it quietly)
               all on cni0 10.244.1.1 in node1
 """
 
-from taplab.exercises.podnet import add_pods, wire_pods
+from taplab.exercises.podnet import one_node
 
 REQUIRES = ("tcpdump", "iptables", "iperf3")
 PODS = {"pod1": "10.244.1.2", "pod2": "10.244.1.3", "pod3": "10.244.1.4"}
 
 
 def build(lab) -> None:
-    node1 = lab.add_host("node1")
-    pods = add_pods(lab, node1, PODS)
-    lab.start()
-    wire_pods(node1, pods)
+    pods = one_node(lab, PODS)
     # No ICMP "port unreachable" for each copy (they would be copied again).
     pods["pod3"][0].cmd("iptables -A INPUT -p udp --dport 4789 -j DROP")

@@ -5,14 +5,11 @@ pod1 10.244.1.2 (client)   pod2 10.244.1.3 (server)
   veth-pod1 cni0 10.244.1.1 veth-pod2     node1 (the tap goes on veth-pod2)
 """
 
-from taplab.exercises.podnet import add_pods, wire_pods
+from taplab.exercises.podnet import one_node
 
 REQUIRES = ("tc_bpf", "bcc", "iperf3")
 PODS = {"pod1": "10.244.1.2", "pod2": "10.244.1.3"}
 
 
 def build(lab) -> None:
-    node1 = lab.add_host("node1")
-    pods = add_pods(lab, node1, PODS)
-    lab.start()
-    wire_pods(node1, pods)
+    one_node(lab, PODS)
