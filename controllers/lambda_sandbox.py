@@ -9,8 +9,9 @@ The worker is exec'd through ``unshare --net`` (an empty network namespace)
 and ``setpriv``: a user id of its own (``worker_uid``: no other worker, of this
 or any lab, can signal or trace it), the group ``taplab-lambda``, no
 supplementary groups, no capabilities, no new privileges. Its cgroup (v2, under ``taplab/``) holds
-every descendant, even one that starts its own session; without cgroup v2 the
-worker's process group is killed instead.
+every descendant, even one that starts its own session, and limits their memory,
+tasks and CPU where cgroup v2 has those controllers (``limits_problem``); without
+cgroup v2 the worker's process group is killed instead.
 """
 
 import grp
@@ -23,6 +24,13 @@ from pathlib import Path
 USER = "taplab-lambda"
 UID_BASE = 2**31  # worker user ids start here; none has a passwd entry
 KILL_TIMEOUT = 5.0
+# Limits of a worker's cgroup, where cgroup v2 has these controllers for taplab's:
+# the address-space limit's 256 MB plus a worker's start-up size, its 64 tasks, one core.
+LIMITS = {  # controller: (file, value)
+    "memory": ("memory.max", str(384 * 2**20)),
+    "pids": ("pids.max", "64"),
+    "cpu": ("cpu.max", "100000 100000"),
+}
 
 
 class SandboxError(Exception):
@@ -47,6 +55,26 @@ def cgroup_root() -> Path | None:
     except OSError:
         return None
     return root
+
+
+def limits_problem() -> str | None:
+    """Why workers' cgroups get no memory, task and CPU limits (None when they do):
+    taplab's cgroup needs the memory, pids and cpu controllers, which this enables
+    for it (from the hierarchy's root) where the hierarchy has them."""
+    root = cgroup_root()
+    if root is None:
+        return "there is no cgroup v2 hierarchy"
+    have = (root.parent / "cgroup.controllers").read_text().split()
+    if missing := [c for c in LIMITS if c not in have]:
+        return f"the cgroup v2 hierarchy has no {', '.join(missing)} controller"
+    try:
+        for folder in (root.parent, root):
+            enabled = (folder / "cgroup.subtree_control").read_text().split()
+            if wanted := [f"+{c}" for c in LIMITS if c not in enabled]:
+                (folder / "cgroup.subtree_control").write_text(" ".join(wanted))
+    except OSError as exc:
+        return f"the {', '.join(LIMITS)} controllers cannot be enabled ({exc.strerror})"
+    return None
 
 
 def groups_of(lab_id: str) -> list[Path]:
@@ -144,6 +172,9 @@ class Sandbox:
         if self.group:
             sweep(root)
             self.group.mkdir()
+            if limits_problem() is None:
+                for name, value in LIMITS.values():
+                    (self.group / name).write_text(value)
         self.pid: int | None = None
 
     def command(self, argv: list[str]) -> list[str]:

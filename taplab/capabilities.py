@@ -22,7 +22,7 @@ from taplab.shell import run, succeeds
 from taplab.state import RUN_DIR
 
 CACHE = RUN_DIR / "capabilities.json"
-PROBE_VERSION = 8
+PROBE_VERSION = 9
 VAGRANT = "run taplab in the Vagrant VM (`vagrant up`), whose Debian kernel has it"
 
 
@@ -363,6 +363,14 @@ SPECS = [
         "the user or group taplab-lambda is missing, so no lambda can be loaded",
         None,
         "run `sudo make install` (creates the user and group taplab-lambda)",
+    ),
+    Spec(
+        "lambda_limits",
+        "memory, task and CPU limits on lambda workers (cgroup v2)",
+        lambda_sandbox.limits_problem,
+        "cgroup v2 lacks the memory, pids or cpu controller for taplab's cgroup",
+        "per-process limits (address space, 64 tasks) and CPU use watched",
+        "boot with cgroup v2 only (Debian 12's default), or " + VAGRANT,
     ),
 ]
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

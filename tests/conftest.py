@@ -29,6 +29,7 @@ def needs(*features: str):
 # a test needing one is marked `kernel` and runs in `make test-kernel`, where
 # TAPLAB_KERNEL_LANE is set and a missing feature fails the test instead of skipping it.
 KERNEL_FEATURES = {"gre", "gretap", "ovs_kernel", "netem", "dummy", "vlan", "kprobes"}
+KERNEL_FEATURES.add("lambda_limits")  # cgroup v2's controllers: hybrid hierarchies lack them
 IN_KERNEL_LANE = bool(os.environ.get("TAPLAB_KERNEL_LANE"))
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from taplab.controllers import lambda_sandbox, runtime
 from taplab.controllers.api_client import ControllerClient
-from taplab.controllers.lambda_sandbox import is_worker_uid
+from taplab.controllers.lambda_sandbox import LIMITS, is_worker_uid
 from taplab.controllers.lambda_server import LambdaServer
 from taplab.controllers.lambda_supervisor import GAVE_UP, GIVE_UP
 from taplab.controllers.lambda_worker import LambdaLoadError
@@ -476,4 +476,13 @@ def test_without_cgroup_v2_the_process_group_dies_and_cpu_is_still_watched(serve
         lambda: spinner.describe()["kills"] >= 1,
         timeout=20,
         what="the spinning worker to be killed",
+    )
+
+
+@needs("lambda_limits")
+def test_a_worker_cgroup_limits_memory_tasks_and_cpu(server):
+    server.load("steady", STEADY)
+    group = server.workers["steady"]._sandbox.group
+    assert {name: (group / name).read_text().strip() for name, _ in LIMITS.values()} == dict(
+        LIMITS.values()
     )
