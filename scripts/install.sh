@@ -91,4 +91,6 @@ mkdir -p /usr/share/bash-completion/completions /usr/local/share/man/man1
 .venv/bin/python -m shtab --shell=bash --error-unimportable taplab.cli.build_parser \
   >/usr/share/bash-completion/completions/taplab
 .venv/bin/python -m taplab.manpage >/usr/local/share/man/man1/taplab.1
+# What doctor found before this install (a missing tool, the lambda user) is probed again.
+rm -f "${TAPLAB_RUN_DIR:-/run/taplab}/capabilities.json"
 say "taplab is installed: try 'sudo taplab doctor'"
