@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import subprocess
 
 import pytest
@@ -29,10 +30,12 @@ def test_doctor_json_has_every_feature_with_reason_and_fallback():
             assert f["fix"], f"{name} is unavailable but says no fix"
 
 
-def test_doctor_prints_a_table():
-    result = taplab("doctor")
+def test_doctor_prints_a_table_that_wraps_at_80_columns_and_cuts_no_word():
+    result = taplab("doctor", env={**os.environ, "COLUMNS": "80"})
     assert result.returncode == 0
     assert "feature" in result.stdout and "vxlan" in result.stdout
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
 @pytest.mark.parametrize(

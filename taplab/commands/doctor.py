@@ -2,11 +2,11 @@
 
 from dataclasses import asdict
 
-from rich.table import Table
+from rich.markup import escape
 
 from taplab import capabilities
 from taplab.commands import subcommand
-from taplab.output import console, print_json
+from taplab.output import console, print_json, table
 from taplab.topologies import overlays
 
 
@@ -53,14 +53,19 @@ def run(args) -> int:
             }
         )
         return 0
-    table = Table(title="taplab doctor: what this machine can do")
-    for column in ("feature", "available", "taplab uses instead", "how to get it"):
-        table.add_column(column)
+    found = table(
+        "feature",
+        "available",
+        "taplab uses instead",
+        "how to get it",
+        title="taplab doctor: what this machine can do",
+    )
     for name, f in features.items():
         mark = "[green]yes[/]" if f.available else "[red]no[/]"
-        detail = "" if f.available else f"{f.reason}; {f.fix}"
-        table.add_row(name, mark, f.fallback or ("" if f.available else "[red]nothing[/]"), detail)
-    console.print(table)
+        detail = "" if f.available else escape(f"{f.reason}; {f.fix}")
+        instead = escape(f.fallback) if f.fallback else ("" if f.available else "[red]nothing[/]")
+        found.add_row(name, mark, instead, detail)
+    console.print(found)
     for builder, path in paths.items():
         console.print(f"{builder} uses: [bold]{path}[/]")
     return 0
