@@ -40,7 +40,7 @@ from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
-from taplab.output import console
+from taplab.output import progress
 from taplab.taps.procstat import CpuMeter
 from taplab.topologies import registry
 
@@ -261,7 +261,7 @@ def run(args) -> int:
     seconds, sizes = (QUICK["time"], QUICK["sizes"]) if args.quick else (args.time, SIZES)
     started, rows = time.time(), []
     for name in names:
-        with console.status(f"{label(name)}: building and measuring ..."):
+        with progress(f"{label(name)}: building and measuring ..."):
             rows.append(measure_path(PATHS[name], seconds, sizes))
     base = rows[0]
     for r in rows:
