@@ -1,5 +1,6 @@
 """In-kernel SYN counters: an eBPF program on tc ingress counting, per destination,
-SYNs towards it, SYN-ACKs from it, FINs and RSTs towards it (``syn_counter.c``).
+SYNs towards it, SYN-ACKs from it, FINs and RSTs towards it, and per sender, the TCP
+probes no real stack sends outside a handshake (``syn_counter.c``).
 
     taplab exec --lab <lab> node1 python -m taplab.detectors.ebpf_syn --interval 0.2
 
@@ -7,7 +8,9 @@ Needs bcc and tc eBPF (capability ``tc_bpf``). Attaches to every bridge port
 and uplink of the namespace (each frame counted once, as it enters), or to
 ``--iface``. Every interval it prints, per destination seen, one JSON row
 ``[time, dst, syn, synack, fin, rst, top_syn_source, its_syns]`` of the counts in that
-interval; ``counts_into`` feeds them to the CUSUM detector. It removes its
+interval; ``counts_into`` feeds them to the CUSUM detector. Per sender whose
+stealth probes changed, one row ``[time, "stealth", src, last_dst, null, xmas, fin,
+odd, replies, forged, last_forged_source]`` for ``stealth_counts``. It removes its
 filters on exit.
 """
 
@@ -28,6 +31,7 @@ from taplab.lambdas import Alert
 
 SOURCE = Path(__file__).with_name("syn_counter.c")
 PRIO = 61  # our filter's priority on clsact ingress
+STEALTH = "stealth"  # the tag of per-sender stealth rows
 
 
 def _addr(key: int) -> str:
@@ -79,6 +83,7 @@ def poll(bpf, interval: float, out=sys.stdout) -> None:
     """Print each destination's counts per interval until interrupted."""
     previous: dict = {}
     previous_pairs: dict = {}
+    previous_stealth: dict = {}
     print("# ready", file=sys.stderr, flush=True)
     while True:
         time.sleep(interval)
@@ -95,8 +100,25 @@ def poll(bpf, interval: float, out=sys.stdout) -> None:
             deltas = [v - o for v, o in zip(values, old, strict=True)]
             source, count = (_addr(top[dst][0]), top[dst][1]) if dst in top else (None, 0)
             out.write(json.dumps([now, _addr(dst), *deltas, source, count]) + "\n")
+        previous_stealth = stealth_rows(bpf, previous_stealth, now, out)
         out.flush()
         previous, previous_pairs = counts, pairs
+
+
+def stealth_rows(bpf, previous: dict, now: float, out) -> dict:
+    """Print a row for each sender whose stealth counts changed; the counts now."""
+    counts = {}
+    for key, v in bpf["stealth_from"].items():
+        values = counts[key.value] = (v.null, v.xmas, v.fin, v.odd, v.replies, v.forged)
+        old = previous.get(key.value, (0,) * 6)
+        if values == old:
+            continue
+        if any(n < o for n, o in zip(values, old, strict=True)):
+            old = (0,) * 6  # the LRU map evicted the sender: it counts from zero again
+        deltas = [n - o for n, o in zip(values, old, strict=True)]
+        row = [now, STEALTH, _addr(key.value), _addr(v.dst), *deltas, _addr(v.claimed)]
+        out.write(json.dumps(row) + "\n")
+    return counts
 
 
 def counts_into(cusum: CusumSynFlood, row: list) -> list[Alert]:

@@ -12,8 +12,9 @@ import time
 from taplab import capabilities
 from taplab.detectors.catalog import Detection, feed, tick
 from taplab.detectors.cusum import CusumSynFlood
-from taplab.detectors.ebpf_syn import counts_into
+from taplab.detectors.ebpf_syn import STEALTH, counts_into
 from taplab.detectors.observation import Observation
+from taplab.detectors.stealth_counts import KernelStealthScan
 from taplab.rowlog import ProcessLog, start_module
 
 
@@ -37,6 +38,17 @@ def start_syn_counter(lab, node: str, interval: float = 0.2) -> ProcessLog:
     )
 
 
+KERNEL_DETECTORS = ["cusum-ebpf", KernelStealthScan.name]  # what the eBPF counter feeds
+
+
+def kernel_detections(row: list, cusum: CusumSynFlood, stealth: KernelStealthScan) -> list:
+    """The detections one counter row raises: per-sender stealth rows feed ``stealth``
+    (``stealth-ebpf``), per-destination rows feed ``cusum`` (``cusum-ebpf``)."""
+    if row[1] == STEALTH:
+        return [Detection(row[0], stealth.name, a) for a in stealth.observe_row(row)]
+    return [Detection(row[0], KERNEL_DETECTORS[0], a) for a in counts_into(cusum, row)]
+
+
 class LiveDetection:
     """Detectors running on a live sensor in a lab node (and, optionally, the eBPF counter).
 
@@ -44,7 +56,8 @@ class LiveDetection:
         while ...: for det in live.poll(): print(det)
         live.stop()
 
-    The eBPF counter's rows feed a CUSUM detector of its own, named ``cusum-ebpf``.
+    The eBPF counter's rows feed a CUSUM detector of its own, named ``cusum-ebpf``, and
+    the stealth-scan detector ``stealth-ebpf``.
     """
 
     def __init__(self, lab, node: str, detectors: list, ebpf: bool = False, interval: float = 0.2):
@@ -53,6 +66,7 @@ class LiveDetection:
         self.sensor: ProcessLog | None = None
         self.counter: ProcessLog | None = None
         self.kernel_cusum = CusumSynFlood(interval=interval)
+        self.kernel_stealth = KernelStealthScan()
         self.observations: list[Observation] = []
         self.detections: list[Detection] = []
 
@@ -71,9 +85,7 @@ class LiveDetection:
         found += tick(self.detectors, time.time())
         if self.counter is not None:
             for row in self.counter.rows():
-                found += [
-                    Detection(row[0], "cusum-ebpf", a) for a in counts_into(self.kernel_cusum, row)
-                ]
+                found += kernel_detections(row, self.kernel_cusum, self.kernel_stealth)
         self.detections += found
         return found
 

@@ -12,7 +12,7 @@ import time
 
 from taplab.commands import subcommand
 from taplab.detectors import catalog, pcap_source, scoring
-from taplab.detectors.live import LiveDetection
+from taplab.detectors.live import KERNEL_DETECTORS, LiveDetection
 from taplab.errors import UserError
 from taplab.lab import LabHandle
 from taplab.output import console, errors, print_json
@@ -40,7 +40,8 @@ def register(sub) -> None:
     p.add_argument(
         "--ebpf",
         action="store_true",
-        help="also count SYNs in the kernel (eBPF) feeding CUSUM (cusum-ebpf)",
+        help="also count SYNs and stealth probes in the kernel (eBPF) feeding CUSUM "
+        "(cusum-ebpf) and a stealth-scan threshold (stealth-ebpf)",
     )
     p.add_argument("--time", type=float, default=30, help="seconds (default 30; Ctrl-C stops)")
     p.add_argument(
@@ -132,7 +133,7 @@ def from_lab(args, detectors: list) -> tuple[list, list, list, str | None]:
     lab.netns(node)  # an unknown node fails before anything starts
     started = time.time()
     if not args.json:
-        names = ", ".join(d.name for d in detectors) + (" + cusum-ebpf" if args.ebpf else "")
+        names = ", ".join([d.name for d in detectors] + (KERNEL_DETECTORS if args.ebpf else []))
         console.print(f"detecting in {node} for {args.time:g}s with {names} (Ctrl-C stops) ...")
     live, stopped = watch(lab, node, detectors, args.time, args.ebpf, None if args.json else _show)
     truths = (
@@ -162,7 +163,7 @@ def run(args) -> int:
         )
         return 1
     if args.score:
-        names = [d.name for d in detectors] + (["cusum-ebpf"] if args.ebpf else [])
+        names = [d.name for d in detectors] + (KERNEL_DETECTORS if args.ebpf else [])
         result["scores"] = [
             {
                 "detector": n,

@@ -1,0 +1,89 @@
+"""The in-kernel stealth-scan path on a real lab: the eBPF counter on node1 counts nmap's
+NULL, Xmas and FIN probes per sender, and ``stealth-ebpf`` names the real attacker (a
+decoy scan too), while ordinary HTTP and iperf3 between pods raise nothing from it."""
+
+import time
+
+import pytest
+
+from taplab.detectors.cusum import CusumSynFlood
+from taplab.detectors.live import kernel_detections, start_syn_counter
+from taplab.detectors.stealth_counts import KINDS, KernelStealthScan
+from taplab.lab import Lab
+from taplab.measure import node_ip
+from taplab.topologies import registry
+from taplab.traffic import benign, scan
+from taplab.traffic.scan import Evasion
+from tests.conftest import needs, wait_for
+
+pytestmark = [pytest.mark.network, needs("tc_bpf", "bcc", "nmap", "iperf3")]
+TARGET, CLIENT, DECOY = "pod1", "pod2", "pod6"
+PORTS = "1000-1099"  # 100 ports each
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab("stealth-ebpf") as lab:
+        registry.build(lab, "cluster", nodes=1, pods=6)
+        benign.http_server(lab, TARGET, port=80)
+        yield lab
+
+
+class KernelPath:
+    """The counter on node1 and the detectors its rows feed."""
+
+    def __init__(self, lab):
+        self.counter = start_syn_counter(lab, "node1", interval=0.2)
+        self.cusum, self.stealth = CusumSynFlood(), KernelStealthScan()
+        self.rows, self.detections = [], []
+
+    def settle(self, after: float) -> None:
+        """Read rows until the counter has printed one from after the traffic ended."""
+
+        def newer():
+            rows = self.counter.rows()
+            self.rows += rows
+            for row in rows:
+                self.detections += kernel_detections(row, self.cusum, self.stealth)
+            return self.rows and self.rows[-1][0] > after + 0.5
+
+        wait_for(newer, timeout=15, what="the counter to print rows after the traffic")
+        self.counter.stop()
+
+
+def test_null_xmas_and_fin_scans_are_flagged_naming_the_real_attacker(lab):
+    path = KernelPath(lab)
+    truths = {
+        kind: scan.nmap_scan(lab, attacker, TARGET, kind, ports=PORTS, limit=120)
+        for kind, attacker in (("sN", "pod3"), ("sX", "pod4"), ("sF", "pod5"))
+    }
+    decoyed = scan.nmap_scan(
+        lab, "pod2", TARGET, "sF", ports=PORTS, limit=120, evasion=Evasion(decoys=[DECOY])
+    )
+    path.settle(decoyed.end)
+    alerts = [d for d in path.detections if d.detector == "stealth-ebpf"]
+    attackers = {k: t.attacker_ips[0] for k, t in truths.items()} | {"decoy": node_ip(lab, "pod2")}
+    assert sorted(d.alert.src for d in alerts) == sorted(attackers.values()), alerts
+    for kind, truth in [*truths.items(), ("decoy", decoyed)]:
+        (det,) = [d for d in alerts if d.alert.src == attackers[kind]]
+        assert det.alert.name == "stealth-scan" and det.alert.dst == node_ip(lab, TARGET)
+        assert truth.start <= det.time <= truth.end + 1.0, (kind, det, truth.start, truth.end)
+    technique = {"sN": "NULL", "sX": "Xmas", "sF": "FIN"}  # KINDS' names
+    for kind, truth in truths.items():
+        rows = [r for r in path.rows if r[1] == "stealth" and r[2] == truth.attacker_ips[0]]
+        counts = {k: sum(r[4 + i] for r in rows) for i, k in enumerate(KINDS)}
+        assert counts[technique[kind]] >= 100 and sum(counts.values()) == counts[technique[kind]]
+        assert sum(r[8] for r in rows) >= 90  # closed ports answer with RSTs
+    forged = [r for r in path.rows if r[1] == "stealth" and r[2] == node_ip(lab, "pod2")]
+    assert sum(r[9] for r in forged) >= 100 and forged[-1][10] == node_ip(lab, DECOY)
+
+
+def test_ordinary_http_and_iperf3_raise_nothing_in_the_kernel_path(lab):
+    path = KernelPath(lab)
+    started = time.time()
+    benign.iperf_flow(lab, CLIENT, TARGET, seconds=2, rate="20M")
+    last = benign.http_load(lab, CLIENT, TARGET, rate=100, concurrency=10, seconds=3)
+    path.settle(last.end)
+    assert [r for r in path.rows if r[1] == "stealth"] == []
+    assert [d for d in path.detections if d.detector == "stealth-ebpf"] == []
+    assert any(r[2] > 0 for r in path.rows if r[1] != "stealth" and r[0] >= started)
