@@ -4,8 +4,8 @@ A one-node cluster: pod1 the attacker, pod2 the target (HTTP server, 10 %
 500s), pod3 and pod4 benign clients, pod5..pod7 slow scanners, pod8 the decoy
 scanner, pod9..pod28 the distributed flooders, pod29..pod36 the benign
 look-alikes (UDP servers, mesh members). A sensor on node1 captures every
-pod's packets, the in-kernel eBPF SYN counter runs next to it
-(``cusum-ebpf``). Scenarios run one after the other (the slow scans together,
+pod's packets, the in-kernel eBPF counter runs next to it
+(``cusum-ebpf``, ``stealth-ebpf``). Scenarios run one after the other (the slow scans together,
 from different pods); every detector, fresh for each scenario, reads that
 scenario's capture and is scored against its ground truth: detected, delay
 in seconds and in probes (and closed-port probes) after the attack started,
@@ -34,9 +34,14 @@ from taplab import capabilities
 from taplab.bench import detection_timeline
 from taplab.detectors import catalog
 from taplab.detectors.cusum import CusumSynFlood
-from taplab.detectors.ebpf_syn import counts_into
-from taplab.detectors.live import start_sensor, start_syn_counter
+from taplab.detectors.live import (
+    KERNEL_DETECTORS,
+    kernel_detections,
+    start_sensor,
+    start_syn_counter,
+)
 from taplab.detectors.scoring import matches, score
+from taplab.detectors.stealth_counts import KernelStealthScan
 from taplab.lab import Lab
 from taplab.output import console, print_json, progress
 from taplab.report import report_dir, write_json
@@ -268,13 +273,15 @@ def evaluate(
     obs = [o for o in observations if scenario.start <= o.time < captured]
     detections = {d.name: catalog.run([d], obs, until=until) for d in catalog.create()}
     if kernel_rows is not None:
-        cusum = CusumSynFlood()
-        detections["cusum-ebpf"] = [
-            catalog.Detection(r[0], "cusum-ebpf", a)
+        cusum, stealth = CusumSynFlood(), KernelStealthScan()
+        kernel = [
+            d
             for r in kernel_rows
             if scenario.start <= r[0] < captured
-            for a in counts_into(cusum, r)
+            for d in kernel_detections(r, cusum, stealth)
         ]
+        for name in KERNEL_DETECTORS:
+            detections[name] = [d for d in kernel if d.detector == name]
     results = []
     for name in names:
         dets = [
@@ -403,7 +410,7 @@ def run(args) -> int:
     fast = [s for s in plan if not s.name.endswith(slow_names)]
     slow = [s for s in plan if s.name.endswith(slow_names)]
     ebpf = capabilities.available("tc_bpf")
-    names = list(catalog.DETECTORS) + (["cusum-ebpf"] if ebpf else [])
+    names = list(catalog.DETECTORS) + (KERNEL_DETECTORS if ebpf else [])
     folder = report_dir("detection", args.out)
     with Lab("bench-detection") as lab:
         pods = 7 if args.quick else PODS
