@@ -78,6 +78,23 @@ def test_null_xmas_and_fin_scans_are_flagged_naming_the_real_attacker(lab):
     assert sum(r[9] for r in forged) >= 100 and forged[-1][10] == node_ip(lab, DECOY)
 
 
+def test_a_fast_null_scan_is_counted_probe_for_probe(lab):
+    """At tens of thousands of probes a second, where the packet sensor drops some, the
+    kernel counts every probe (nmap without retries sends one per port)."""
+    path = KernelPath(lab)
+    started = time.time()
+    lab.sh(
+        "pod5",
+        ["nmap", "-sN", "-n", "-Pn", "-T5", "--min-rate", "50000", "--max-retries", "0"]
+        + ["-p", "1-30000", node_ip(lab, TARGET)],
+    )
+    path.settle(time.time())
+    rows = [r for r in path.rows if r[1] == "stealth" and r[2] == node_ip(lab, "pod5")]
+    assert sum(r[4] for r in rows) >= 30000 and sum(sum(r[5:8]) for r in rows) == 0
+    (det,) = [d for d in path.detections if d.detector == "stealth-ebpf"]
+    assert det.alert.src == node_ip(lab, "pod5") and det.time - started < 2.0
+
+
 def test_ordinary_http_and_iperf3_raise_nothing_in_the_kernel_path(lab):
     path = KernelPath(lab)
     started = time.time()
