@@ -78,6 +78,18 @@ def test_null_xmas_and_fin_scans_are_flagged_naming_the_real_attacker(lab):
     assert sum(r[9] for r in forged) >= 100 and forged[-1][10] == node_ip(lab, DECOY)
 
 
+def test_rsts_and_icmp_unreachables_back_to_a_prober_are_its_replies(lab):
+    path = KernelPath(lab)
+    target = node_ip(lab, TARGET)
+    lab.sh("pod4", ["nmap", "-sN", "-n", "-Pn", "--max-retries", "0", "-p", "1000,1001", target])
+    lab.sh("pod4", ["nmap", "-sU", "-n", "-Pn", "--max-retries", "0", "-p", "1002", target])
+    path.settle(time.time())
+    rows = [r for r in path.rows if r[1] == "stealth" and r[2] == node_ip(lab, "pod4")]
+    assert sum(r[4] for r in rows) == 2  # two NULL probes, below the threshold
+    assert sum(r[8] for r in rows) == 3  # two RSTs and one port unreachable
+    assert [d for d in path.detections if d.detector == "stealth-ebpf"] == []
+
+
 def test_a_fast_null_scan_is_counted_probe_for_probe(lab):
     """At tens of thousands of probes a second, where the packet sensor drops some, the
     kernel counts every probe (nmap without retries sends one per port)."""
