@@ -1,6 +1,7 @@
 """The in-kernel stealth-scan path on a real lab: the eBPF counter on node1 counts nmap's
 NULL, Xmas and FIN probes per sender, and ``stealth-ebpf`` names the real attacker (a
-decoy scan too), while ordinary HTTP and iperf3 between pods raise nothing from it."""
+decoy scan too), while ordinary HTTP, ab and iperf3 between pods, a scraper and a retrying
+client raise nothing from it."""
 
 import time
 
@@ -12,7 +13,7 @@ from taplab.detectors.stealth_counts import KINDS, KernelStealthScan
 from taplab.lab import Lab
 from taplab.measure import node_ip
 from taplab.topologies import registry
-from taplab.traffic import benign, scan
+from taplab.traffic import benign, lookalike, scan
 from taplab.traffic.scan import Evasion
 from tests.conftest import needs, wait_for
 
@@ -107,11 +108,16 @@ def test_a_fast_null_scan_is_counted_probe_for_probe(lab):
     assert det.alert.src == node_ip(lab, "pod5") and det.time - started < 2.0
 
 
+@needs("ab")
 def test_ordinary_http_and_iperf3_raise_nothing_in_the_kernel_path(lab):
     path = KernelPath(lab)
     started = time.time()
     benign.iperf_flow(lab, CLIENT, TARGET, seconds=2, rate="20M")
-    last = benign.http_load(lab, CLIENT, TARGET, rate=100, concurrency=10, seconds=3)
+    benign.http_load(lab, CLIENT, TARGET, rate=100, concurrency=10, seconds=3)
+    lookalike.ab_load(lab, CLIENT, TARGET, concurrency=20, seconds=3)
+    # A scraper polling pods that serve nothing and a client retrying a service that is down.
+    lookalike.scraper(lab, "pod3", [TARGET, "pod4", "pod5"], seconds=3)
+    last = lookalike.retry_client(lab, "pod6", TARGET, port=8443, seconds=3)
     path.settle(last.end)
     assert [r for r in path.rows if r[1] == "stealth"] == []
     assert [d for d in path.detections if d.detector == "stealth-ebpf"] == []
