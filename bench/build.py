@@ -23,7 +23,7 @@ from rich.table import Table
 from taplab import capabilities
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import console, print_json, progress
+from taplab.output import console, fold, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.topologies import registry
 
@@ -170,7 +170,7 @@ def run(args) -> int:
         table.add_column(header, justify="right", no_wrap=True)
     for r in runs:
         table.add_row(*(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in columns))
-    console.print(table)
+    console.print(fold(table))
     console.print(f"report: {folder / 'build.json'}, plot: {png}")
     return 0
 

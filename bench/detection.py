@@ -43,7 +43,7 @@ from taplab.detectors.live import (
 from taplab.detectors.scoring import matches, score
 from taplab.detectors.stealth_counts import KernelStealthScan
 from taplab.lab import Lab
-from taplab.output import console, print_json, progress
+from taplab.output import console, fold, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.topologies import registry
 from taplab.traffic import benign, flood, lookalike, scan
@@ -319,7 +319,7 @@ def table(results: list[dict], names: list[str], order: list[str]) -> Table:
     by = {(r["scenario"], r["detector"]): r for r in results}
     for scen in order:
         t.add_row(scen, *[cell(by[(scen, n)]) for n in names])
-    return t
+    return fold(t)
 
 
 def families(results: list[dict], plan: list[Scenario], names: list[str]) -> list[dict]:
@@ -364,7 +364,7 @@ def family_table(rows: list[dict], names: list[str]) -> Table:
             delay = "" if r["median_delay_s"] is None else f" {r['median_delay_s']:.2f}s"
             cells.append(f"{r['detected']}/{r['scenarios']}{delay} named {r['source_named']}{fp}")
         t.add_row(family, *cells)
-    return t
+    return fold(t)
 
 
 def unseen(rows: list[dict]) -> list[str]:

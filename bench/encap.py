@@ -40,7 +40,7 @@ from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3
-from taplab.output import progress
+from taplab.output import fold, progress
 from taplab.taps.procstat import CpuMeter
 from taplab.topologies import registry
 
@@ -224,7 +224,7 @@ def table(rows: list[dict]) -> Table:
             str(r["lost_from"] or "none"),
             str(pub or ""),
         )
-    return t
+    return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:

@@ -27,7 +27,7 @@ from taplab.controllers.lambda_supervisor import percentile_ms
 from taplab.controllers.telemetry import TelemetrySender
 from taplab.controllers.telemetry_agent import SyntheticFlows, TelemetryAgent
 from taplab.lab import Lab
-from taplab.output import console, print_json, progress
+from taplab.output import console, fold, print_json, progress
 from taplab.report import report_dir, write_json
 
 NAME = "lambda"
@@ -180,7 +180,7 @@ def _table(runs: list[dict], seconds: float, version: int) -> Table:
             _ms(r["p99_ms"]),
             str(r["dispatch_dropped_transactions"]),
         )
-    return table
+    return fold(table)
 
 
 def _ms(value: float | None) -> str:

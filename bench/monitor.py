@@ -40,7 +40,7 @@ from taplab import ready
 from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
-from taplab.output import progress
+from taplab.output import fold, progress
 from taplab.shell import start
 from taplab.taps import session, testbed
 from taplab.taps.target import resolve
@@ -351,7 +351,7 @@ def table(rows: list[dict]) -> Table:
             str(r["measured_errors_pct"]),
             f"{r['mirrored_packets']} pk / {r['mirrored_bytes'] / 1e6:.2f} MB",
         )
-    return t
+    return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:

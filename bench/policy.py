@@ -34,7 +34,7 @@ from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import iperf3, node_ip, offloads_off
-from taplab.output import progress
+from taplab.output import fold, progress
 from taplab.topologies import registry
 from taplab.topologies.bridge_policy import MAX_RULES, VARIANTS, set_policy
 
@@ -239,7 +239,7 @@ def table(rows: list[dict]) -> Table:
             f"{100 * (r['rr_ratio'] or 0):.1f}",
             published_note(r),
         )
-    return t
+    return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:

@@ -30,7 +30,7 @@ from taplab.bench.record import pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import COUNTERS, intf_counters, iperf3, offloads_off
-from taplab.output import console, print_json, progress
+from taplab.output import console, fold, print_json, progress
 from taplab.report import report_dir, write_json
 from taplab.taps import session, testbed
 from taplab.taps.procstat import CpuMeter, rss_mb
@@ -262,7 +262,7 @@ def table(rows: list[dict]) -> Table:
             str(r["retransmits"]),
             f"{r['machine_busy_pct']:.0f}",
         )
-    return t
+    return fold(t)
 
 
 def published_table(rows: list[dict]) -> Table:
@@ -278,7 +278,7 @@ def published_table(rows: list[dict]) -> Table:
                 f"{100 - 100 * (r['fidelity'] or 0):.1f} % fewer"
             )
             t.add_row(r["tap"], r["rate"], ours, note)
-    return t
+    return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:

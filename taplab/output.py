@@ -59,7 +59,12 @@ def progress(what: str) -> Iterator[None]:
 def table(*headers: str, **options) -> Table:
     """A rich Table whose cells wrap, and fold a word too long for its column,
     rather than cut it at the terminal's width."""
-    result = Table(**options)
-    for header in headers:
-        result.add_column(header, overflow="fold")
+    return fold(Table(*headers, **options))
+
+
+def fold(result: Table) -> Table:
+    """Let every cell of result wrap, and fold a word too long for its column, rather
+    than cut it at the terminal's width (80 columns when output is not a terminal)."""
+    for column in result.columns:
+        column.overflow, column.no_wrap = "fold", False
     return result

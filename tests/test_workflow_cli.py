@@ -170,3 +170,20 @@ def test_every_help_fits_80_columns_and_keeps_its_examples_whole(monkeypatch):
         )
         for example in (sub.epilog or "").splitlines()[1:]:
             assert example in text.splitlines(), (path, example)
+
+
+def test_a_bench_table_built_unwrappable_still_folds_at_80_columns():
+    from rich.console import Console
+    from rich.table import Table
+
+    from taplab.output import fold
+
+    grid = Table()
+    for header in ("tap", "rate", "Mb/s", "% none", "fidelity %", "bytes %", "CPU %", "MB"):
+        grid.add_column(header, justify="right", no_wrap=True)
+    grid.add_row("xdp-flowtable", "unlimited", "3140", "75.0", "100.00", "100.00", "3.6", "21")
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(fold(grid))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "xdp-flowt" in text and "100.00" in text.replace("\n", "").replace(" ", "")
