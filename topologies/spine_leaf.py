@@ -18,6 +18,21 @@ Grader facts: VNI 42, UDP 4789, MTU 1450 would be VXLAN over plain IP and
 1476 is GRE, so VXLAN through GRE leaves 1426; a GRE packet is the inner IP
 packet plus 4 bytes of GRE header. Where the kernel lacks GRE, the tunnel is
 Open vSwitch's userspace GRE port on a bridge named ``gre1`` (``ovs_gre``).
+
+``options.encap`` (or the builder's ``encap`` argument) builds the same fabric
+with one encapsulation at a time, to compare them (``taplab bench encap``):
+
+- ``vxlan-over-gre`` (the default): as drawn above; tenant MTU 1426;
+- ``vxlan``: the same VXLAN, its underlay routed through the spine, no GRE;
+  tenant MTU 1450;
+- ``gre``: no VXLAN and no bridges; each tenant is routed, on its own /30 of
+  ``tenant_cidr`` (the tenant .1, its VTEP .2: h1 192.168.42.1, h2
+  192.168.42.5), and the leaves route the tenants behind the other leaf
+  through the GRE tunnel; tenant MTU 1476 (the leaves' ``gre1``);
+- ``none``: the same routed tenants, plain routing through the spine; MTU 1500.
+
+The lab's meta gives ``overlay`` (``type`` is the encapsulation, ``mtu`` the
+tenants' path MTU) and ``tenants`` (name -> address).
 """
 
 import ipaddress
@@ -27,14 +42,24 @@ from taplab.topologies import overlays, ovs_gre, routed
 from taplab.topologies.registry import topology
 
 GRE_MTU = overlays.MTU["gre"]
-VXLAN_OVER_GRE_MTU = GRE_MTU - 50
+MTU = {
+    "vxlan-over-gre": GRE_MTU - 50,
+    "vxlan": overlays.MTU["vxlan"],
+    "gre": GRE_MTU,
+    "none": 1500,
+}
+TITLE = {"vxlan-over-gre": "VXLAN over GRE", "vxlan": "VXLAN", "gre": "GRE", "none": "routed"}
 
 
 @topology("spine-leaf")
-def build(lab, spec: dict) -> None:
-    for kind in ("gre", "vxlan"):
-        overlays.check_available(kind, "spine-leaf (VXLAN over GRE)", instead=None)
+def build(lab, spec: dict, encap: str | None = None) -> None:
     options = spec.get("options", {})
+    encap = encap or options.get("encap", "vxlan-over-gre")
+    if encap not in MTU:
+        raise UserError(f"spine-leaf: encap must be one of {', '.join(MTU)}, not '{encap}'.")
+    for kind in ("gre", "vxlan"):
+        if kind in encap.split("-over-"):
+            overlays.check_available(kind, f"spine-leaf ({TITLE[encap]})", instead=None)
     try:
         left, right = options["tunnel"]
         tunnel = ipaddress.ip_network(options.get("tunnel_cidr", "172.16.0.0/30"))
@@ -45,16 +70,48 @@ def build(lab, spec: dict) -> None:
         ) from None
     vni = spec.get("overlay", {}).get("vni", 42)
     port = spec.get("overlay", {}).get("port", 4789)
+    vteps = [n for n in spec["nodes"] if n.get("role") == "vtep"]
+    if len(vteps) != 2:
+        raise UserError("spine-leaf needs exactly two nodes with role: vtep.")
     hosts = {n["name"]: lab.add_host(n["name"]) for n in spec["nodes"]}
     for node in spec["nodes"]:
         if node.get("role") in ("router", "vtep"):
             hosts[node["name"]].cmd("sysctl -qw net.ipv4.ip_forward=1")
-    addressed = routed.add_links(lab, hosts, spec["links"])
-    routed.install_routes(hosts, routed.static_routes(spec["links"], addressed))
-    vteps = [n for n in spec["nodes"] if n.get("role") == "vtep"]
-    if len(vteps) != 2:
-        raise UserError("spine-leaf needs exactly two nodes with role: vtep.")
-    _gre(lab, hosts, addressed, left, right, tunnel, vteps)
+    pods = {name: lab.add_host(name) for vtep in vteps for name in vtep["pods"]}
+    links = spec["links"]
+    if "vxlan" not in encap:
+        links = [*links, *_tenant_links(vteps, tenants)]
+        hosts.update(pods)
+    addressed = routed.add_links(lab, hosts, links)
+    routed.install_routes(hosts, routed.static_routes(links, addressed))
+    if "gre" in encap:
+        _gre(lab, hosts, addressed, left, right, tunnel, vteps)
+    if "vxlan" in encap:
+        _vxlan(lab, hosts, pods, addressed, vteps, tenants, vni, port, MTU[encap])
+    lab.start()
+    lab.set_meta(
+        overlay={"type": encap, "vni": vni, "port": port, "mtu": MTU[encap], "gre_mtu": GRE_MTU},
+        tenants={name: pod.IP() for name, pod in pods.items()},
+    )
+
+
+def _tenant_links(vteps: list[dict], tenants) -> list[dict]:
+    """A routed link per tenant, each on its own /30 of tenants (the tenant .1, its VTEP .2)."""
+    names = [(name, vtep["name"]) for vtep in vteps for name in vtep["pods"]]
+    subnets = list(tenants.subnets(new_prefix=30)) if tenants.prefixlen <= 30 else []
+    if len(subnets) < len(names):
+        raise UserError(
+            f"spine-leaf: tenant_cidr {tenants} has room for {len(subnets)} routed tenants "
+            f"(a /30 each), not {len(names)}."
+        )
+    return [
+        {"a": name, "b": vtep, "cidr": str(net)}
+        for (name, vtep), net in zip(names, subnets, strict=False)
+    ]
+
+
+def _vxlan(lab, hosts, pods, addressed, vteps, tenants, vni: int, port: int, mtu: int) -> None:
+    """Bridge br0 and VXLAN device vxlan<vni> in each VTEP, its tenants on br0 in one subnet."""
     tenant_ips = tenants.hosts()
     for vtep, peer in ((vteps[0], vteps[1]), (vteps[1], vteps[0])):
         local = next(iter(addressed.ports[vtep["name"]].values()))[0]
@@ -64,29 +121,19 @@ def build(lab, spec: dict) -> None:
             f"ip link add br0 type bridge stp_state 0 && "
             f"ip link add vxlan{vni} type vxlan id {vni} dstport {port} "
             f"local {local} remote {remote} && "
-            f"ip link set vxlan{vni} master br0 mtu {VXLAN_OVER_GRE_MTU} up && "
-            f"ip link set br0 mtu {VXLAN_OVER_GRE_MTU} up"
+            f"ip link set vxlan{vni} master br0 mtu {mtu} up && "
+            f"ip link set br0 mtu {mtu} up"
         )
         for name in vtep["pods"]:
-            tenant = lab.add_host(name)
+            tenant = pods[name]
             link = lab.add_link(tenant, host)
-            host.cmd(f"ip link set {link.intf2} master br0 mtu {VXLAN_OVER_GRE_MTU} up")
+            host.cmd(f"ip link set {link.intf2} master br0 mtu {mtu} up")
             ip = str(next(tenant_ips))
             tenant.cmd(
                 f"ip addr add {ip}/{tenants.prefixlen} dev {link.intf1} && "
-                f"ip link set {link.intf1} mtu {VXLAN_OVER_GRE_MTU} up"
+                f"ip link set {link.intf1} mtu {mtu} up"
             )
             link.intf1.ip, link.intf1.prefixLen = ip, tenants.prefixlen
-    lab.start()
-    lab.set_meta(
-        overlay={
-            "type": "vxlan-over-gre",
-            "vni": vni,
-            "port": port,
-            "mtu": VXLAN_OVER_GRE_MTU,
-            "gre_mtu": GRE_MTU,
-        }
-    )
 
 
 def _gre(lab, hosts: dict, addressed, left: str, right: str, tunnel, vteps: list[dict]) -> None:
