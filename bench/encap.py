@@ -1,16 +1,20 @@
 """``taplab bench encap``: what each encapsulation costs, and where it fragments.
 
-The VXLAN-over-GRE homework's question, measured. Paths, each on its own lab:
+The VXLAN-over-GRE homework's question, measured. Paths, each on its own lab,
+on two topologies:
 
-- ``none``: node1 to node2 over the cluster's underlay (no pod network at all);
-- ``host-gw``, ``vxlan``, ``gre``: pod1 (node1) to pod2 (node2) on a 2-node
-  cluster with that overlay;
-- ``vxlan-over-gre``: h1 to h2 on ``spine-leaf`` (VXLAN VNI 42 through a GRE
-  tunnel between two leaves).
+- ``cluster`` (2 nodes, a pod each): ``none`` is node1 to node2 over the
+  underlay (no pod network at all); ``host-gw``, ``vxlan`` and ``gre`` are pod1
+  (node1) to pod2 (node2) with that overlay;
+- ``spine-leaf`` (the homework's fabric, built with ``options.encap``): h1 to h2
+  routed through leaves and spine (``none``), over VXLAN VNI 42 between the
+  VTEPs (``vxlan``), routed through a GRE tunnel between the leaves (``gre``),
+  and VXLAN through that tunnel (``vxlan-over-gre``).
 
-Where the kernel lacks GRE, ``gre`` and ``vxlan-over-gre`` run on Open vSwitch's
-userspace GRE ports: they are labelled ``(OVS userspace)`` and their costs are
-those of a userspace datapath, not of the kernel's GRE.
+``host-gw`` needs nodes on one link, so it is a cluster path only; VXLAN over
+GRE is the spine-leaf homework's. Where the kernel lacks GRE, the GRE paths run
+on Open vSwitch's userspace GRE ports: they are labelled ``(OVS userspace)`` and
+their costs are those of a userspace datapath, not of the kernel's GRE.
 
 Per path: TCP throughput (iperf3, offloads as the lab has them), TCP
 request/response latency (100-byte requests, 200-byte responses), the
@@ -65,25 +69,36 @@ class Path:
     server: str
 
     def target(self, lab) -> str:
+        if self.topology == "spine-leaf":
+            return lab.meta["tenants"][self.server]
         if self.name == "none":
             return lab.meta["k8s_nodes"][self.server]["underlay_ip"]
-        if self.topology == "spine-leaf":
-            return "192.168.42.2"
         return lab.meta["pods"][self.server]["ip"]
 
 
 CLUSTER = {"nodes": 2, "pods": 1}
-PATHS = {
-    "none": Path("none", "cluster", {**CLUSTER, "overlay": "host-gw"}, "node1", "node2"),
-    "host-gw": Path("host-gw", "cluster", {**CLUSTER, "overlay": "host-gw"}, "pod1", "pod2"),
-    "vxlan": Path("vxlan", "cluster", {**CLUSTER, "overlay": "vxlan"}, "pod1", "pod2"),
-    "gre": Path("gre", "cluster", {**CLUSTER, "overlay": "gre"}, "pod1", "pod2"),
-    "vxlan-over-gre": Path("vxlan-over-gre", "spine-leaf", {}, "h1", "h2"),
-}
+PATHS = [
+    Path("none", "cluster", {**CLUSTER, "overlay": "host-gw"}, "node1", "node2"),
+    Path("host-gw", "cluster", {**CLUSTER, "overlay": "host-gw"}, "pod1", "pod2"),
+    *[Path(o, "cluster", {**CLUSTER, "overlay": o}, "pod1", "pod2") for o in ("vxlan", "gre")],
+    *[
+        Path(e, "spine-leaf", {"encap": e}, "h1", "h2")
+        for e in ("none", "vxlan", "gre", "vxlan-over-gre")
+    ],
+]
+NAMES = list(dict.fromkeys(p.name for p in PATHS))
+TOPOLOGIES = list(dict.fromkeys(p.topology for p in PATHS))
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--paths", default=",".join(PATHS), help=f"default {','.join(PATHS)}")
+    p.add_argument(
+        "--paths",
+        default=",".join(NAMES),
+        help=f"on each topology that has them (default {','.join(NAMES)})",
+    )
+    p.add_argument(
+        "--topologies", default=",".join(TOPOLOGIES), help=f"default {','.join(TOPOLOGIES)}"
+    )
     p.add_argument("--time", type=float, default=5, help="seconds per measurement (default 5)")
     p.add_argument(
         "--quick",
@@ -126,7 +141,8 @@ def frag_creates(lab) -> int:
 
 
 def mtus_to_1500(lab) -> list[str]:
-    """Every interface of every lab node below 1500 set to 1500; those that refused."""
+    """Every interface of every lab node below 1500 set to 1500, and the path MTUs the
+    nodes learnt from the DF probes forgotten; the interfaces that refused."""
     refused = []
     for node in lab.nodes:
         out = lab.sh(node, ["ip", "-o", "link", "show"], check=False)
@@ -135,6 +151,7 @@ def mtus_to_1500(lab) -> list[str]:
                 done = lab.sh(node, ["ip", "link", "set", "dev", name, "mtu", "1500"], check=False)
                 if done.strip():
                     refused.append(f"{node}:{name}")
+        lab.sh(node, ["ip", "route", "flush", "cache"], check=False)
     return refused
 
 
@@ -149,7 +166,7 @@ def sweep(lab, path: Path, sizes) -> list[dict]:
 
 
 def measure_path(path: Path, seconds: float, sizes) -> dict:
-    with Lab(f"bench-encap-{path.name}") as lab:
+    with Lab(f"bench-encap-{path.topology}-{path.name}") as lab:
         registry.build(lab, path.topology, **path.options)
         target = path.target(lab)
         rr.start_server(lab, path.server)
@@ -165,6 +182,7 @@ def measure_path(path: Path, seconds: float, sizes) -> dict:
     first_frag = next((s["size"] for s in swept if s["fragments"]), None)
     first_lost = next((s["size"] for s in swept if not s["answered"]), None)
     return {
+        "topology": path.topology,
         "path": label(path.name),
         "gbps": round(gbps, 3),
         "retransmits": tput.retransmits,
@@ -181,6 +199,7 @@ def measure_path(path: Path, seconds: float, sizes) -> dict:
 
 
 FIELDS = [
+    "topology",
     "path",
     "gbps",
     "gbps_ratio",
@@ -198,6 +217,7 @@ FIELDS = [
 
 def table(rows: list[dict]) -> Table:
     t = Table(
+        "topology",
         "path",
         "Gb/s",
         "% none",
@@ -206,13 +226,16 @@ def table(rows: list[dict]) -> Table:
         "cores/Gb/s",
         "MTU",
         "frag from",
+        "lost from",
         "published MTU",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for r in rows:
+    for i, r in enumerate(rows):
         pub = PUBLISHED["mtu"].get(r["path"].split()[0])
+        last = i + 1 == len(rows) or rows[i + 1]["topology"] != r["topology"]
         t.add_row(
+            r["topology"],
             r["path"],
             f"{r['gbps']:.2f}",
             f"{100 * (r['gbps_ratio'] or 0):.0f}",
@@ -223,22 +246,30 @@ def table(rows: list[dict]) -> Table:
             str(r["fragments_from"] or "none"),
             str(r["lost_from"] or "none"),
             str(pub or ""),
+            end_section=last,
         )
     return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-    names = [r["path"] for r in rows]
-    axes[0].bar(names, [r["gbps"] for r in rows], color="C0")
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5))
+    names = [f"{r['topology']}: {r['path']}" for r in rows]
+    colours = [f"C{TOPOLOGIES.index(r['topology'])}" for r in rows]
+    axes[0].bar(names, [r["gbps"] for r in rows], color=colours)
     axes[0].set_title("TCP throughput (Gb/s)")
-    axes[1].bar(names, [r["rr_mean_us"] for r in rows], color="C1")
+    axes[1].bar(names, [r["rr_mean_us"] for r in rows], color=colours)
     axes[1].set_title("request/response latency (µs, mean)")
-    for i, r in enumerate(rows):
+    for i, (name, r) in enumerate(zip(names, rows, strict=True)):
         sizes = [s["size"] for s in r["sweep"]]
+        style = "-" if r["topology"] == TOPOLOGIES[0] else "--"
         axes[2].plot(
-            sizes, [s["fragments"] for s in r["sweep"]], marker="o", color=f"C{i}", label=r["path"]
+            sizes,
+            [s["fragments"] for s in r["sweep"]],
+            style,
+            marker="o",
+            color=f"C{i}",
+            label=name,
         )
     for path, mtu in PUBLISHED["mtu"].items():
         axes[2].axvline(mtu, ls=":", color="grey")
@@ -247,32 +278,50 @@ def plot(rows: list[dict], folder) -> list[str]:
     axes[2].set_xlabel("IP packet size (bytes)")
     axes[2].legend(fontsize=7)
     for ax in axes[:2]:
-        ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+        ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
     return save_figure(fig, folder, "encap")
 
 
-def run(args) -> int:
+def chosen(args) -> list[Path]:
+    """The paths --paths and --topologies select, in PATHS order."""
     names = [p.strip() for p in args.paths.split(",") if p.strip()]
-    unknown = [n for n in names if n not in PATHS]
-    if unknown or not names:
-        raise UserError(f"--paths takes {', '.join(PATHS)}, not '{','.join(unknown)}'.")
+    topos = [t.strip() for t in args.topologies.split(",") if t.strip()]
+    for given, known, flag in ((names, NAMES, "--paths"), (topos, TOPOLOGIES, "--topologies")):
+        unknown = [g for g in given if g not in known]
+        if unknown or not given:
+            raise UserError(f"{flag} takes {', '.join(known)}, not '{','.join(unknown)}'.")
+    paths = [p for p in PATHS if p.name in names and p.topology in topos]
+    if not paths:
+        raise UserError(
+            f"no path {','.join(names)} on {','.join(topos)}: host-gw is a cluster path, "
+            "vxlan-over-gre a spine-leaf one."
+        )
+    return paths
+
+
+def run(args) -> int:
+    paths = chosen(args)
     if args.time < 1:
         raise UserError("--time must be at least 1 second (iperf3 takes whole seconds).")
     seconds, sizes = (QUICK["time"], QUICK["sizes"]) if args.quick else (args.time, SIZES)
     started, rows = time.time(), []
-    for name in names:
-        with progress(f"{label(name)}: building and measuring ..."):
-            rows.append(measure_path(PATHS[name], seconds, sizes))
-    base = rows[0]
-    for r in rows:
+    for path in paths:
+        with progress(f"{path.topology}: {label(path.name)}: building and measuring ..."):
+            rows.append(measure_path(path, seconds, sizes))
+    baseline = {}
+    for r in rows:  # against the first path measured on the same topology (none, by default)
+        base = next(b for b in rows if b["topology"] == r["topology"])
+        baseline[r["topology"]] = base["path"]
         r["gbps_ratio"] = round(r["gbps"] / base["gbps"], 4) if base["gbps"] else None
         r["rr_ratio"] = round(r["rr_mean_us"] / base["rr_mean_us"], 4)
     data = {
         "rows": rows,
-        "baseline": base["path"],
+        "baseline": baseline,
         "published": PUBLISHED,
         "settings": {
-            "paths": names,
+            "paths": [f"{p.topology}/{p.name}" for p in paths],
             "seconds": seconds,
             "sizes": list(sizes),
             "quick": args.quick,
@@ -287,6 +336,8 @@ def run(args) -> int:
         FIELDS,
         plot,
         table(rows),
-        f"ratios against {base['path']}, measured in this run; published (VXLAN over "
+        "ratios against "
+        + ", ".join(f"{path} on {topo}" for topo, path in baseline.items())
+        + ", measured in this run; published (VXLAN over "
         "GRE homework, docs/experiments.md): MTU 1450 VXLAN, 1476 GRE, 1426 both",
     )
