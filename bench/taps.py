@@ -8,11 +8,19 @@ the tap's CPU (its processes, % of one core and of the node, from /proc) and
 memory, its fidelity (packets and bytes at the collector, or counted by the
 tap for the non-mirroring kinds, over the receiver's interface counters in the
 directions the tap sees: the sender's own counters would include the tap's
-copies) and TCP retransmits. Segmentation offloads are off on the pods
-(``--offloads`` keeps them) so that a packet is a wire-sized packet, as on the
-published clusters' NICs, and not a 64 KB GSO buffer. Kernel taps (``tc-mirred``, the
-ebpf program) have no process of their own: their cost shows in the throughput
-ratio and in the machine's busy share, printed too.
+copies) and TCP retransmits. Kernel taps (``tc-mirred``, the ebpf program) have
+no process of their own: their cost shows in the throughput ratio and in the
+machine's busy share, printed too.
+
+Each figure is measured twice (``--offloads``): with segmentation offloads
+``off`` on the pods, so that a packet is a wire-sized packet and per-packet costs
+show, and ``on``, as Linux and Kubernetes leave a pod's veth (TSO and GSO on:
+a tap on the pod's interface sees 64 KB buffers, as the published sidecar did).
+
+At unlimited rate it also measures the floor under the kernel taps: an empty
+eBPF program at the ``xdp-flowtable`` tap's hook (``xdp-pass``) and at the
+``ebpf`` tap's (``tc-pass``), so that the hook's own price and the tap's work
+show apart (``hook_floor``).
 
 Published, beside ours: the sidecar tap used 2.25 / 4.05 / 8 / 11.8 % of a
 2-vCPU node at 50 / 100 / 250 / 500 Mb/s and 14 MB, and its collector saw 5.3 %
@@ -21,25 +29,31 @@ kept 89.7 % of untraced throughput.
 """
 
 import statistics
+import sys
 from collections import defaultdict
+from contextlib import contextmanager
 
 from rich import box
 from rich.table import Table
 
-from taplab.bench.record import pyplot, save_figure
+from taplab.bench import hook_floor
+from taplab.bench.record import publish, pyplot, save_figure
 from taplab.errors import UserError
 from taplab.lab import Lab
 from taplab.measure import COUNTERS, intf_counters, iperf3, offloads_off
-from taplab.output import console, fold, print_json, progress
-from taplab.report import report_dir, write_json
+from taplab.output import fold, progress
 from taplab.taps import session, testbed
 from taplab.taps.procstat import CpuMeter, rss_mb
+from taplab.taps.target import resolve
 
 NAME = "taps"
 HELP = "measure each tap kind's throughput cost, CPU, memory and fidelity with iperf3"
 EXAMPLE = "sudo taplab bench taps --rates 50M,500M,unlimited --time 5 --repeats 3"
-KINDS = ("none", "sidecar", "tc-mirred", "ebpf", "xdp-flowtable", "pcap")
+TAP_KINDS = ("sidecar", "tc-mirred", "ebpf", "xdp-flowtable", "pcap")
+KINDS = ("none", *TAP_KINDS, *hook_floor.KINDS)
 RATES = "50M,100M,250M,500M,unlimited"
+OFFLOADS = ("off", "on")
+QUICK = {"rates": "100M,unlimited", "time": 1.0, "repeats": 1}
 OPTIONS = {
     "pcap": {"snaplen": 128, "size_mb": 50, "files": 4},
     "ebpf": {"mirror": "none"},
@@ -59,14 +73,34 @@ PUBLISHED = {
         "docs/experiments.md",
     },
 }
-FIDELITY_TARGET, COST_TARGET = 0.999, 0.05
+# The targets the bench checks: fidelity, throughput at unlimited rate, memory, and
+# retransmits beyond the untapped run's at the same rate.
+FIDELITY_TARGET, THROUGHPUT_TARGET, MEMORY_TARGET_MB, EXTRA_RETRANSMITS = 0.999, 0.95, 30, 10
+FLOOR = {"ebpf": "tc-pass", "xdp-flowtable": "xdp-pass"}
+FIELDS = [
+    "offloads",
+    "tap",
+    "rate",
+    "rate_mbps",
+    "mbps",
+    "mbps_spread",
+    "throughput_ratio",
+    "fidelity",
+    "byte_fidelity",
+    "tap_cpu_pct",
+    "tap_cpu_pct_core",
+    "machine_busy_pct",
+    "tap_mem_mb",
+    "retransmits",
+]
 
 
 def add_arguments(p) -> None:
     p.add_argument(
         "--kinds",
         default=",".join(KINDS),
-        help=f"comma-separated tap kinds, 'none' for the untapped baseline "
+        help=f"comma-separated tap kinds, 'none' for the untapped baseline, xdp-pass and "
+        f"tc-pass for the empty hooks, measured at unlimited rate only "
         f"(default {','.join(KINDS)})",
     )
     p.add_argument("--rates", default=RATES, help=f"iperf3 rates (default {RATES})")
@@ -74,8 +108,15 @@ def add_arguments(p) -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs per point (default 3)")
     p.add_argument(
         "--offloads",
+        choices=("off", "on", "both"),
+        default="both",
+        help="segmentation offloads on the pods: off (a packet is a wire packet), on (as "
+        "Linux leaves a veth: the taps see 64 KB buffers) or both (default)",
+    )
+    p.add_argument(
+        "--quick",
         action="store_true",
-        help="keep TSO/GSO/GRO on (packets are then 64 KB buffers, not wire packets)",
+        help=f"rates {QUICK['rates']}, {QUICK['time']:.0f} s per run, one round",
     )
 
 
@@ -136,7 +177,7 @@ def one_run(lab, kind: str, tap: dict | None, rate: str, seconds: float) -> dict
     }
 
 
-def summarize(kind: str, rate: str, runs: list[dict], baseline: dict[str, float]) -> dict:
+def summarize(setting: str, kind: str, rate: str, runs: list[dict], baseline: float) -> dict:
     mbps = [r["mbps"] for r in runs]
 
     def med(key):
@@ -145,12 +186,13 @@ def summarize(kind: str, rate: str, runs: list[dict], baseline: dict[str, float]
 
     median = statistics.median(mbps)
     return {
+        "offloads": setting,
         "tap": kind,
         "rate": rate,
         "rate_mbps": rate_mbps(rate),
         "mbps": round(median, 1),
         "mbps_spread": round(max(mbps) - min(mbps), 1),
-        "throughput_ratio": round(median / baseline[rate], 4) if baseline.get(rate) else None,
+        "throughput_ratio": round(median / baseline, 4) if baseline else None,
         "fidelity": med("fidelity"),
         "byte_fidelity": med("byte_fidelity"),
         "tap_cpu_pct": med("tap_cpu_pct"),
@@ -162,53 +204,141 @@ def summarize(kind: str, rate: str, runs: list[dict], baseline: dict[str, float]
     }
 
 
-def measure(args, kinds: list[str], rates: list[str]) -> list[dict]:
-    """Every kind at every rate, repeats interleaved (round after round over all kinds),
-    so that the untapped baseline and the taps meet the same machine load."""
-    runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+@contextmanager
+def attached(lab, kind: str):
+    """kind on the client pod for the duration: its tap record (None for no tap and the
+    empty hooks, which have no process and count nothing)."""
+    if kind == "none":
+        yield None
+    elif kind in hook_floor.KINDS:
+        target = resolve(lab, "client", host_side=True)
+        lab.sh(target.node, [sys.executable, "-m", "taplab.bench.hook_floor", kind, target.intf])
+        try:
+            yield None
+        finally:
+            hook_floor.detach(lab, target, kind)
+    else:
+        collector = "collector" if kind in ("sidecar", "tc-mirred") else None
+        tap = session.attach(lab, "client", kind, collector=collector, **OPTIONS.get(kind, {}))
+        try:
+            yield tap
+        finally:
+            session.detach(lab, tap["id"])
+
+
+def measure(args, kinds: list[str], rates: list[str], settings: list[str]) -> list[dict]:
+    """Every kind at every rate under each offload setting; within a setting, repeats are
+    interleaved (round after round over all kinds), so that the untapped baseline and the
+    taps meet the same machine load. The empty hooks run at unlimited rate only."""
+    runs: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     with Lab("bench-taps") as lab:
         testbed.build(lab)
-        if not args.offloads:
-            for name in testbed.ADDRESSES:
-                offloads_off(lab, name, f"{name}-eth0")
-        for round_no in range(1, args.repeats + 1):
-            for kind in kinds:
-                tap = None
-                if kind != "none":
-                    collector = "collector" if kind in ("sidecar", "tc-mirred") else None
-                    tap = session.attach(
-                        lab, "client", kind, collector=collector, **OPTIONS.get(kind, {})
-                    )
-                try:
-                    for rate in rates:
-                        with progress(f"round {round_no}/{args.repeats}: {kind} at {rate} ..."):
-                            runs[kind, rate].append(one_run(lab, kind, tap, rate, args.time))
-                finally:
-                    if tap:
-                        session.detach(lab, tap["id"])
-    baseline = {rate: statistics.median(r["mbps"] for r in runs["none", rate]) for rate in rates}
-    return [summarize(kind, rate, runs[kind, rate], baseline) for kind in kinds for rate in rates]
+        for setting in settings:  # "on" first: a veth starts with its offloads on
+            if setting == "off":
+                for name in testbed.ADDRESSES:
+                    offloads_off(lab, name, f"{name}-eth0")
+            for round_no in range(1, args.repeats + 1):
+                for kind in kinds:
+                    kind_rates = [
+                        r for r in rates if kind not in hook_floor.KINDS or r == "unlimited"
+                    ]
+                    if not kind_rates:
+                        continue
+                    with attached(lab, kind) as tap:
+                        for rate in kind_rates:
+                            what = f"offloads {setting}, round {round_no}/{args.repeats}: {kind}"
+                            with progress(f"{what} at {rate} ..."):
+                                run = one_run(lab, kind, tap, rate, args.time)
+                            runs[setting, kind, rate].append(run)
+    rows = []
+    for setting in settings:
+        base = {r: statistics.median(x["mbps"] for x in runs[setting, "none", r]) for r in rates}
+        rows += [
+            summarize(setting, kind, rate, runs[setting, kind, rate], base[rate])
+            for kind in kinds
+            for rate in rates
+            if runs[setting, kind, rate]
+        ]
+    return rows
 
 
-def findings(rows: list[dict]) -> dict:
-    """The issue's targets and the sidecar's loss onset, from the measured rows."""
+def targets(rows: list[dict]) -> dict[str, dict]:
+    """The issue's targets for the taps, per offload setting, from the measured rows:
+    {name: {"met": bool, "ours": text, "floor": text, when an empty hook was measured}}."""
+    found = {}
+    for setting in dict.fromkeys(r["offloads"] for r in rows):
+        found |= setting_targets([r for r in rows if r["offloads"] == setting], setting)
+    return found
+
+
+def setting_targets(rows: list[dict], setting: str) -> dict[str, dict]:
+    """targets() for the rows of one offload setting."""
+    found = {}
 
     def row(kind, rate):
-        return next((r for r in rows if r["tap"] == kind and r["rate"] == rate), None)
+        return next((r for r in rows if (r["tap"], r["rate"]) == (kind, rate)), None)
 
-    targets = {}
-    for kind in ("tc-mirred", "ebpf"):
-        at500, unlimited = row(kind, "500M"), row(kind, "unlimited")
-        if at500 and at500["fidelity"] is not None:
-            targets[f"{kind} fidelity >= 99.9 % at 500M"] = at500["fidelity"] >= FIDELITY_TARGET
-        if unlimited and unlimited["throughput_ratio"] is not None:
-            targets[f"{kind} costs < 5 % of unlimited throughput"] = (
-                unlimited["throughput_ratio"] > 1 - COST_TARGET
+    def check(name, met, ours, floor=None):
+        found[f"{name} (offloads {setting})"] = {"met": met, "ours": ours} | (
+            {"floor": floor} if floor else {}
+        )
+
+    for rate_mbps_, published in PUBLISHED["sidecar"]["cpu_pct_node"].items():
+        r = row("sidecar", f"{rate_mbps_}M")
+        if r:
+            check(
+                f"sidecar CPU <= published {published} % at {r['rate']}",
+                r["tap_cpu_pct"] <= published,
+                f"{r['tap_cpu_pct']:.2f} %",
             )
-    sidecar = [r for r in rows if r["tap"] == "sidecar" and r["fidelity"] is not None]
-    losing = [r for r in sidecar if r["fidelity"] < FIDELITY_TARGET]
-    onset = losing[0]["rate"] if losing else None
-    return {"targets": targets, "sidecar_loses_packets_from": onset}
+    r = row("sidecar", "500M")
+    if r and r[seen(setting)] is not None:
+        check(
+            "sidecar fidelity >= 99.9 % at 500M",
+            r[seen(setting)] >= FIDELITY_TARGET,
+            f"{pct(r[seen(setting)], 2)} %",
+        )
+    for r in rows:
+        if r["tap"] == "tc-mirred" and r["rate_mbps"]:
+            extra = r["retransmits"] - row("none", r["rate"])["retransmits"]
+            check(
+                f"tc-mirred adds <= {EXTRA_RETRANSMITS} retransmits at {r['rate']}",
+                extra <= EXTRA_RETRANSMITS,
+                f"{extra:+d}",
+            )
+    for kind in ("tc-mirred", "ebpf", "xdp-flowtable", "pcap"):
+        r = row(kind, "unlimited")
+        if r and r["throughput_ratio"] is not None:
+            floor = row(FLOOR.get(kind), "unlimited")
+            check(
+                f"{kind} >= 95 % of untapped throughput at unlimited rate",
+                r["throughput_ratio"] >= THROUGHPUT_TARGET,
+                f"{pct(r['throughput_ratio'])} %",
+                f"the empty {floor['tap']} hook alone: {pct(floor['throughput_ratio'])} %"
+                if floor
+                else None,
+            )
+    for kind in ("ebpf", "xdp-flowtable"):
+        memory = [r["tap_mem_mb"] for r in rows if r["tap"] == kind]
+        if memory:
+            check(
+                f"{kind} resident memory < {MEMORY_TARGET_MB} MB",
+                max(memory) < MEMORY_TARGET_MB,
+                f"{max(memory):.0f} MB",
+            )
+    return found
+
+
+def loss_onset(rows: list[dict]) -> dict[str, str | None]:
+    """Per offload setting, the lowest measured rate at which the sidecar loses packets."""
+    onset: dict[str, str | None] = {}
+    for r in rows:
+        fidelity = r[seen(r["offloads"])]
+        if r["tap"] == "sidecar" and fidelity is not None:
+            onset.setdefault(r["offloads"], None)
+            if fidelity < FIDELITY_TARGET and onset[r["offloads"]] is None:
+                onset[r["offloads"]] = r["rate"]
+    return onset
 
 
 def published_note(row: dict) -> str:
@@ -230,44 +360,47 @@ def pct(value, digits=1) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}"
 
 
-def table(rows: list[dict]) -> Table:
+def seen(setting: str) -> str:
+    """The fidelity that compares under an offload setting: with offloads on, a tap may
+    count a 64 KB buffer or its segments where the receiver counts the other, so bytes."""
+    return "byte_fidelity" if setting == "on" else "fidelity"
+
+
+def table(rows: list[dict], setting: str) -> Table:
+    unit = "bytes" if seen(setting) == "byte_fidelity" else "packets"
     t = Table(
         "tap",
         "rate",
         "Mb/s",
-        "±",
-        "% none",
-        "fid %",
-        "bytes %",
-        "CPU %1",
-        "CPU %node",
+        "%none",
+        "fid%",
+        "CPU%",
         "MB",
         "retr",
-        "busy %",
+        "busy%",
+        title=f"offloads {setting}: fid% of the {unit} sent, CPU% of the node",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
     for r in rows:
-        t.add_row(
-            r["tap"],
-            r["rate"],
-            f"{r['mbps']:.0f}",
-            f"{r['mbps_spread'] / 2:.0f}",
-            pct(r["throughput_ratio"]),
-            pct(r["fidelity"], 2),
-            pct(r["byte_fidelity"], 2),
-            f"{r['tap_cpu_pct_core']:.1f}",
-            f"{r['tap_cpu_pct']:.2f}",
-            f"{r['tap_mem_mb']:.0f}",
-            str(r["retransmits"]),
-            f"{r['machine_busy_pct']:.0f}",
-        )
+        if r["offloads"] == setting:
+            t.add_row(
+                r["tap"],
+                r["rate"],
+                f"{r['mbps']:.0f}±{r['mbps_spread'] / 2:.0f}",
+                pct(r["throughput_ratio"]),
+                pct(r[seen(setting)], 2),
+                f"{r['tap_cpu_pct']:.2f}",
+                f"{r['tap_mem_mb']:.0f}",
+                str(r["retransmits"]),
+                f"{r['machine_busy_pct']:.0f}",
+            )
     return fold(t)
 
 
 def published_table(rows: list[dict]) -> Table:
     """Our sidecar and ebpf rows beside the published figures."""
-    t = Table("tap", "rate", "ours", "published", box=box.SIMPLE_HEAD, pad_edge=False)
+    t = Table("tap", "offl", "rate", "ours", "published", box=box.SIMPLE_HEAD, pad_edge=False)
     for r in rows:
         note = published_note(r)
         if note:
@@ -275,51 +408,60 @@ def published_table(rows: list[dict]) -> Table:
                 f"{pct(r['throughput_ratio'])} % of throughput"
                 if r["tap"] == "ebpf"
                 else f"CPU {r['tap_cpu_pct']:.2f} %, {r['tap_mem_mb']:.0f} MB, "
-                f"{100 - 100 * (r['fidelity'] or 0):.1f} % fewer"
+                f"{100 - 100 * (r[seen(r['offloads'])] or 0):.1f} % fewer"
             )
-            t.add_row(r["tap"], r["rate"], ours, note)
+            t.add_row(r["tap"], r["offloads"], r["rate"], ours, note)
     return fold(t)
 
 
 def plot(rows: list[dict], folder) -> list[str]:
     plt = pyplot()
     rates = list(dict.fromkeys(r["rate"] for r in rows))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    settings = list(dict.fromkeys(r["offloads"] for r in rows))
+    fig, grid = plt.subplots(len(settings), 3, figsize=(15, 4.5 * len(settings)), squeeze=False)
     panels = [
         ("throughput_ratio", "throughput vs untapped"),
         ("tap_cpu_pct", "tap CPU % of node"),
-        ("fidelity", "fidelity (packets seen / sent)"),
+        ("fidelity", "fidelity (seen / sent)"),
     ]
     kinds = list(dict.fromkeys(r["tap"] for r in rows))
-    for ax, (key, title) in zip(axes, panels, strict=True):
-        for i, kind in enumerate(kinds):
-            if kind == "none" and key != "throughput_ratio":
-                continue
-            points = [
-                (rates.index(r["rate"]), r[key])
-                for r in rows
-                if r["tap"] == kind and r[key] is not None
-            ]
-            if points:
-                ax.plot(*zip(*points, strict=True), marker="o", color=f"C{i}", label=kind)
-        ax.set_xticks(range(len(rates)), rates)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
     published = PUBLISHED["sidecar"]["cpu_pct_node"]
     pub_points = [(rates.index(f"{r}M"), v) for r, v in published.items() if f"{r}M" in rates]
-    if pub_points:
-        axes[1].plot(*zip(*pub_points, strict=True), "k--x", label="sidecar, published")
-    axes[0].axhline(
-        PUBLISHED["ebpf"]["throughput_ratio"], color="grey", ls=":", label="eBPF traced, published"
-    )
-    for ax in axes:
-        ax.legend(fontsize=7)
+    for setting, axes in zip(settings, grid, strict=True):
+        for ax, (key, title) in zip(axes, panels, strict=True):
+            key = seen(setting) if key == "fidelity" else key
+            for i, kind in enumerate(kinds):
+                if kind == "none" and key != "throughput_ratio":
+                    continue
+                points = [
+                    (rates.index(r["rate"]), r[key])
+                    for r in rows
+                    if (r["offloads"], r["tap"]) == (setting, kind) and r[key] is not None
+                ]
+                if points:
+                    ax.plot(*zip(*points, strict=True), marker="o", color=f"C{i}", label=kind)
+            ax.set_xticks(range(len(rates)), rates)
+            ax.set_title(f"{title}, offloads {setting}")
+            ax.grid(alpha=0.3)
+        if pub_points:
+            axes[1].plot(*zip(*pub_points, strict=True), "k--x", label="sidecar, published")
+        axes[0].axhline(
+            PUBLISHED["ebpf"]["throughput_ratio"],
+            color="grey",
+            ls=":",
+            label="eBPF traced, published",
+        )
+        for ax in axes:
+            ax.legend(fontsize=7)
     return save_figure(fig, folder, "taps")
 
 
-def run(args) -> int:
+def parse(args) -> tuple[list[str], list[str], list[str]]:
+    """The kinds, rates and offload settings to measure, or one sentence on what is wrong."""
+    if args.quick:
+        args.rates, args.time, args.repeats = QUICK["rates"], QUICK["time"], QUICK["repeats"]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k != "none" and k not in session.kinds()]
+    unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise UserError(
             f"unknown tap kind(s) {', '.join(unknown)}: choose from {', '.join(KINDS)}."
@@ -335,33 +477,37 @@ def run(args) -> int:
             "--time must be at least 1 second (iperf3 takes whole seconds) "
             "and --repeats at least 1."
         )
-    rows = measure(args, kinds, rates)
+    settings = ["on", "off"] if args.offloads == "both" else [args.offloads]
+    return kinds, rates, settings
+
+
+def run(args) -> int:
+    kinds, rates, settings = parse(args)
+    rows = measure(args, kinds, rates, settings)
     data = {
-        "runs": [
-            {k: v for k, v in r.items() if k != "repeats"} | {"repeats": r["repeats"]} for r in rows
-        ],
-        **findings(rows),
+        "rows": rows,
+        "targets": targets(rows),
+        "sidecar_loses_packets_from": loss_onset(rows),
         "published": PUBLISHED,
         "settings": {
             "kinds": kinds,
             "rates": rates,
             "seconds": args.time,
             "repeats": args.repeats,
-            "offloads": args.offloads,
+            "offloads": settings,
+            "quick": args.quick,
         },
     }
-    folder = report_dir("taps", args.out)
-    data["plots"] = plot(rows, folder)
-    path = write_json(folder, "taps", data)
-    if args.json:
-        print_json(data)
-        return 0
-    console.print(table(rows))
-    console.print(published_table(rows))
-    for name, met in data["targets"].items():
-        console.print(f"{'[green]met[/]' if met else '[red]not met[/]'}: {name}")
-    onset = data["sidecar_loses_packets_from"]
+    lines = []
+    for name, result in data["targets"].items():
+        floor = f"; {result['floor']}" if "floor" in result else ""
+        verdict = "[green]met[/]" if result["met"] else "[red]not met[/]"
+        lines.append(f"{verdict}: {name}: {result['ours']}{floor}")
     if "sidecar" in kinds:
-        console.print(f"sidecar loses packets from: {onset or 'no measured rate'}")
-    console.print(f"report: {path}")
-    return 0
+        for setting in settings:
+            onset = data["sidecar_loses_packets_from"].get(setting)
+            lines.append(
+                f"sidecar loses packets (offloads {setting}) from: {onset or 'no measured rate'}"
+            )
+    tables = [table(rows, setting) for setting in settings]
+    return publish("taps", args, data, FIELDS, plot, *tables, published_table(rows), *lines)

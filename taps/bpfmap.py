@@ -20,6 +20,12 @@ MAP_LOOKUP_ELEM, MAP_GET_NEXT_KEY = 1, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def bpf(cmd: int, attr) -> int:
+    """The bpf(2) system call with attr (a ctypes object): its result, -1 with errno set
+    on failure."""
+    return _libc.syscall(SYS_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
+
+
 class _ElemAttr(ctypes.Structure):
     """The bpf_attr member of the map element commands."""
 
@@ -54,7 +60,7 @@ class Map:
             key=ctypes.addressof(key_buf) if key_buf else 0,
             value=ctypes.addressof(out),
         )
-        if _libc.syscall(SYS_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr)) == 0:
+        if bpf(cmd, attr) == 0:
             return True
         err = ctypes.get_errno()
         if err == errno.ENOENT:

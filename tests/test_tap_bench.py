@@ -10,6 +10,7 @@ from tests.conftest import needs, taplab
 pytestmark = needs("vxlan", "iperf3", "bcc", "tc_bpf")
 
 FIELDS = {
+    "offloads",
     "tap",
     "rate_mbps",
     "throughput_ratio",
@@ -44,13 +45,16 @@ def test_tiny_bench_json_shape_and_cleanup(tmp_path):
         "1",
         "--repeats",
         "2",
+        "--offloads",
+        "off",
         "--json",
         "--out",
         str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    runs = {r["tap"]: r for r in data["runs"]}
+    runs = {r["tap"]: r for r in data["rows"]}
+    assert {r["offloads"] for r in data["rows"]} == {"off"}
     assert set(runs) == {"none", "sidecar", "ebpf"}
     assert all(FIELDS <= set(r) for r in runs.values())
     assert runs["none"]["throughput_ratio"] == 1.0 and runs["none"]["fidelity"] is None
@@ -60,8 +64,40 @@ def test_tiny_bench_json_shape_and_cleanup(tmp_path):
         assert 0.9 < runs[kind]["fidelity"] <= 1.0
     assert runs["sidecar"]["tap_cpu_pct"] > 0 and runs["sidecar"]["tap_mem_mb"] > 1
     assert data["published"] == json.loads(json.dumps(PUBLISHED))  # beside ours, as published
+    assert data["provenance"]["command"].startswith("taplab bench taps")
     report = next(tmp_path.glob("taps-*"))
     assert (report / "taps.png").stat().st_size > 0 and (report / "taps.json").exists()
+    header, *lines = (report / "taps.csv").read_text().splitlines()
+    assert header.startswith("offloads,tap,rate") and len(lines) == 3
+    assert bench_labs() == []
+
+
+@needs("xdp")
+def test_quick_mode_measures_both_offload_settings_and_the_empty_hooks(tmp_path):
+    result = taplab(
+        "bench",
+        "taps",
+        "--quick",
+        "--kinds",
+        "ebpf,xdp-pass,tc-pass",
+        "--json",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    points = {(r["offloads"], r["tap"], r["rate"]) for r in data["rows"]}
+    for setting in ("on", "off"):
+        assert {(setting, "none", "100M"), (setting, "ebpf", "unlimited")} <= points
+        # the empty hooks cost nothing at a fixed rate: measured at unlimited rate only
+        assert (setting, "xdp-pass", "unlimited") in points
+        assert (setting, "tc-pass", "100M") not in points
+        target = data["targets"][
+            f"ebpf >= 95 % of untapped throughput at unlimited rate (offloads {setting})"
+        ]
+        assert target["floor"].startswith("the empty tc-pass hook alone")
+        assert target["met"] == (float(target["ours"].split()[0]) >= 95)
+    assert data["settings"]["quick"] and data["settings"]["seconds"] == 1
     assert bench_labs() == []
 
 
@@ -77,12 +113,16 @@ def test_human_table(tmp_path):
         "1",
         "--repeats",
         "1",
+        "--offloads",
+        "off",
         "--out",
         str(tmp_path),
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "80"},
     )
     assert result.returncode == 0, result.stderr
-    assert "tc-mirred" in result.stdout and "fid %" in result.stdout
+    assert "tc-mirred" in result.stdout and "fid%" in result.stdout
+    assert "offloads off" in result.stdout and "offloads on" not in result.stdout
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
 
 
 def test_bad_rate_is_one_sentence():
