@@ -400,7 +400,17 @@ def table(rows: list[dict], setting: str) -> Table:
 
 def published_table(rows: list[dict]) -> Table:
     """Our sidecar and ebpf rows beside the published figures."""
-    t = Table("tap", "offl", "rate", "ours", "published", box=box.SIMPLE_HEAD, pad_edge=False)
+    sources = "; ".join(PUBLISHED[kind]["source"] for kind in ("sidecar", "ebpf"))
+    t = Table(
+        "tap",
+        "offl",
+        "rate",
+        "ours",
+        "published",
+        caption=f"published: {sources}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for r in rows:
         note = published_note(r)
         if note:
