@@ -51,6 +51,20 @@ def test_each_encap_carries_h1_to_h2_with_its_mtu(encap):
     assert lab_leftovers(lab_id) == []
 
 
+@needs("gre", "iptables")
+def test_gre_variant_uses_kernel_gre_where_the_kernel_has_it():
+    with Lab("spine-leaf") as lab:
+        registry.build(lab, "spine-leaf", encap="gre")
+        h1, h2 = lab.node("h1"), lab.meta["tenants"]["h2"]
+        assert ready.until(lambda: df_ping(h1, h2, 100), 20), f"h1 cannot reach h2 ({h2})"
+        assert df_ping(h1, h2, 1476) and not df_ping(h1, h2, 1477)
+        assert " gre remote 10.0.2.2 local 10.0.1.2 " in lab.node("leaf1").cmd(
+            "ip -d -o link show gre1"
+        )
+        lab_id = lab.id
+    assert lab_leftovers(lab_id) == []
+
+
 def test_default_is_the_homeworks_vxlan_over_gre():
     assert "encap" not in topofile.load("spine-leaf")["options"]
     assert spine_leaf.MTU["vxlan-over-gre"] == 1426
