@@ -36,6 +36,13 @@ def test_quick_bench_json_csv_png_and_cleanup(tmp_path):
     for topology in ("cluster", "spine-leaf"):
         vxlan = rows[topology, "vxlan"]
         assert vxlan["fragments_from"] == 1500 and vxlan["lost_from"] is None, topology
+    if not data["settings"]["kernel_gre"]:  # OVS drops what outgrows the underlay after GRE
+        for key, lost, fragmented in (
+            (("cluster", "gre"), 1500, None),
+            (("spine-leaf", "gre"), 1500, None),  # the DF probes' path MTU forgotten
+            (("spine-leaf", "vxlan-over-gre"), 1450, 1500),  # 1450 + 50 + 24 > 1500
+        ):
+            assert (rows[key]["lost_from"], rows[key]["fragments_from"]) == (lost, fragmented), key
     assert data["published"]["mtu"] == {"vxlan": 1450, "gre": 1476, "vxlan-over-gre": 1426}
     assert len(data["provenance"]["git_commit"]) == 40
     report = next(tmp_path.glob("encap-*"))
