@@ -66,7 +66,8 @@ def live_programs(ids: list[int]) -> list[int]:
 
 
 def leftovers(lab, record: dict, prog_id: int | None = None) -> list[str]:
-    """What of a detached tap still exists: qdiscs, filters, VXLAN devices, XDP,
+    """What of a detached tap still exists: qdiscs, filters, VXLAN devices and
+    tc-mirred's veth pairs, XDP,
     its BPF program (by id: other labs' taps may run the same program), its processes."""
     node, intf = record["target"]["node"], record["target"]["intf"]
     left = []
@@ -76,7 +77,7 @@ def leftovers(lab, record: dict, prog_id: int | None = None) -> list[str]:
         out = lab.sh(node, ["tc", "-j", "filter", "show", "dev", intf, hook], check=False)
         left += [f"{hook} filter" for _ in json.loads(out or "[]")] if out.startswith("[") else []
     links = json.loads(lab.sh(node, ["ip", "-j", "-d", "link", "show"]))
-    left += [f"link {ln['ifname']}" for ln in links if ln["ifname"].startswith("vx")]
+    left += [f"link {ln['ifname']}" for ln in links if ln["ifname"].startswith(("vx", "tm"))]
     left += [f"xdp on {ln['ifname']}" for ln in links if "xdp" in ln]
     left += [f"bpf prog {i}" for i in live_programs([prog_id] if prog_id else [])]
     for r in record["resources"]:
