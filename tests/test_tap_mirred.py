@@ -7,14 +7,19 @@ behind the flow's packets from the other CPU: hundreds of spurious retransmits p
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from taplab.lab import Lab
 from taplab.measure import iperf3, offloads_off
+from taplab.state import LABS_DIR
 from taplab.taps import session, testbed
 from taplab.taps.tc_mirred import napi_thread
-from tests.conftest import needs, wait_for
+from tests.conftest import lab_leftovers, needs, taplab, wait_for
+from tests.test_tap_cleanup import CHILD
 
 pytestmark = needs("vxlan")
 
@@ -72,4 +77,34 @@ def test_the_veth_pair_and_its_real_timenapi_thread_go_with_the_tap(lab):
     finally:
         session.detach(lab, record["id"])
     assert not {near, far} & set(links(lab, "client"))
+    wait_for(lambda: not has_thread(far), timeout=10, what="the NAPI thread to go")
+
+
+def test_taplab_clean_after_kill_9_removes_the_pair_and_the_thread():
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, lab_id = child.stdout.readline().split()
+        assert ready == "READY"
+        attached = taplab(
+            "tap",
+            "attach",
+            "client",
+            "--kind",
+            "tc-mirred",
+            "--collector",
+            "collector",
+            "--lab",
+            lab_id,
+        )
+        assert attached.returncode == 0, attached.stderr
+        [record] = json.loads((LABS_DIR / f"{lab_id}.json").read_text())["meta"]["taps"].values()
+        far = record["veth"][1]
+        assert has_thread(far)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert has_thread(far)  # kill -9: nothing cleaned up yet
+    cleaned = taplab("clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert lab_leftovers(lab_id) == []
     wait_for(lambda: not has_thread(far), timeout=10, what="the NAPI thread to go")
