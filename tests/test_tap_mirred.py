@@ -85,17 +85,8 @@ def test_taplab_clean_after_kill_9_removes_the_pair_and_the_thread():
     try:
         ready, lab_id = child.stdout.readline().split()
         assert ready == "READY"
-        attached = taplab(
-            "tap",
-            "attach",
-            "client",
-            "--kind",
-            "tc-mirred",
-            "--collector",
-            "collector",
-            "--lab",
-            lab_id,
-        )
+        attach = "tap attach client --kind tc-mirred --collector collector --lab".split()
+        attached = taplab(*attach, lab_id)
         assert attached.returncode == 0, attached.stderr
         [record] = json.loads((LABS_DIR / f"{lab_id}.json").read_text())["meta"]["taps"].values()
         far = record["veth"][1]
