@@ -5,10 +5,13 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import needs, taplab
+
+TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
 
 
 def _show(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -53,6 +56,19 @@ def test_spine_leaf_shows_gre_between_leaves_and_vxlan_42_between_vteps():
     assert '"leaf1" -- "leaf2" [label="GRE 172.16.0.0/30"' in dot
     assert '"vtep1" -- "vtep2" [label="VXLAN VNI 42 udp/4789"' in dot
     assert '"spine1" -- "leaf1" [label="10.0.1.0/24"]' in dot
+
+
+@pytest.mark.parametrize(
+    "encap, gre, vxlan",
+    [("vxlan", False, True), ("gre", True, False), ("none", False, False)],
+)
+def test_spine_leaf_draws_only_the_tunnels_its_encap_builds(tmp_path, encap, gre, vxlan):
+    text = (TOPOLOGIES / "spine-leaf.yaml").read_text()
+    topo = tmp_path / "fabric.yaml"
+    topo.write_text(text.replace("options: {", f"options: {{encap: {encap}, ", 1))
+    dot = _show(str(topo), "--dot").stdout
+    assert ('"leaf1" -- "leaf2" [label="GRE' in dot) == gre
+    assert ('"vtep1" -- "vtep2" [label="VXLAN' in dot) == vxlan
 
 
 def test_mermaid_has_the_same_vertices_and_labelled_edges():

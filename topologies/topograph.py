@@ -81,11 +81,17 @@ def graph(spec: dict) -> nx.Graph:
     for link in spec["links"]:
         g.add_edge(link["a"], link["b"], kind="link", cidr=link.get("cidr", ""))
     options = spec.get("options", {})
+    encap = options.get("encap", "vxlan-over-gre")  # spine-leaf's encapsulation
     tunnel = options.get("tunnel")
-    if isinstance(tunnel, list) and len(tunnel) == 2 and all(t in g for t in tunnel):
+    if (
+        "gre" in encap
+        and isinstance(tunnel, list)
+        and len(tunnel) == 2
+        and all(t in g for t in tunnel)
+    ):
         g.add_edge(*tunnel, kind="tunnel", cidr=f"GRE {options.get('tunnel_cidr', '')}".strip())
     vteps = [n["name"] for n in spec["nodes"] if n.get("role") == "vtep"]
-    if overlay and len(vteps) == 2:
+    if overlay and len(vteps) == 2 and "vxlan" in encap:
         g.add_edge(*vteps, kind="tunnel", cidr=overlay)
     pods = [p for n in spec["nodes"] for p in n["pods"]]
     for svc in spec.get("services", []):
