@@ -95,3 +95,10 @@ def test_routed_tenants_get_a_slash_30_each():
     ]
     with pytest.raises(UserError, match="has room for 1 routed tenants"):
         spine_leaf._tenant_links(vteps, ipaddress.ip_network("10.9.0.0/30"))
+
+
+@needs("iptables")
+def test_lab_encap_flag_builds_that_variant():
+    result = taplab("lab", "spine-leaf", "--encap", "none", "--run", "h1 ping -c 1 -W 2 h2")
+    assert result.returncode == 0, result.stderr
+    assert "from 192.168.42.5" in result.stdout  # h2 routed on its own /30

@@ -69,6 +69,7 @@ def test_spine_leaf_draws_only_the_tunnels_its_encap_builds(tmp_path, encap, gre
     dot = _show(str(topo), "--dot").stdout
     assert ('"leaf1" -- "leaf2" [label="GRE' in dot) == gre
     assert ('"vtep1" -- "vtep2" [label="VXLAN' in dot) == vxlan
+    assert _show("spine-leaf", "--encap", encap, "--dot").stdout == dot  # as lab --encap
 
 
 def test_mermaid_has_the_same_vertices_and_labelled_edges():

@@ -16,6 +16,8 @@ from taplab.lab import Lab, LabHandle
 from taplab.labcli import LabCLI
 from taplab.output import console, progress
 from taplab.topologies import registry
+from taplab.topologies.bridge_policy import VARIANTS
+from taplab.topologies.spine_leaf import MTU as SPINE_LEAF_ENCAPS
 
 
 def register(sub) -> None:
@@ -98,8 +100,14 @@ def add_topology_options(p) -> None:
     p.add_argument("--rules", type=int, help="bridge-policy: iptables rules on the bridge path")
     p.add_argument(
         "--variant",
-        choices=["no-match", "match-top"],
-        help="bridge-policy: no rule matches, or the first rule matches",
+        choices=VARIANTS,
+        help="bridge-policy: iptables rules none of which matches, iptables with the first "
+        "rule matching, an nftables set, or an eBPF hash map",
+    )
+    p.add_argument(
+        "--encap",
+        choices=list(SPINE_LEAF_ENCAPS),
+        help="spine-leaf: the encapsulation between the tenants (default vxlan-over-gre)",
     )
 
 
@@ -112,6 +120,7 @@ def topology_options(args) -> dict:
         "switch": args.switch,
         "rules": args.rules,
         "variant": args.variant,
+        "encap": args.encap,
     }
 
 

@@ -108,6 +108,8 @@ def shown(args) -> dict:
         )
     if options.get("overlay"):
         spec = {**spec, "overlay": {**spec.get("overlay", {}), "type": options["overlay"]}}
+    if options.get("encap"):
+        spec = {**spec, "options": {**spec.get("options", {}), "encap": options["encap"]}}
     return spec
 
 
