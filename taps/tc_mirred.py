@@ -33,10 +33,10 @@ def _every_frame_to(how: str, dev: str) -> list[str]:
     return "protocol all u32 match u32 0 0 action mirred egress".split() + [how, "dev", dev]
 
 
-def napi_thread(dev: str) -> int:
+def napi_thread(dev: str, proc: Path = Path("/proc")) -> int:
     """The pid of the NAPI thread of dev (named ``napi/DEV-ID``, cut at 15 characters)."""
     prefix = f"napi/{dev}-"[:15]
-    for comm in Path("/proc").glob("[0-9]*/comm"):
+    for comm in proc.glob("[0-9]*/comm"):
         try:
             if comm.read_text().startswith(prefix):
                 return int(comm.parent.name)

@@ -21,8 +21,6 @@ from taplab.taps.tc_mirred import napi_thread
 from tests.conftest import lab_leftovers, needs, taplab, wait_for
 from tests.test_tap_cleanup import CHILD
 
-pytestmark = needs("vxlan")
-
 RATE, SECONDS, RUNS = "200M", 3, 3
 
 
@@ -45,6 +43,7 @@ def links(lab, node: str) -> list[str]:
     return [link["ifname"] for link in json.loads(lab.sh(node, ["ip", "-j", "link", "show"]))]
 
 
+@needs("vxlan")
 def test_a_tcp_flow_through_the_tap_is_not_reordered_and_every_copy_is_sent(lab):
     untapped = retransmits(lab)
     record = session.attach(lab, "client", "tc-mirred", collector="collector")
@@ -58,6 +57,16 @@ def test_a_tcp_flow_through_the_tap_is_not_reordered_and_every_copy_is_sent(lab)
     assert stats["packets"] > RUNS * SECONDS * 10_000 and stats["drops"] == 0, stats
 
 
+def test_the_napi_thread_is_found_by_its_device_s_name_cut_at_15_characters(tmp_path):
+    for pid, comm in ((7, "napi/tm0a0b0cb-"), (8, "napi/tm0a0b0ca-"), (9, "napi/eth0-8193")):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "comm").write_text(comm + "\n")
+    assert napi_thread("tm0a0b0ca", tmp_path) == 8
+    assert napi_thread("eth0", tmp_path) == 9
+    with pytest.raises(LookupError):
+        napi_thread("tm0a0b0cc", tmp_path)
+
+
 def has_thread(dev: str) -> bool:
     try:
         return bool(napi_thread(dev))
@@ -65,6 +74,7 @@ def has_thread(dev: str) -> bool:
         return False
 
 
+@needs("vxlan")
 def test_the_veth_pair_and_its_real_timenapi_thread_go_with_the_tap(lab):
     record = session.attach(lab, "client", "tc-mirred", collector="collector")
     near, far = record["veth"]
@@ -80,6 +90,7 @@ def test_the_veth_pair_and_its_real_timenapi_thread_go_with_the_tap(lab):
     wait_for(lambda: not has_thread(far), timeout=10, what="the NAPI thread to go")
 
 
+@needs("vxlan")
 def test_taplab_clean_after_kill_9_removes_the_pair_and_the_thread():
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
     try:
