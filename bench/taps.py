@@ -8,9 +8,9 @@ the tap's CPU (its processes, % of one core and of the node, from /proc) and
 memory, its fidelity (packets and bytes at the collector, or counted by the
 tap for the non-mirroring kinds, over the receiver's interface counters in the
 directions the tap sees: the sender's own counters would include the tap's
-copies) and TCP retransmits. Kernel taps (``tc-mirred``, the ebpf program) have
-no process of their own: their cost shows in the throughput ratio and in the
-machine's busy share, printed too.
+copies) and TCP retransmits. The ``tc-mirred`` tap's CPU is its NAPI thread's;
+the ebpf and XDP programs run in whatever context the packet is in, so their
+cost shows in the throughput ratio and in the machine's busy share, printed too.
 
 Each figure is measured twice (``--offloads``): with segmentation offloads
 ``off`` on the pods, so that a packet is a wire-sized packet and per-packet costs

@@ -407,7 +407,8 @@ class Demo:
         return sample
 
     def _rates(self, now: float) -> dict[str, float]:
-        counters = intf_counters(self.lab, self.roles["web"])
+        web = self.roles["web"]  # its pod interface only: a tap's devices sit beside it
+        counters = intf_counters(self.lab, web, self.lab.node(web).defaultIntf().name)
         last, self._counters = self._counters, (now, counters)
         if last is None:
             return {}
