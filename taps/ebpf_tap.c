@@ -71,45 +71,62 @@ static inline __attribute__((always_inline)) void mirror(struct __sk_buff *skb) 
         bump(EVENT(E_MIRROR_FAILED), 1);
 }
 
+// Headers are read in place (direct packet access). The first n bytes of a frame are
+// pulled into its linear part only when they are not there already (and the frame has
+// them); the caller reloads its packet pointers afterwards.
+static inline __attribute__((always_inline)) void linear(struct __sk_buff *skb, u32 n) {
+    if ((void *)(long)skb->data + n > (void *)(long)skb->data_end && n <= skb->len)
+        bpf_skb_pull_data(skb, n);
+}
+
 int taplab_tap(struct __sk_buff *skb) {
     u64 len = skb->len;
-    u16 eth_proto;
-    if (bpf_skb_load_bytes(skb, 12, &eth_proto, 2) < 0 || eth_proto != htons(ETH_P_IP)) {
+    linear(skb, ETH_HLEN + sizeof(struct iphdr));
+    void *data = (void *)(long)skb->data;
+    void *end = (void *)(long)skb->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end || eth->h_proto != htons(ETH_P_IP)) {
         bump(PACKETS(P_NON_IP), 1);
         bump(BYTES(P_NON_IP), len);
         if (MIRROR_MODE == 1)
             mirror(skb);
         return TC_ACT_OK;
     }
-    struct iphdr ip;
-    if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+    struct iphdr *ip = data + ETH_HLEN;
+    if ((void *)(ip + 1) > end)
         return TC_ACT_OK;
-    u32 l4 = ETH_HLEN + ip.ihl * 4;
-    struct flow_key key = {.saddr = ip.saddr, .daddr = ip.daddr, .proto = ip.protocol};
+    u32 ihl = ip->ihl * 4;
+    u32 l4 = ETH_HLEN + ihl;
+    u16 ip_len = ntohs(ip->tot_len);
+    struct flow_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .proto = ip->protocol};
     u32 proto = P_OTHER_IP;
-    struct tcphdr tcp = {};
-    if (ip.protocol == IPPROTO_TCP) {
+    u32 doff = 0;
+    if (key.proto == IPPROTO_TCP) {
         proto = P_TCP;
-        if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) == 0) {
-            key.sport = ntohs(tcp.source);
-            key.dport = ntohs(tcp.dest);
-            if (tcp.fin) bump(FLAG(F_FIN), 1);
-            if (tcp.syn) bump(FLAG(F_SYN), 1);
-            if (tcp.rst) bump(FLAG(F_RST), 1);
-            if (tcp.psh) bump(FLAG(F_PSH), 1);
-            if (tcp.ack) bump(FLAG(F_ACK), 1);
-            if (tcp.urg) bump(FLAG(F_URG), 1);
+        linear(skb, l4 + sizeof(struct tcphdr));
+        struct tcphdr *tcp = (void *)(long)skb->data + l4;
+        if ((void *)(tcp + 1) <= (void *)(long)skb->data_end) {
+            key.sport = ntohs(tcp->source);
+            key.dport = ntohs(tcp->dest);
+            doff = tcp->doff * 4;
+            if (tcp->fin) bump(FLAG(F_FIN), 1);
+            if (tcp->syn) bump(FLAG(F_SYN), 1);
+            if (tcp->rst) bump(FLAG(F_RST), 1);
+            if (tcp->psh) bump(FLAG(F_PSH), 1);
+            if (tcp->ack) bump(FLAG(F_ACK), 1);
+            if (tcp->urg) bump(FLAG(F_URG), 1);
         }
-    } else if (ip.protocol == IPPROTO_UDP) {
+    } else if (key.proto == IPPROTO_UDP) {
         proto = P_UDP;
-        u16 ports[2];
-        if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)) == 0) {
+        linear(skb, l4 + 4);
+        u16 *ports = (void *)(long)skb->data + l4;
+        if ((void *)(ports + 2) <= (void *)(long)skb->data_end) {
             key.sport = ntohs(ports[0]);
             key.dport = ntohs(ports[1]);
         }
-        if (COLLECTOR_IP && ip.daddr == COLLECTOR_IP)
+        if (COLLECTOR_IP && key.daddr == COLLECTOR_IP)
             return TC_ACT_OK;
-    } else if (ip.protocol == IPPROTO_ICMP) {
+    } else if (key.proto == IPPROTO_ICMP) {
         proto = P_ICMP;
     }
     bump(PACKETS(proto), 1);
@@ -129,8 +146,7 @@ int taplab_tap(struct __sk_buff *skb) {
         }
         u64 *seen = mirrored.lookup(&stream);
         if (!seen) {
-            u32 payload = l4 + tcp.doff * 4;
-            if (ntohs(ip.tot_len) < ip.ihl * 4 + tcp.doff * 4 + 12 || !http_500(skb, payload))
+            if (!doff || ip_len < ihl + doff + 12 || !http_500(skb, l4 + doff))
                 return TC_ACT_OK;
             u64 now = bpf_ktime_get_ns();
             mirrored.update(&stream, &now);
