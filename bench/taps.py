@@ -381,6 +381,7 @@ def table(rows: list[dict], setting: str) -> Table:
         title=f"offloads {setting}: fid% of the {unit} sent, CPU% of the node",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,
     )
     for r in rows:
         if r["offloads"] == setting:
