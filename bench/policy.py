@@ -209,7 +209,7 @@ def published_note(row: dict) -> str:
     pub = PUBLISHED["gbps"].get(row["variant"], {})
     if row["rules"] in pub:
         base = pub[0]
-        return f"{pub[row['rules']]:.2f} Gb/s ({100 * pub[row['rules']] / base:.0f} %)"
+        return f"{pub[row['rules']]:.2f} ({100 * pub[row['rules']] / base:.0f})"
     return ""
 
 
@@ -223,9 +223,10 @@ def table(rows: list[dict]) -> Table:
         "RR µs",
         "p99 µs",
         "% N=0",
-        "published",
+        "published\nGb/s (%)",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,
     )
     for r in rows:
         t.add_row(
