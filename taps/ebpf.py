@@ -2,7 +2,8 @@
 
 Per-CPU counters per protocol and TCP flag, an LRU map of flows (its
 occupancy, and evictions = flows inserted minus flows still present), and an
-optional mirror into a VXLAN device to the collector: ``all`` packets, or
+optional mirror to the collector through the tap's copy path (``copy_path``:
+its own veth pair and NAPI thread, then a VXLAN device): ``all`` packets, or
 ``http500``, the published trigger: a TCP stream is mirrored from the first
 HTTP 500 response seen in it. A loader process in the node's namespace compiles
 and attaches the program, then replaces itself (exec) with a reader of the
@@ -21,6 +22,7 @@ import sys
 import time
 
 from taplab import tcbpf
+from taplab.taps import copy_path
 from taplab.taps.base import (
     Tap,
     become_reader,
@@ -148,7 +150,8 @@ class EbpfTap(Tap):
             extra = ["--collector", self.record["collector_ip"]]
             device = f"vx{self.id}"
             self.add_vxlan_device(device)
-            ifindex = int(self.sh("cat", f"/sys/class/net/{device}/ifindex"))
+            near, _far = copy_path.add(self, device)
+            ifindex = int(self.sh("cat", f"/sys/class/net/{near}/ifindex"))
         self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
         proc = self.start(
@@ -174,9 +177,12 @@ class EbpfTap(Tap):
         self.wait_ready(proc)
 
     def counters(self) -> dict:
-        return self.counters_from_file(
+        counters = self.counters_from_file(
             "protocols", "tcp_flags", "flow_map", "mirrored", "triggers", "top_flows"
         )
+        if self.mirrors and counters.get("drops") is not None:
+            counters["drops"] += copy_path.ring_drops(self)
+        return counters
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 // taplab ebpf tap: a TC (cls_bpf, clsact ingress + egress) program.
 // Hook: tc clsact on the pod's host-side veth. Needs: bcc, cls_bpf.
 // Counts per protocol and TCP flag (per-CPU), keeps an LRU map of flows, and
-// mirrors (bpf_clone_redirect to a VXLAN device) per MIRROR_MODE:
+// mirrors (bpf_clone_redirect into the tap's copy path to VXLAN, copy_path.py) per MIRROR_MODE:
 //   0 nothing, 1 every packet, 2 a TCP stream once an HTTP 500 is seen in it.
 // Its own copies (UDP to COLLECTOR_IP, network order; fragments of big copies
 // have no UDP header, so any port) are neither counted nor mirrored.

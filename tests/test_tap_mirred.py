@@ -17,7 +17,7 @@ from taplab.lab import Lab
 from taplab.measure import iperf3, offloads_off
 from taplab.state import LABS_DIR
 from taplab.taps import session, testbed
-from taplab.taps.tc_mirred import napi_thread
+from taplab.taps.copy_path import napi_thread
 from tests.conftest import lab_leftovers, needs, taplab, wait_for
 from tests.test_tap_cleanup import CHILD
 
