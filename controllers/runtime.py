@@ -207,12 +207,18 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
     """Wait until every OVS switch of lab is connected to its controller; else end with
     one sentence naming the likely cause (the app died, OpenFlow versions, the port)."""
     meta = lab.controller
-    switches = [s for s in lab.net.switches if s.controllerUUIDs(update=True)]
+    # The switches that need the controller: OVS switches in secure fail mode, as the lab
+    # set them (their controller records are read again at every poll: one read that
+    # comes back empty or garbled must not count a switch as needing none).
+    switches = [s for s in lab.net.switches if getattr(s, "failMode", None) == "secure"]
+
+    def connected(switch) -> bool:
+        return bool(switch.controllerUUIDs(update=True)) and switch.connected()
 
     def settled() -> bool:  # the app died, or every switch is connected
         if _died(meta):
             return True
-        switches[:] = [s for s in switches if not s.connected()]
+        switches[:] = [s for s in switches if not connected(s)]
         return not switches
 
     ready.until(settled, timeout, 0.2)
