@@ -208,17 +208,15 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
     one sentence naming the likely cause (the app died, OpenFlow versions, the port)."""
     meta = lab.controller
     # The switches that need the controller: OVS switches in secure fail mode, as the lab
-    # set them (their controller records are read again at every poll: one read that
-    # comes back empty or garbled must not count a switch as needing none).
+    # set them. Their controller records are read until every one has some: one read that
+    # comes back empty or garbled must not count a switch as needing no controller.
     switches = [s for s in lab.net.switches if getattr(s, "failMode", None) == "secure"]
-
-    def connected(switch) -> bool:
-        return bool(switch.controllerUUIDs(update=True)) and switch.connected()
+    ready.until(lambda: all(s.controllerUUIDs(update=True) for s in switches), timeout, 0.1)
 
     def settled() -> bool:  # the app died, or every switch is connected
         if _died(meta):
             return True
-        switches[:] = [s for s in switches if not connected(s)]
+        switches[:] = [s for s in switches if not s.connected()]
         return not switches
 
     ready.until(settled, timeout, 0.2)
