@@ -3,7 +3,7 @@ the packet through, return) at the hook a tap uses, on the same interface. What 
 costs is the hook's own price, which no tap at that hook can go below; what a tap
 costs beyond it is the tap's work::
 
-    python -m taplab.bench.hook_floor xdp-pass s1-eth1    # run in the node: load, attach
+    attach(lab, target, "xdp-pass")     # target: a taps.target.Target
     detach(lab, target, "xdp-pass")
 
 ``xdp-pass`` is generic (skb) XDP, as the ``xdp-flowtable`` tap attaches;
@@ -17,6 +17,7 @@ import argparse
 import ctypes
 import os
 import struct
+import sys
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
@@ -62,7 +63,7 @@ def load(kind: str) -> Program:
     return Program(fd, kind.replace("-", "_"))
 
 
-def attach(kind: str, intf: str) -> None:
+def load_and_attach(kind: str, intf: str) -> None:
     """Load kind's empty program and attach it to intf (in this namespace)."""
     program = load(kind)
     with IPRoute() as ipr:
@@ -74,6 +75,12 @@ def attach(kind: str, intf: str) -> None:
             ipr.tc("add", "clsact", index)
             for hook in (tcbpf.INGRESS, tcbpf.EGRESS):
                 tcbpf.attach(ipr, index, program, hook)
+
+
+def attach(lab, target, kind: str) -> None:
+    """Attach kind's empty program to the target interface (a taps.target.Target), from a
+    process in its node that exits once it is attached."""
+    lab.sh(target.node, [sys.executable, "-m", "taplab.bench.hook_floor", kind, target.intf])
 
 
 def detach(lab, target, kind: str) -> None:
@@ -90,7 +97,7 @@ def main() -> None:
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("intf")
     args = parser.parse_args()
-    attach(args.kind, args.intf)
+    load_and_attach(args.kind, args.intf)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ kept 89.7 % of untraced throughput.
 """
 
 import statistics
-import sys
 from collections import defaultdict
 from contextlib import contextmanager
 
@@ -52,7 +51,6 @@ EXAMPLE = "sudo taplab bench taps --rates 50M,500M,unlimited --time 5 --repeats 
 TAP_KINDS = ("sidecar", "tc-mirred", "ebpf", "xdp-flowtable", "pcap")
 KINDS = ("none", *TAP_KINDS, *hook_floor.KINDS)
 RATES = "50M,100M,250M,500M,unlimited"
-OFFLOADS = ("off", "on")
 QUICK = {"rates": "100M,unlimited", "time": 1.0, "repeats": 1}
 OPTIONS = {
     "pcap": {"snaplen": 128, "size_mb": 50, "files": 4},
@@ -212,7 +210,7 @@ def attached(lab, kind: str):
         yield None
     elif kind in hook_floor.KINDS:
         target = resolve(lab, "client", host_side=True)
-        lab.sh(target.node, [sys.executable, "-m", "taplab.bench.hook_floor", kind, target.intf])
+        hook_floor.attach(lab, target, kind)
         try:
             yield None
         finally:

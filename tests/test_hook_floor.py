@@ -2,7 +2,6 @@
 
 import json
 import struct
-import sys
 
 import pytest
 
@@ -33,7 +32,7 @@ def ping_ok(lab) -> bool:
 
 def attach(lab, kind):
     target = resolve(lab, "client", host_side=True)
-    lab.sh(target.node, [sys.executable, "-m", "taplab.bench.hook_floor", kind, target.intf])
+    hook_floor.attach(lab, target, kind)
     return target
 
 
