@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     )
     from os_ken import cfg
 
-    from taplab.controllers import openflow_guard, ryu_manager
+    from taplab.controllers import handshake_log, openflow_guard, ryu_manager
 
     cfg.CONF(args=settings.ryu_args, project="os_ken", default_config_files=[])
     cfg.CONF.set_override("ofp_listen_host", "127.0.0.1")
@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
         logging.getLogger().setLevel(logging.DEBUG)
     ryu_shim.install()
     openflow_guard.install()
+    handshake_log.install()
     if not _ports_free(settings):
         return 3
     ryu_manager.run(settings.apps)

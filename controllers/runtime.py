@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from taplab import ready
-from taplab.controllers import ryu_shim, supervision
+from taplab.controllers import handshake_log, ryu_shim, supervision
 from taplab.controllers.settings import ControllerSettings
 from taplab.errors import UserError
 from taplab.procs import start_time
@@ -204,30 +204,26 @@ def _wait_ready(proc, log: Path, offset: int, port: int, api_url: str | None) ->
 
 
 def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Wait until every OVS switch of lab is connected to its controller; else end with
-    one sentence naming the likely cause (the app died, OpenFlow versions, the port)."""
+    """Wait until the controller has completed the handshake with every OVS switch the
+    lab set to secure fail mode; else end with one sentence naming the likely cause (the
+    app died, OpenFlow versions, the port)."""
     meta = lab.controller
-    # The switches that need the controller: OVS switches in secure fail mode, as the lab
-    # set them. Their controller records are read until every one has some: one read that
-    # comes back empty or garbled must not count a switch as needing no controller.
+    log = Path(meta.get("log", ""))
     switches = [s for s in lab.net.switches if getattr(s, "failMode", None) == "secure"]
-    ready.until(lambda: all(s.controllerUUIDs(update=True) for s in switches), timeout, 0.1)
 
-    def settled() -> bool:  # the app died, or every switch is connected
-        if _died(meta):
-            return True
-        switches[:] = [s for s in switches if not s.connected()]
-        return not switches
+    def settled() -> bool:  # every switch is connected, or one never will be
+        output = _read(log)
+        done = handshake_log.connected_dpids(output)
+        switches[:] = [s for s in switches if s.dpid.lower() not in done]
+        return not switches or _died(meta) or _version_mismatch(output)
 
     ready.until(settled, timeout, 0.2)
     if not switches:
         return
     names = ", ".join(s.name for s in switches)
-    log = Path(meta.get("log", ""))
-    output = log.read_text(errors="replace") if log.is_file() else ""
     if _died(meta):
         cause = f"the controller app died ({ready.last_lines(log)})"
-    elif "no compatible version" in output or "unsupported version" in output:
+    elif _version_mismatch(_read(log)):
         versions = sorted({str(s.protocols) for s in switches})
         cause = (
             "the app's OpenFlow versions (its OFP_VERSIONS) and the switch's "
@@ -239,6 +235,15 @@ def wait_connected(lab, timeout: float = CONNECT_TIMEOUT) -> None:
             "(the app may hang at start, or another process holds the port)"
         )
     raise UserError(f"switch {names} did not connect to the controller: {cause}; see {log}.")
+
+
+def _read(log: Path) -> str:
+    return log.read_text(errors="replace") if log.is_file() else ""
+
+
+def _version_mismatch(log_text: str) -> bool:
+    """Whether os-ken logged a switch whose OpenFlow versions it does not speak."""
+    return "no compatible version" in log_text or "unsupported version" in log_text
 
 
 def _died(meta: dict) -> bool:

@@ -15,6 +15,8 @@ import signal
 import sys
 import threading
 
+from taplab import ready
+
 RESTARTS = 3
 
 
@@ -42,13 +44,16 @@ def watch(lab, proc, restart) -> threading.Thread:
 
 
 def _stopping(lab) -> bool:
-    return lab.state is None or getattr(lab, "closing", False)
+    return lab.state is None or lab.closing
 
 
 def _watch(lab, proc, restart) -> None:
     restarts = 0
     while True:
         code = proc.wait()
+        # A death while the lab starts fails the start (wait_connected says why), and the
+        # lab then closes: only the controller of a started lab is restarted.
+        ready.until(lambda: lab.started or _stopping(lab), float("inf"), 0.05)
         if _stopping(lab):
             return
         why = exit_reason(code)

@@ -167,18 +167,24 @@ class LabHandle:
             if log:
                 out.close()
         try:
-            started = ProcessId.of(proc.pid).started
+            process = ProcessId.of(proc.pid)
         except ProcessLookupError:
             return proc  # it has already exited: nothing to stop later
-        self.record(
-            {
-                "kind": "process",
-                "pid": proc.pid,
-                "cmd": " ".join(argv[-3:]),
-                "started": started,
-                "grace": grace,
-            }
-        )
+        try:
+            if getattr(self, "closing", False):
+                raise UserError("the lab is closing: it starts no more processes.")
+            self.record(
+                {
+                    "kind": "process",
+                    "pid": proc.pid,
+                    "cmd": " ".join(argv[-3:]),
+                    "started": process.started,
+                    "grace": grace,
+                }
+            )
+        except BaseException:  # not recorded, as the lab closes: not left behind either
+            process.stop(grace)
+            raise
         return proc
 
 
@@ -208,6 +214,8 @@ class Lab(LabHandle):
         self.net: Mininet | None = None
         self._dpids = 0
         self._saved_handlers: dict = {}
+        self.started = False  # start() finished: the controller is restarted if it dies
+        self.closing = False  # close() began: nothing new is started or recorded
 
     def __enter__(self) -> "Lab":
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -348,6 +356,7 @@ class Lab(LabHandle):
             from taplab.controllers import runtime
 
             runtime.wait_connected(self)
+        self.started = True
 
     def node(self, name: str) -> Node:
         """A node by name, with a clear error for an unknown one."""

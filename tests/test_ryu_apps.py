@@ -101,6 +101,15 @@ def test_switching_apps_pass_pingall_in_a_cluster_lab(app):
 
 
 @needs("ovs_user")
+def test_a_lab_starts_once_the_controller_has_the_features_of_each_switch():
+    """OVS counts itself connected before the controller accepts its OpenFlow version:
+    the lab waits for the controller's word instead."""
+    with one_switch_lab(["ryu.app.simple_switch_14"]) as (lab, s1):
+        log = Path(lab.meta["controller"]["log"]).read_text()
+        assert f"switch {s1.dpid.lower()} connected (OpenFlow 1.4)" in log
+
+
+@needs("ovs_user")
 def test_simple_switch_stp_13_forwards_once_ports_forward():
     with one_switch_lab(["ryu.app.simple_switch_stp_13"]) as (lab, _):
         # STP holds ports in LISTEN and LEARN (15 s each) before they forward.
