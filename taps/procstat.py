@@ -31,28 +31,32 @@ def rss_mb(pids: list[int]) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy (not idle or iowait) since boot."""
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds all cores spent busy (not idle or iowait), and in softirq (the kernel's
+    packet processing, whichever process it interrupted), since boot."""
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:]]
-    return (sum(values) - values[3] - values[4]) / TICKS
+    return (sum(values) - values[3] - values[4]) / TICKS, values[6] / TICKS
 
 
 class CpuMeter:
-    """CPU share of pids over an interval: % of one core and % of the machine."""
+    """CPU share of pids over an interval: % of one core and % of the machine, and how
+    busy the machine was (all of it, and in softirq)."""
 
     def __init__(self, pids: list[int]):
         self.pids = pids
-        self.start = (time.monotonic(), cpu_seconds(pids), machine_busy_seconds())
+        self.start = (time.monotonic(), cpu_seconds(pids), *machine_seconds())
 
     def read(self) -> dict[str, float]:
-        wall = time.monotonic() - self.start[0]
+        wall = max(time.monotonic() - self.start[0], 1e-6)
         used = cpu_seconds(self.pids) - self.start[1]
-        busy = machine_busy_seconds() - self.start[2]
+        busy, softirq = (
+            now - then for now, then in zip(machine_seconds(), self.start[2:], strict=True)
+        )
         cores = os.cpu_count() or 1
-        wall = max(wall, 1e-6)
         return {
             "cpu_pct_core": 100 * used / wall,
             "cpu_pct_node": 100 * used / wall / cores,
             "machine_busy_pct": 100 * busy / wall / cores,
+            "softirq_pct": 100 * softirq / wall / cores,
         }

@@ -34,6 +34,9 @@ def test_quick_bench_json_csv_png_and_cleanup(tmp_path):
         mirrors = mode == "ebpf" and errors == 100
         # every response is a 500: each stream is mirrored; with no 500, nothing is
         assert (r["mirrored_packets"] > 100) if mirrors else (r["mirrored_packets"] == 0)
+        # nginx and h2load keep the machine busy, part of it in softirq (TCP over veths)
+        assert 0 < r["softirq_pct"] < r["machine_busy_pct"] <= 101
+        assert (r["tap_cpu_pct"] > 0) if mirrors else (mode != "none" or r["tap_cpu_pct"] == 0)
         if mode == "none":
             assert r["req_ratio"] == 1.0
     assert data["published"]["tcp_throughput_pct"]["ebpf"] == 89.7

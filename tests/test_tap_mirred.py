@@ -74,8 +74,9 @@ def has_thread(dev: str) -> bool:
         return False
 
 
+@pytest.mark.kernel  # threaded NAPI and the real-time thread on the users' kernel too
 @needs("vxlan")
-def test_the_veth_pair_and_its_real_timenapi_thread_go_with_the_tap(lab):
+def test_the_veth_pair_and_its_real_time_napi_thread_go_with_the_tap(lab):
     record = session.attach(lab, "client", "tc-mirred", collector="collector")
     near, far = record["veth"]
     try:
