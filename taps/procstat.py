@@ -31,32 +31,41 @@ def rss_mb(pids: list[int]) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def machine_seconds() -> tuple[float, float]:
-    """CPU seconds all cores spent busy (not idle or iowait), and in softirq (the kernel's
-    packet processing, whichever process it interrupted), since boot."""
+def machine_seconds() -> dict:
+    """CPU seconds since boot that all cores spent busy (not idle or iowait), that they
+    spent in softirq (the kernel's packet processing, whichever process it interrupted),
+    and that each core spent busy."""
     with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    return (sum(values) - values[3] - values[4]) / TICKS, values[6] / TICKS
+        rows = [[int(v) for v in line.split()[1:]] for line in f if line.startswith("cpu")]
+
+    def busy(values: list[int]) -> float:
+        return (sum(values) - values[3] - values[4]) / TICKS
+
+    return {
+        "busy": busy(rows[0]),
+        "softirq": rows[0][6] / TICKS,
+        "cores": list(map(busy, rows[1:])),
+    }
 
 
 class CpuMeter:
     """CPU share of pids over an interval: % of one core and % of the machine, and how
-    busy the machine was (all of it, and in softirq)."""
+    busy the machine was (all of it, in softirq, and its busiest core)."""
 
     def __init__(self, pids: list[int]):
         self.pids = pids
-        self.start = (time.monotonic(), cpu_seconds(pids), *machine_seconds())
+        self.start = (time.monotonic(), cpu_seconds(pids), machine_seconds())
 
     def read(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.start[0], 1e-6)
         used = cpu_seconds(self.pids) - self.start[1]
-        busy, softirq = (
-            now - then for now, then in zip(machine_seconds(), self.start[2:], strict=True)
-        )
+        then, now = self.start[2], machine_seconds()
+        busiest = max(b - a for a, b in zip(then["cores"], now["cores"], strict=True))
         cores = os.cpu_count() or 1
         return {
             "cpu_pct_core": 100 * used / wall,
             "cpu_pct_node": 100 * used / wall / cores,
-            "machine_busy_pct": 100 * busy / wall / cores,
-            "softirq_pct": 100 * softirq / wall / cores,
+            "machine_busy_pct": 100 * (now["busy"] - then["busy"]) / wall / cores,
+            "softirq_pct": 100 * (now["softirq"] - then["softirq"]) / wall / cores,
+            "busiest_core_pct": 100 * busiest / wall,
         }

@@ -96,6 +96,7 @@ def test_quick_mode_measures_both_offload_settings_and_the_empty_hooks(tmp_path)
             f"ebpf >= 95 % of untapped throughput at unlimited rate (offloads {setting})"
         ]
         assert target["floor"].startswith("the empty tc-pass hook alone")
+        assert target["cpu"].startswith("busiest core ") and "of a core" in target["cpu"]
         assert target["met"] == (float(target["ours"].split()[0]) >= 95)
     assert data["settings"]["quick"] and data["settings"]["seconds"] == 1
     assert bench_labs() == []
