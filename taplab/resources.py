@@ -71,6 +71,20 @@ def _remove_sysctl(r: Resource) -> None:
     run(["sysctl", "-q", "-w", f"{r['key']}={r['old']}"], check=False)
 
 
+RPS_WRITE = 'for q in /sys/class/net/"$1"/queues/rx-*; do echo "$2" > "$q/rps_cpus"; done'
+
+
+def write_rps(dev: str, mask: str, netns: str | None, check: bool = True) -> None:
+    """Set the receive packet steering mask of every receive queue of dev."""
+    run(["sh", "-c", RPS_WRITE, "sh", dev, mask], check=check, netns=netns)
+
+
+def _remove_rps(r: Resource) -> None:
+    ns = r.get("netns")
+    if not ns or os.path.exists(f"/run/netns/{ns}"):  # else the device went with its pod
+        write_rps(r["dev"], r["old"], ns, check=False)
+
+
 def _remove_cgroup(r: Resource) -> None:
     kill_group(Path(r["path"]))
 
@@ -91,6 +105,7 @@ REMOVERS: dict[str, Callable[[Resource], None]] = {
     "qdisc": _remove_qdisc,
     "iptables": _remove_iptables,
     "sysctl": _remove_sysctl,
+    "rps": _remove_rps,
     "path": _remove_path,
     "cgroup": _remove_cgroup,
 }
@@ -105,6 +120,7 @@ FIELDS: dict[str, dict[str, type]] = {
     "qdisc": {"dev": str, "parent": str},
     "iptables": {"table": str, "rule": str},
     "sysctl": {"key": str},
+    "rps": {"dev": str, "old": str},
     "path": {"path": str},
     "cgroup": {"path": str},
 }

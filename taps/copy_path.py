@@ -13,14 +13,25 @@ CPU, arrive out of order, and the sender retransmits. In the thread, the copies
 queue in the veth's ring and are sent off the tapped path. A veth uses NAPI only
 with GRO on at its receiving end and TSO off at its sending end.
 
+A real-time thread that fills a core (at unlimited rate) pushes the tapped sender
+to the other core, and the packets it already handed to its veth wait in the
+first core's backlog while later ones overtake them: a busy loop at SCHED_FIFO
+reorders a flow as much, with no tap at all. So the veth end where the tapped
+pod's packets enter a backlog gets receive packet steering over every CPU: a
+flow's packets then queue on the one CPU its hash picks, wherever it was sent
+from. The old mask comes back when the tap goes.
+
     near, far = add(tap, "vx1")         # tc mirrors, or bpf_clone_redirect, into near
 """
 
 import json
+import os
 import secrets
 from pathlib import Path
 
+from taplab.resources import write_rps
 from taplab.shell import run
+from taplab.taps.target import peer
 
 
 def every_frame_to(how: str, dev: str) -> list[str]:
@@ -45,6 +56,7 @@ def add(tap, device: str) -> tuple[str, str]:
     tap (the pair as a link, the thread's pid as one of the tap's, so its CPU is the
     tap's); its (near, far) ends. The names carry a random tag, not the tap id (other
     labs have a tap1 too): the thread's name says which pair it serves."""
+    steer(tap)
     tag = secrets.token_hex(3)
     tap.record["veth"] = near, far = f"tm{tag}a", f"tm{tag}b"
     tap.sh("ip", "link", "add", near, "type", "veth", "peer", "name", far)
@@ -72,6 +84,24 @@ def add(tap, device: str) -> tuple[str, str]:
         *every_frame_to("redirect", device),
     )
     return near, far
+
+
+def every_cpu_mask(cpus: int) -> str:
+    """The CPU mask of cpus CPUs as sysfs writes it: hex, in comma-separated groups of
+    32 CPUs (3 -> "7", 40 -> "ff,ffffffff")."""
+    digits = f"{(1 << cpus) - 1:x}"
+    groups = [digits[max(end - 8, 0) : end] for end in range(len(digits), 0, -8)]
+    return ",".join(reversed(groups))
+
+
+def steer(tap) -> None:
+    """Receive packet steering over every CPU on the veth end where the tapped pod's
+    packets enter a backlog (the target's peer, or the target when it is that end)."""
+    end = peer(tap.lab, tap.target.node, tap.target.intf) or tap.target
+    path = f"/sys/class/net/{end.intf}/queues/rx-0/rps_cpus"
+    old = tap.lab.sh(end.node, ["cat", path]).strip()
+    tap.add({"kind": "rps", "dev": end.intf, "old": old, "netns": end.netns})
+    write_rps(end.intf, every_cpu_mask(os.cpu_count() or 1), end.netns)
 
 
 def ring_drops(tap) -> int:

@@ -42,7 +42,7 @@ def netns_named(lab, node: str | None, nsid: int) -> str | None:
     return next((i.get("name") for i in json.loads(out or "[]") if i["nsid"] == nsid), None)
 
 
-def _peer(lab, node: str, intf: str) -> Target | None:
+def peer(lab, node: str, intf: str) -> Target | None:
     """The other end of a veth, when it is a bridge port in another node of the lab.
 
     Interface indexes are per namespace, so the peer is looked up by its index only
@@ -74,7 +74,7 @@ def resolve(lab, spec: str, host_side: bool = False) -> Target:
         return Target(node, netns, intf)
     intf = _default_intf(lab, node)
     if host_side:
-        peer = _peer(lab, node, intf)
-        if peer is not None:
-            return peer
+        peer_end = peer(lab, node, intf)
+        if peer_end is not None:
+            return peer_end
     return Target(node, netns, intf)
