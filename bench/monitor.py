@@ -76,6 +76,7 @@ FIELDS = [
     "machine_busy_pct",
     "softirq_pct",
     "tap_cpu_pct",
+    "collector_cpu_pct",
 ]
 
 NGINX = """daemon off;
@@ -213,6 +214,12 @@ class Mode:
             )
         return self
 
+    @property
+    def collector_pids(self) -> list[int]:
+        """The collector's process, while the tap sends to it."""
+        info = self.lab.meta.get("collectors", {}).get("collector")
+        return [info["pid"]] if self.tap and info else []
+
     def mirrored(self) -> tuple[int, int]:
         """(packets, bytes) the collector has received from the tap so far."""
         if not self.tap:
@@ -260,8 +267,10 @@ def measure(modes: list[str], errors: list[int], seconds: float, repeats: int) -
                     with progress(status), Mode(lab, name) as mode:
                         before = settled_mirror(mode)
                         meter = CpuMeter(mode.tap["pids"] if mode.tap else [])
+                        collector = CpuMeter(mode.collector_pids)
                         figures = load(lab, errors_pct, seconds, instances, lab.workdir)
                         cpu = meter.read()
+                        collector_cpu = collector.read()["cpu_pct_core"]
                         after = settled_mirror(mode)
                     runs[name, errors_pct, instances].append(
                         {
@@ -271,6 +280,7 @@ def measure(modes: list[str], errors: list[int], seconds: float, repeats: int) -
                             "machine_busy_pct": round(cpu["machine_busy_pct"], 1),
                             "softirq_pct": round(cpu["softirq_pct"], 1),
                             "tap_cpu_pct": round(cpu["cpu_pct_core"], 1),
+                            "collector_cpu_pct": round(collector_cpu, 1),
                         }
                     )
     return [

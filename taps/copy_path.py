@@ -16,12 +16,17 @@ with GRO on at its receiving end and TSO off at its sending end.
 A real-time thread that fills a core (at unlimited rate) pushes the tapped sender
 to the other core, and the packets it already handed to its veth wait in the
 first core's backlog while later ones overtake them: a busy loop at SCHED_FIFO
-reorders a flow as much, with no tap at all. So the veth end where the tapped
-pod's packets enter a backlog gets receive packet steering over every CPU: a
-flow's packets then queue on the one CPU its hash picks, wherever it was sent
-from. The old mask comes back when the tap goes.
+reorders a flow as much, with no tap at all. A tap whose thread carries a copy of
+every frame (tc-mirred) therefore steers the tapped flow: the veth end where the
+tapped pod's packets enter a backlog gets receive packet steering over every CPU,
+so a flow's packets queue on the one CPU its hash picks, wherever they were sent
+from. The old mask comes back when the tap goes. A tap that copies only some
+streams (ebpf --mirror) does not: its thread is idle while nothing is mirrored,
+and steering then only costs (nginx under h2load served a quarter fewer requests
+with it, and no more with every stream mirrored; taps/README.md).
 
     near, far = add(tap, "vx1")         # tc mirrors, or bpf_clone_redirect, into near
+    steer(tap)                          # when near gets a copy of every frame
 """
 
 import json
@@ -56,7 +61,6 @@ def add(tap, device: str) -> tuple[str, str]:
     tap (the pair as a link, the thread's pid as one of the tap's, so its CPU is the
     tap's); its (near, far) ends. The names carry a random tag, not the tap id (other
     labs have a tap1 too): the thread's name says which pair it serves."""
-    steer(tap)
     tag = secrets.token_hex(3)
     tap.record["veth"] = near, far = f"tm{tag}a", f"tm{tag}b"
     tap.sh("ip", "link", "add", near, "type", "veth", "peer", "name", far)

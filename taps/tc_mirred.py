@@ -33,6 +33,7 @@ class TcMirredTap(Tap):
         intf, ns = self.target.intf, self.target.netns
         self.add_vxlan_device(self.device)
         near, _far = copy_path.add(self, self.device)
+        copy_path.steer(self)
         self.sh("tc", "qdisc", "add", "dev", intf, "clsact")
         self.add({"kind": "qdisc", "dev": intf, "parent": "clsact", "netns": ns})
         collector = f"{self.record['collector_ip']}/32"

@@ -80,6 +80,17 @@ def test_at_unlimited_rate_the_flow_is_not_reordered_and_the_steering_is_undone(
     assert rps_mask(lab) == before
 
 
+@needs("vxlan", "bcc", "tc_bpf")
+def test_a_tap_that_mirrors_some_streams_leaves_the_steering_alone(lab):
+    """ebpf --mirror's thread idles until a stream is mirrored; steering only costs."""
+    before = rps_mask(lab)
+    record = session.attach(lab, "client", "ebpf", collector="collector", mirror="all")
+    try:
+        assert record["veth"] and rps_mask(lab) == before
+    finally:
+        session.detach(lab, record["id"])
+
+
 def test_every_cpu_mask_is_written_in_groups_of_32_cpus():
     assert [every_cpu_mask(n) for n in (1, 2, 32, 33)] == ["1", "3", "ffffffff", "1,ffffffff"]
 
