@@ -1,6 +1,6 @@
 """The way a kernel tap's copies reach its VXLAN device without reordering the
 traffic they copy: the tap's own veth pair, whose far end is polled by a NAPI
-thread of its own at real-time priority and redirects every frame into VXLAN::
+thread of its own and redirects every frame into VXLAN::
 
     copies --> tm<tag>a ==veth== tm<tag>b --clsact ingress, mirred redirect--> vx<tap>
                                  (threaded NAPI)
@@ -13,10 +13,10 @@ CPU, arrive out of order, and the sender retransmits. In the thread, the copies
 queue in the veth's ring and are sent off the tapped path. A veth uses NAPI only
 with GRO on at its receiving end and TSO off at its sending end.
 
-A real-time thread that fills a core (at unlimited rate) pushes the tapped sender
-to the other core, and the packets it already handed to its veth wait in the
-first core's backlog while later ones overtake them: a busy loop at SCHED_FIFO
-reorders a flow as much, with no tap at all. A tap whose thread carries a copy of
+A thread that fills a core (at unlimited rate) pushes the tapped sender to the
+other core, and the packets it already handed to its veth wait in the first
+core's backlog while later ones overtake them: a busy loop at SCHED_FIFO reorders
+a flow as much, with no tap at all. A tap whose thread carries a copy of
 every frame (tc-mirred) therefore steers the tapped flow: the veth end where the
 tapped pod's packets enter a backlog gets receive packet steering over every CPU,
 so a flow's packets queue on the one CPU its hash picks, wherever they were sent
@@ -35,7 +35,6 @@ import secrets
 from pathlib import Path
 
 from taplab.resources import write_rps
-from taplab.shell import run
 from taplab.taps.target import peer
 
 
@@ -72,9 +71,9 @@ def add(tap, device: str) -> tuple[str, str]:
     tap.sh("ethtool", "-K", near, "tso", "off")
     tap.sh("ethtool", "-K", far, "gro", "on")
     tap.sh("sh", "-c", f"echo 1 > /sys/class/net/{far}/threaded")
-    pid = napi_thread(far)
-    run(["chrt", "--fifo", "--pid", "10", str(pid)])  # as the softirq it stands in for
-    tap.record["pids"].append(pid)
+    # At normal priority: a real-time thread preempts the service at every copy, and
+    # cost nginx under a mirroring monitor a third of its requests (taps/README.md).
+    tap.record["pids"].append(napi_thread(far))
     tap.sh("tc", "qdisc", "add", "dev", far, "clsact")
     tap.sh(
         "tc",

@@ -66,7 +66,7 @@ def rps_mask(lab) -> str:
 
 @needs("vxlan")
 def test_at_unlimited_rate_the_flow_is_not_reordered_and_the_steering_is_undone(lab):
-    """There the copy path's real-time thread fills a core and moves the sender."""
+    """There the copy path's thread fills a core and moves the sender."""
     untapped = [iperf3(lab, "client", "server", seconds=SECONDS).retransmits for _ in range(2)]
     before = rps_mask(lab)
     record = session.attach(lab, "client", "tc-mirred", collector="collector")
@@ -112,15 +112,16 @@ def has_thread(dev: str) -> bool:
         return False
 
 
-@pytest.mark.kernel  # threaded NAPI and the real-time thread on the users' kernel too
+@pytest.mark.kernel  # threaded NAPI on the users' kernel too
 @needs("vxlan")
-def test_the_veth_pair_and_its_real_time_napi_thread_go_with_the_tap(lab):
+def test_the_veth_pair_and_its_napi_thread_go_with_the_tap(lab):
     record = session.attach(lab, "client", "tc-mirred", collector="collector")
     near, far = record["veth"]
     try:
         assert {near, far} <= set(links(lab, "client"))
         pid = napi_thread(far)
-        assert record["pids"] == [pid] and os.sched_getscheduler(pid) == os.SCHED_FIFO
+        # at normal priority: a real-time thread preempted the service at every copy
+        assert record["pids"] == [pid] and os.sched_getscheduler(pid) == os.SCHED_OTHER
         iperf3(lab, "client", "server", seconds=1, rate="100M")
         assert session.stats(lab, record["id"])["cpu_pct"] > 0  # the thread's CPU is the tap's
     finally:
