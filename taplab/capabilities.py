@@ -383,21 +383,20 @@ def _boot_id() -> str:
         return str(uuid.getnode())
 
 
+def probe(spec: Spec) -> Feature:
+    """Probe one feature now (needs root)."""
+    try:
+        why = spec.probe()
+    except Exception as exc:  # noqa: BLE001 - a crashing probe means unavailable
+        why = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+    if why is None:
+        return Feature(spec.name, True, "works", None, "")
+    return Feature(spec.name, False, spec.missing, spec.fallback, spec.fix, detail=why)
+
+
 def probe_all() -> dict[str, Feature]:
     """Probe every feature now (needs root)."""
-    features = {}
-    for spec in SPECS:
-        try:
-            why = spec.probe()
-        except Exception as exc:  # noqa: BLE001 - a crashing probe means unavailable
-            why = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
-        if why is None:
-            features[spec.name] = Feature(spec.name, True, "works", None, "")
-        else:
-            features[spec.name] = Feature(
-                spec.name, False, spec.missing, spec.fallback, spec.fix, detail=why
-            )
-    return features
+    return {spec.name: probe(spec) for spec in SPECS}
 
 
 def features(refresh: bool = False) -> dict[str, Feature]:
@@ -412,6 +411,11 @@ def features(refresh: bool = False) -> dict[str, Feature]:
     if os.geteuid() != 0:
         raise UserError("probing the kernel needs root: run it with sudo.")
     result = probe_all()
+    _save(result)
+    return result
+
+
+def _save(result: dict[str, Feature]) -> None:
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     CACHE.write_text(
         json.dumps(
@@ -422,11 +426,22 @@ def features(refresh: bool = False) -> dict[str, Feature]:
             }
         )
     )
-    return result
+
+
+_rechecked: set[str] = set()
 
 
 def feature(name: str) -> Feature:
-    return features()[name]
+    """The feature, as cached; one that was missing is probed again once per process,
+    since it may work now (Open vSwitch started, a tool installed since)."""
+    known = features()
+    if known[name].available or name in _rechecked or os.geteuid() != 0:
+        return known[name]
+    _rechecked.add(name)
+    now = probe(SPECS_BY_NAME[name])
+    if now.available:
+        _save({**known, name: now})
+    return now
 
 
 def available(name: str) -> bool:

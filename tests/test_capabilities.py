@@ -1,6 +1,7 @@
 """taplab doctor: the probe's answers, their shape, and that code obeys them."""
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -85,3 +86,16 @@ def test_doctor_says_how_to_get_a_missing_lambda_user(monkeypatch, tmp_path, cap
     assert " no " in row and "taplab-lambda is missing" in row, row
     assert "run `sudo make install` (creates the user and group taplab-lambda)" in row, row
     assert lambda_sandbox.user_problem() == "there is no user taplab-no-such-user"
+
+
+def test_a_feature_cached_as_missing_is_probed_again_once_it_is_asked_for(tmp_path, monkeypatch):
+    """Open vSwitch started after a probe found it stopped: the next lab can use it."""
+    cached = {n: dataclasses.asdict(f) for n, f in capabilities.features().items()}
+    cached["vxlan"] |= {"available": False, "reason": "stale"}
+    cache = tmp_path / "capabilities.json"
+    boot = {"boot_id": capabilities._boot_id(), "version": capabilities.PROBE_VERSION}
+    cache.write_text(json.dumps(boot | {"features": cached}))
+    monkeypatch.setattr(capabilities, "CACHE", cache)
+    monkeypatch.setattr(capabilities, "_rechecked", set())
+    assert capabilities.available("vxlan")
+    assert json.loads(cache.read_text())["features"]["vxlan"]["available"]

@@ -40,7 +40,8 @@ def builder_paths() -> dict[str, str]:
 
 
 def run(args) -> int:
-    features = capabilities.features(refresh=args.refresh)
+    cached = capabilities.features(refresh=args.refresh)
+    features = {name: capabilities.feature(name) for name in cached}  # what was missing, again
     paths = builder_paths()
     if args.json:
         print_json(
