@@ -36,6 +36,9 @@ class Spec:
     missing: str  # why it fails, in words, when the probe fails
     fallback: str | None
     fix: str
+    # for what a daemon provides: a quick check, made whenever the feature is asked
+    # for, that it still runs (the cache holds for the boot, the daemon may not)
+    still: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -141,11 +144,17 @@ def _probe_ovs_kernel() -> str | None:
     return None
 
 
-def _probe_ovs_user() -> str | None:
+def _ovs_running() -> str | None:
     if not shutil.which("ovs-vsctl"):
         return "Open vSwitch is not installed"
     if not succeeds(["ovs-vsctl", "--timeout=5", "show"]):
         return "Open vSwitch is not running"
+    return None
+
+
+def _probe_ovs_user() -> str | None:
+    if why := _ovs_running():
+        return why
     br = f"tlprobe{os.getpid() % 10000}"
     try:
         run(
@@ -217,6 +226,7 @@ SPECS = [
         "Open vSwitch is missing or not running",
         None,
         "run `sudo make install` (installs and starts Open vSwitch)",
+        still=_ovs_running,
     ),
     Spec(
         "netem",
@@ -389,8 +399,10 @@ def probe(spec: Spec) -> Feature:
         why = spec.probe()
     except Exception as exc:  # noqa: BLE001 - a crashing probe means unavailable
         why = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
-    if why is None:
-        return Feature(spec.name, True, "works", None, "")
+    return Feature(spec.name, True, "works", None, "") if why is None else _missing(spec, why)
+
+
+def _missing(spec: Spec, why: str) -> Feature:
     return Feature(spec.name, False, spec.missing, spec.fallback, spec.fix, detail=why)
 
 
@@ -433,12 +445,16 @@ _rechecked: set[str] = set()
 
 def feature(name: str) -> Feature:
     """The feature, as cached; one that was missing is probed again once per process,
-    since it may work now (Open vSwitch started, a tool installed since)."""
-    known = features()
-    if known[name].available or name in _rechecked or os.geteuid() != 0:
+    since it may work now (Open vSwitch started, a tool installed since), and one a
+    daemon provides is checked to still run."""
+    known, spec = features(), SPECS_BY_NAME[name]
+    if known[name].available:
+        gone = spec.still() if spec.still else None
+        return known[name] if gone is None else _missing(spec, gone)
+    if name in _rechecked or os.geteuid() != 0:
         return known[name]
     _rechecked.add(name)
-    now = probe(SPECS_BY_NAME[name])
+    now = probe(spec)
     if now.available:
         _save({**known, name: now})
     return now

@@ -99,3 +99,20 @@ def test_a_feature_cached_as_missing_is_probed_again_once_it_is_asked_for(tmp_pa
     monkeypatch.setattr(capabilities, "_rechecked", set())
     assert capabilities.available("vxlan")
     assert json.loads(cache.read_text())["features"]["vxlan"]["available"]
+
+
+@needs("ovs_user")
+def test_a_lab_on_open_vswitch_stopped_since_the_probe_says_so_in_one_sentence():
+    ovs_ctl = "/usr/share/openvswitch/scripts/ovs-ctl"
+    subprocess.run([ovs_ctl, "stop"], check=True, capture_output=True)
+    try:
+        result = taplab("lab", "cluster", "--switch", "ovs", "--run", "pingall")
+    finally:
+        subprocess.run([ovs_ctl, "start", "--system-id=random"], check=True, capture_output=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "taplab: Open vSwitch userspace datapath unavailable: Open vSwitch is missing or "
+        "not running; run `sudo make install` (installs and starts Open vSwitch)."
+    )
+    assert "ovs-vsctl" not in result.stderr  # not Mininet's own five lines
+    assert capabilities.available("ovs_user")  # and once it runs again, it is used again
