@@ -40,8 +40,9 @@ def builder_paths() -> dict[str, str]:
 
 
 def run(args) -> int:
-    cached = capabilities.features(refresh=args.refresh)
-    features = {name: capabilities.feature(name) for name in cached}  # what was missing, again
+    features = capabilities.features(refresh=args.refresh)
+    if not args.refresh:  # what the cache says is missing, or a daemon gave, asked again
+        features = {name: capabilities.feature(name) for name in features}
     paths = builder_paths()
     if args.json:
         print_json(
